@@ -1,0 +1,42 @@
+# Two commands set everything up on a fresh machine:  make reproduce  |  make test
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# Threads follow the machine; tests never touch the network.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: venv test reproduce bench bench-parity clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch==2.13.0 resolves to the local CPU wheel here (pip find-links); pinned so no CUDA build is pulled.
+	$(PY) -m pip install --quiet -e ".[dev,notebooks]"
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+test: venv
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+reproduce: venv
+	$(PY) -m symcere_kit.reproduce $(if $(QUICK),--quick,)
+
+bench: venv
+	$(PY) benchmarks/bench_core.py
+
+# RecBole 1.2.1 lives in its own virtualenv with old pins; never a project dependency.
+RECBOLE_VENV := .venv-recbole
+$(RECBOLE_VENV)/.ok:
+	$(PYTHON) -m venv $(RECBOLE_VENV)
+	$(RECBOLE_VENV)/bin/pip install --quiet "setuptools<81" torch==2.13.0 numpy==1.26.4 "pandas<2.3" scipy==1.11.4 recbole==1.2.1
+	@touch $@
+
+bench-parity: venv $(RECBOLE_VENV)/.ok
+	$(PY) benchmarks/bench_core.py --recbole-python $(RECBOLE_VENV)/bin/python
+
+clean:
+	rm -rf $(VENV) $(RECBOLE_VENV) data/processed build .pytest_cache

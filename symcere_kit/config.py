@@ -1,0 +1,73 @@
+"""Dataclass configs: the one place for defaults. Each saves to and loads from YAML/dicts."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+EmptyTextPolicy = Literal["keep", "drop", "title"]
+
+
+class _Config:
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None):
+        d = dict(d or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            from .errors import SymcereError
+
+            raise SymcereError(
+                f"Unknown {cls.__name__} option(s) {unknown}; known options are {sorted(known)}."
+            )
+        return cls(**d)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def to_yaml(self, path: str | Path) -> None:
+        from .io import write_text_atomic
+
+        write_text_atomic(path, yaml.safe_dump(self.to_dict(), sort_keys=True))
+
+    @classmethod
+    def from_yaml(cls, path: str | Path):
+        return cls.from_dict(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+
+
+@dataclass(frozen=True)
+class DataConfig(_Config):
+    """How a raw review file becomes train/test interactions (paper section 4.1)."""
+
+    user_k: int = 5  # iterative k-core: minimum interactions per user
+    item_k: int = 5  # ... and per item
+    dedupe_pairs: bool = True  # keep only the earliest review of each (user, item)
+    drop_cross_variant: bool = True  # same (user, time, text) copied onto several items: keep one
+    # "keep": empty reviews stay as interactions with empty text; "drop": remove them before k-core;
+    # "title": use the review title (summary) as text when the body is empty.
+    empty_text: EmptyTextPolicy = "keep"
+    test_ratio: float = 0.2  # per user, latest floor(ratio*n) interactions (>= 1) are test
+    skip_bad_records: bool = False  # skip malformed lines (and count them) instead of failing
+
+
+@dataclass(frozen=True)
+class TrainConfig(_Config):
+    """Model and optimisation settings shared by every trainable model."""
+
+    model: str = "lightgcn"
+    embedding_dim: int = 64
+    n_layers: int = 2  # RecBole's LightGCN default, so parity runs compare like with like
+    epochs: int = 100
+    batch_size: int = 2048
+    lr: float = 0.005
+    reg_weight: float = 1e-4  # L2 on the batch's ego embeddings (RecBole's EmbLoss form)
+    seed: int = 0
+    device: str = "auto"
+    eval_ks: tuple[int, ...] = field(default=(10,))
+    eval_batch_size: int = 1024

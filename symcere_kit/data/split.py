@@ -1,0 +1,76 @@
+"""Per-user chronological split (paper 4.1.2: 80:20) and the leakage check.
+
+The test size per user is floor(ratio * n), at least 1 when n >= 2: the rounding of RecBole's
+ratio split (``_calcu_split_ids``), so parity runs compare like with like. A user with a single
+interaction keeps it in training, as in RecBole (k-core >= 2 makes that case vanish).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import LeakageError
+
+
+def n_test_items(n: np.ndarray, ratio: float = 0.2) -> np.ndarray:
+    """Test interactions per user for ``n`` interactions: floor(ratio*n), at least 1 if n >= 2."""
+    n = np.asarray(n, dtype=np.int64)
+    # Exact rational floor for the usual ratios (0.2 -> n // 5) avoids float rounding at multiples.
+    num, den = _as_fraction(ratio)
+    n_test = (n * num) // den
+    return np.where((n_test == 0) & (n >= 2), 1, n_test)
+
+
+def _as_fraction(ratio: float) -> tuple[int, int]:
+    from fractions import Fraction
+
+    if not 0 < ratio < 1:
+        raise ValueError(f"test_ratio must be in (0, 1), got {ratio}")
+    f = Fraction(ratio).limit_denominator(1000)
+    return f.numerator, f.denominator
+
+
+def chronological_split(frame: pd.DataFrame, ratio: float = 0.2) -> np.ndarray:
+    """Boolean mask over ``frame`` rows: True = test. Sorted per user by (timestamp, file order)."""
+    ordered = frame.sort_values(["user", "timestamp", "order"], kind="stable")
+    position = ordered.groupby("user", sort=False).cumcount().to_numpy()
+    n = ordered.groupby("user", sort=False)["user"].transform("size").to_numpy()
+    is_test = position >= n - n_test_items(n, ratio)
+    mask = np.zeros(len(frame), dtype=bool)
+    mask[frame.index.get_indexer(ordered.index)] = is_test
+    return mask
+
+
+@dataclass
+class LeakageReport:
+    overlapping_pairs: int  # (user, item) in both train and test
+    time_violations: int  # test interaction older than the same user's newest training one
+    copied_texts: int  # a test review whose (user, time, text) also stands in training
+
+    @property
+    def clean(self) -> bool:
+        return not (self.overlapping_pairs or self.time_violations or self.copied_texts)
+
+
+def leakage_report(train: pd.DataFrame, test: pd.DataFrame) -> LeakageReport:
+    """Count the ways test information could reach training (frames with user, item, timestamp, text)."""
+    pairs = train.merge(test, on=["user", "item"], how="inner")
+    newest_train = train.groupby("user")["timestamp"].max()
+    older = test["timestamp"].to_numpy() < test["user"].map(newest_train).fillna(-np.inf).to_numpy()
+    key = ["user", "timestamp", "text"]
+    copies = test[test["text"].str.strip() != ""].merge(train[key].drop_duplicates(), on=key)
+    return LeakageReport(len(pairs), int(older.sum()), len(copies))
+
+
+def check_no_leakage(train: pd.DataFrame, test: pd.DataFrame, source: str = "dataset") -> LeakageReport:
+    report = leakage_report(train, test)
+    if not report.clean:
+        raise LeakageError(
+            f"Test data of {source} reaches training: {report.overlapping_pairs} (user, item) pairs in "
+            f"both, {report.time_violations} test reviews older than the user's newest training review, "
+            f"{report.copied_texts} test review texts copied into training. Keep dedupe_pairs and "
+            f"drop_cross_variant on, and split with chronological_split."
+        )
+    return report

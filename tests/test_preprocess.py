@@ -1,0 +1,75 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from symcere_kit.config import DataConfig
+from symcere_kit.data.preprocess import k_core, preprocess
+from symcere_kit.errors import EmptyDatasetError
+
+
+def frame(rows):
+    return pd.DataFrame(rows, columns=["user", "item", "rating", "text", "title", "timestamp"])
+
+
+def test_duplicate_pairs_keep_the_earliest_review():
+    df = frame([("u", "a", 1.0, "late", "", 20), ("u", "a", 5.0, "early", "", 10), ("u", "b", 3.0, "x", "", 15)])
+    out = preprocess(df, DataConfig(user_k=1, item_k=1)).frame
+    assert len(out) == 2
+    assert out.loc[out["item"] == 0, "text"].item() == "early"
+
+
+def test_duplicate_pairs_with_equal_times_keep_file_order():
+    df = frame([("u", "a", 1.0, "first", "", 10), ("u", "a", 5.0, "second", "", 10)])
+    out = preprocess(df, DataConfig(user_k=1, item_k=1)).frame
+    assert out["text"].tolist() == ["first"]
+
+
+def test_cross_variant_copies_are_dropped_but_blank_texts_are_not_copies():
+    df = frame([
+        ("u", "a", 5.0, "same words", "", 10), ("u", "b", 5.0, "same words", "", 10),  # variant copy
+        ("u", "c", 5.0, "same words", "", 99),  # same text, other time: a real review
+        ("u", "d", 5.0, " ", "", 50), ("u", "e", 5.0, "", "", 50),  # blank texts at one time: keep both
+    ])
+    pre = preprocess(df, DataConfig(user_k=1, item_k=1))
+    assert pre.losses["cross_variant_copies"] == 1
+    assert sorted(pre.item_ids[pre.frame["item"]]) == ["a", "c", "d", "e"]
+
+
+@pytest.mark.parametrize("policy,expected", [("keep", ["", "body"]), ("drop", ["body"]), ("title", ["head", "body"])])
+def test_empty_text_policy(policy, expected):
+    df = frame([("u", "a", 1.0, "  ", "head", 1), ("u", "b", 1.0, "body", "t", 2)])
+    out = preprocess(df, DataConfig(user_k=1, item_k=1, empty_text=policy)).frame
+    got = [t.strip() for t in out.sort_values("timestamp")["text"]]
+    assert got == expected
+
+
+def test_k_core_is_iterative():
+    # Item z has 2 reviews; removing it drops user w below 2, which drops item y below 2.
+    rows = [("u", "x"), ("v", "x"), ("u", "y"), ("w", "y"), ("w", "z"), ("v", "z"), ("u", "q"), ("v", "q")]
+    df = pd.DataFrame(rows, columns=["user", "item"])
+    once = df.groupby("item").filter(lambda g: len(g) >= 2)
+    out = k_core(df, user_k=2, item_k=3)
+    assert out.empty or (out.groupby("user").size().min() >= 2 and out.groupby("item").size().min() >= 3)
+    assert len(out) < len(once)
+
+
+def test_k_core_property_holds_on_random_data():
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"user": rng.integers(0, 60, 900), "item": rng.integers(0, 40, 900)}).drop_duplicates()
+    out = k_core(df, user_k=5, item_k=7)
+    assert out.groupby("user").size().min() >= 5 and out.groupby("item").size().min() >= 7
+    # Nothing removed that could have stayed: the result is the maximal such subgraph, so re-running is a no-op.
+    assert len(k_core(out, 5, 7)) == len(out)
+
+
+def test_ids_are_contiguous_and_sorted_by_original_id():
+    df = frame([("zed", "b", 1.0, "t", "", 1), ("amy", "a", 1.0, "t", "", 2)])
+    pre = preprocess(df, DataConfig(user_k=1, item_k=1))
+    assert list(pre.user_ids) == ["amy", "zed"] and list(pre.item_ids) == ["a", "b"]
+    assert pre.user_ids[pre.frame["user"]].tolist() == ["zed", "amy"]
+
+
+def test_empty_after_k_core_names_the_source_and_the_fix():
+    df = frame([("u", "a", 1.0, "t", "", 1)])
+    with pytest.raises(EmptyDatasetError, match=r"reviews\.json.*user_k=5.*--user-k"):
+        preprocess(df, DataConfig(), source="reviews.json")
