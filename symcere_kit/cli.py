@@ -1,0 +1,130 @@
+"""The `symcere` command. User errors print one paragraph and exit 2 (traceback only with --debug)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .config import DataConfig, TrainConfig
+from .errors import SymcereError
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", help="registry name (see `symcere datasets`) or path of a review file")
+    p.add_argument("--format", dest="fmt", default=None, help="force a reader instead of detecting it")
+    p.add_argument("--columns", default=None,
+                   help="column map for a generic CSV, e.g. user=uid,item=iid,text=body,timestamp=ts")
+    defaults = DataConfig()
+    p.add_argument("--user-k", type=int, default=defaults.user_k, help="k-core threshold for users")
+    p.add_argument("--item-k", type=int, default=defaults.item_k, help="k-core threshold for items")
+    p.add_argument("--empty-text", choices=["keep", "drop", "title"], default=defaults.empty_text)
+    p.add_argument("--skip-bad-records", action="store_true", help="skip malformed records and count them")
+    p.add_argument("--no-cache", action="store_true", help="rebuild instead of using data/processed/")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+
+
+def _load(args, progress: bool):
+    from .data.dataset import load_dataset
+    from .data.readers import parse_column_map
+
+    config = DataConfig(user_k=args.user_k, item_k=args.item_k, empty_text=args.empty_text,
+                        skip_bad_records=args.skip_bad_records)
+    column_map = parse_column_map(args.columns) if args.columns else None
+    return load_dataset(args.dataset, config, fmt=args.fmt, column_map=column_map,
+                        progress=progress, use_cache=not args.no_cache)
+
+
+def _report_skipped(ds) -> None:
+    skipped = ds.meta.get("skipped_records", 0)
+    if skipped:
+        examples = "; ".join(ds.meta.get("skipped_examples", []))
+        print(f"skipped {skipped:,} malformed record(s) in {ds.meta['source']}: {examples}", file=sys.stderr)
+
+
+def cmd_datasets(args) -> None:
+    from .data.registry import availability
+
+    rows = availability()
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        paper = "" if not r["paper_users_items_reviews"] else "paper: %s users, %s items, %s reviews" % tuple(
+            f"{n:,}" for n in r["paper_users_items_reviews"])
+        print(f"{r['name']:<{width}}  {r['available']:<12.60}  {paper}")
+    if args.json:
+        print(json.dumps(rows))
+
+
+def cmd_stats(args) -> None:
+    from .data.stats import format_stats
+
+    ds = _load(args, progress=not args.quiet)
+    _report_skipped(ds)
+    print(format_stats(ds.name, ds.stats, ds.meta.get("paper_counts")))
+    if args.json:
+        print(json.dumps({"dataset": ds.name, **ds.stats, "paper_counts": ds.meta.get("paper_counts"),
+                          "skipped_records": ds.meta.get("skipped_records", 0)}))
+
+
+def cmd_train(args) -> None:
+    from .train import run
+
+    ds = _load(args, progress=not args.quiet)
+    _report_skipped(ds)
+    overrides = {k: v for k, v in {"epochs": args.epochs, "lr": args.lr, "embedding_dim": args.dim,
+                                    "n_layers": args.layers, "batch_size": args.batch_size,
+                                    "reg_weight": args.reg_weight}.items() if v is not None}
+    config = TrainConfig(model=args.model, seed=args.seed, device=args.device, **overrides)
+    result = run(ds, config, progress=not args.quiet)
+    print("  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()) + f"  ({ds.name}, seed {args.seed})")
+    if args.json:
+        print(json.dumps(result.to_dict()))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="symcere", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("datasets", help="list dataset names and whether each is available here")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("stats", help="Table 1 row and more for a dataset")
+    _data_args(p)
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("train", help="train and evaluate one model")
+    _data_args(p)
+    from .models import MODELS
+
+    p.add_argument("--model", choices=sorted(MODELS), default="lightgcn")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--dim", type=int, help="embedding size")
+    p.add_argument("--layers", type=int, help="graph propagation layers")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--reg-weight", type=float)
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except SymcereError as exc:
+        if args.debug:
+            raise
+        print(f"symcere: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("symcere: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""ReviewDataset: what every model trains on, built once per (file, config) and cached on disk.
+
+Only training interactions carry review texts: test reviews do not exist at recommendation
+time, so a model cannot see them even by accident. The cache (Parquet under
+``data/processed/``) is keyed by the input file's checksum and the preprocessing config, and
+written atomically.
+"""
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import scipy.sparse as sp
+import torch
+
+from ..config import DataConfig
+from ..io import atomic_path, sha256_file, stable_hash
+from .preprocess import preprocess
+from .registry import project_root, resolve
+from .split import check_no_leakage, chronological_split
+from .stats import compute_stats
+
+CACHE_VERSION = 1
+_META_KEY = b"symcere"
+
+
+@dataclass
+class ReviewDataset:
+    name: str
+    train: pd.DataFrame  # user, item, rating, timestamp, order, text; sorted by (user, timestamp, order)
+    test: pd.DataFrame  # user, item, rating, timestamp (no text)
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    meta: dict = field(default_factory=dict)  # source, format, config, fingerprint, stats
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.meta.get("fingerprint", "")
+
+    @property
+    def stats(self) -> dict:
+        return self.meta.get("stats", {})
+
+    @property
+    def train_texts(self) -> list[str]:
+        return self.train["text"].tolist()
+
+    def _csr(self, frame: pd.DataFrame) -> sp.csr_matrix:
+        ones = np.ones(len(frame), dtype=np.float32)
+        return sp.csr_matrix((ones, (frame["user"], frame["item"])), shape=(self.n_users, self.n_items))
+
+    @cached_property
+    def train_csr(self) -> sp.csr_matrix:
+        return self._csr(self.train)
+
+    @cached_property
+    def test_csr(self) -> sp.csr_matrix:
+        return self._csr(self.test)
+
+    @cached_property
+    def item_degree(self) -> np.ndarray:
+        """Training interactions per item (popularity)."""
+        return np.bincount(self.train["item"], minlength=self.n_items)
+
+    @cached_property
+    def _train_keys(self) -> torch.Tensor:
+        keys = self.train["user"].to_numpy() * self.n_items + self.train["item"].to_numpy()
+        return torch.from_numpy(np.sort(keys))
+
+    def is_train_pair(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Elementwise: was (user, item) a TRAINING interaction? Broadcasts; for the false-negative
+        mask and negative sampling. Test interactions are never known here."""
+        keys = (users.long() * self.n_items + items.long()).cpu()
+        table = self._train_keys
+        pos = torch.searchsorted(table, keys).clamp_max(len(table) - 1)
+        return (table[pos] == keys).to(users.device)
+
+    def norm_adjacency(self, device: str | torch.device = "cpu") -> torch.Tensor:
+        """D^-1/2 A D^-1/2 of the (users+items) bipartite training graph as a torch sparse CSR."""
+        key = str(device)
+        cache = self.__dict__.setdefault("_adj_cache", {})
+        if key not in cache:
+            cache[key] = normalized_bipartite_adjacency(self.train_csr).to(device)
+        return cache[key]
+
+
+def normalized_bipartite_adjacency(r: sp.csr_matrix) -> torch.Tensor:
+    """LightGCN/NGCF propagation matrix (He et al. 2020, eq. 7) as torch sparse CSR float32."""
+    n_users, n_items = r.shape
+    a = sp.bmat([[None, r], [r.T, None]], format="csr", dtype=np.float32)
+    deg = np.asarray(a.sum(axis=1)).ravel()
+    inv_sqrt = np.zeros_like(deg)
+    inv_sqrt[deg > 0] = deg[deg > 0] ** -0.5
+    d = sp.diags(inv_sqrt)
+    a = (d @ a @ d).tocsr().astype(np.float32)
+    a.sort_indices()
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": we rely only on spmm
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(a.indptr.astype(np.int64)),
+            torch.from_numpy(a.indices.astype(np.int64)),
+            torch.from_numpy(a.data),
+            size=a.shape,
+            check_invariants=False,
+        )
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("SYMCERE_CACHE_DIR") or project_root() / "data" / "processed")
+
+
+def _process(raw: pd.DataFrame, config: DataConfig, source: str) -> tuple[pd.DataFrame, dict]:
+    """Preprocess, split and check a tidy review frame; the frame keeps test texts for stats only."""
+    pre = preprocess(raw, config, source=source)
+    is_test = chronological_split(pre.frame, config.test_ratio)
+    frame = pre.frame.assign(
+        is_test=is_test,
+        user_id=pre.user_ids[pre.frame["user"].to_numpy()],
+        item_id=pre.item_ids[pre.frame["item"].to_numpy()],
+    )
+    check_no_leakage(frame[~is_test], frame[is_test], source=source)
+    return frame, {"stats": compute_stats(pre.frame, is_test, pre.losses), "config": config.to_dict()}
+
+
+def dataset_from_reviews(raw: pd.DataFrame, config: DataConfig | None = None, name: str = "reviews") -> ReviewDataset:
+    """Build a dataset from an in-memory tidy review frame (generated data, notebooks, tests)."""
+    config = config or DataConfig()
+    frame, meta = _process(raw, config, source=name)
+    meta["fingerprint"] = stable_hash({"frame": pd.util.hash_pandas_object(raw).sum(), "config": config.to_dict()})
+    return _from_frame(name, frame, meta)
+
+
+def load_dataset(
+    name_or_path: str | os.PathLike,
+    config: DataConfig | None = None,
+    fmt: str | None = None,
+    column_map: dict[str, str] | None = None,
+    progress: bool = True,
+    use_cache: bool = True,
+) -> ReviewDataset:
+    """Read, clean, split and cache a dataset given by registry name or file path."""
+    config = config or DataConfig()
+    name, path, entry = resolve(name_or_path)
+    file_hash = sha256_file(path)
+    fingerprint = stable_hash(
+        {"file": file_hash, "config": config.to_dict(), "fmt": fmt, "columns": column_map, "v": CACHE_VERSION}
+    )
+    cached = cache_dir() / f"{name}-{fingerprint}.parquet"
+    if use_cache and cached.is_file():
+        table = pq.read_table(cached)
+        frame = table.to_pandas()
+        meta = json.loads(table.schema.metadata[_META_KEY])
+    else:
+        from .readers import read_reviews
+
+        raw = read_reviews(path, fmt=fmt, column_map=column_map,
+                           skip_bad_records=config.skip_bad_records, progress=progress)
+        frame, meta = _process(raw.frame, config, source=str(path))
+        meta.update(source=str(path), format=raw.format, skipped_records=raw.n_skipped,
+                    skipped_examples=raw.skipped_examples, file_sha256=file_hash, fingerprint=fingerprint,
+                    paper_counts=entry.paper_counts if entry else None)
+        if use_cache:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), _META_KEY: json.dumps(meta)})
+            with atomic_path(cached) as tmp:
+                pq.write_table(table, tmp)
+    return _from_frame(name, frame, meta)
+
+
+def _from_frame(name: str, frame: pd.DataFrame, meta: dict) -> ReviewDataset:
+    users = frame.drop_duplicates("user").sort_values("user")
+    items = frame.drop_duplicates("item").sort_values("item")
+    ordered = frame.sort_values(["user", "timestamp", "order"], kind="stable")
+    train_cols = ["user", "item", "rating", "timestamp", "order", "text"]
+    train = ordered.loc[~ordered["is_test"], train_cols].reset_index(drop=True)
+    test = ordered.loc[ordered["is_test"], ["user", "item", "rating", "timestamp"]].reset_index(drop=True)
+    return ReviewDataset(
+        name=name,
+        train=train,
+        test=test,
+        user_ids=users["user_id"].to_numpy(object),
+        item_ids=items["item_id"].to_numpy(object),
+        meta=meta,
+    )

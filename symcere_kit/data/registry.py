@@ -1,0 +1,202 @@
+"""Dataset names -> publisher files, URLs and the paper's Table 1 counts; where to find the files.
+
+Look-up order (DESIGN.md): ``$SYMCERE_DATA_DIR``, ``data/raw/``, the mirror ``../shared/data/``,
+then the publisher's URL when online (not when ``SYMCERE_OFFLINE=1``). In each directory a file
+may sit at the top or in a sub-folder named after the dataset. Any existing path works in place
+of a name.
+"""
+from __future__ import annotations
+
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DatasetNotFoundError
+from ..io import atomic_path
+
+AMAZON_2023_URL = "https://mcauleylab.ucsd.edu/public_datasets/data/amazon_2023/raw/review_categories/{}.jsonl.gz"
+AMAZON_2018_URL = "https://datarepo.eng.ucsd.edu/mcauley_group/data/amazon_v2/categoryFilesSmall/{}"
+AMAZON_2014_URL = "https://snap.stanford.edu/data/amazon/productGraph/categoryFiles/{}"
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    name: str
+    title: str
+    publisher: str
+    files: tuple[str, ...]  # accepted file names, preferred (downloadable) first
+    url: str | None  # direct download of files[0]; None when the publisher needs a form or an application
+    page: str  # where a person gets the data and its terms
+    paper_counts: tuple[int, int, int] | None = None  # Table 1: users, items, reviews
+    note: str = ""
+    aliases: tuple[str, ...] = ()
+
+
+def project_root() -> Path:
+    """The checkout this package lives in (editable install), else the working directory."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").exists() else Path.cwd()
+
+
+_SHARED_NOTE = "Mirror in ../shared/data; see PROVENANCE.md there."
+_PAPER_NOTE = (
+    "The paper's counts come from a subsample of the Amazon Reviews 2023 category whose procedure "
+    "it does not state; the full 5-core file is much larger, so our counts differ."
+)
+
+_PAPER_AMAZON = {  # Amazon Reviews 2023 category -> Table 1 (users, items, reviews)
+    "Clothing_Shoes_and_Jewelry": (1786, 4291, 13676),
+    "CDs_and_Vinyl": (2078, 3888, 24604),
+    "Tools_and_Home_Improvement": (1290, 4571, 18456),
+    "Sports_and_Outdoors": (1372, 4190, 18660),
+    "Beauty_and_Personal_Care": (1405, 5066, 23870),
+    "Automotive": (1187, 2833, 12106),
+    "Toys_and_Games": (1045, 4152, 17568),
+    "Pet_Supplies": (1114, 4241, 20722),
+    "Health_and_Household": (820, 3679, 14442),
+    "Video_Games": (870, 2812, 17572),
+    "Cell_Phones_and_Accessories": (401, 1943, 6872),
+    "Patio_Lawn_and_Garden": (282, 1373, 3944),
+    "Office_Products": (256, 1287, 3828),
+}
+
+
+def _amazon2018(name: str, file: str, title: str) -> DatasetEntry:
+    return DatasetEntry(
+        name, title, "Ni, Li, McAuley (EMNLP 2019), Amazon Review Data 2018", (file,),
+        AMAZON_2018_URL.format(file), "https://nijianmo.github.io/amazon/index.html", note=_SHARED_NOTE,
+    )
+
+
+REGISTRY: dict[str, DatasetEntry] = {
+    e.name: e
+    for e in [
+        DatasetEntry(
+            "amazon2014_musical_instruments", "Amazon 2014 Musical Instruments (5-core)",
+            "He & McAuley (WWW 2016), Amazon product data 2014",
+            ("Musical_instruments_reviews.csv.gz", "Musical_instruments_reviews.csv",
+             "reviews_Musical_Instruments_5.json.gz"),
+            AMAZON_2014_URL.format("reviews_Musical_Instruments_5.json.gz"),
+            "https://jmcauley.ucsd.edu/data/amazon/", note=_SHARED_NOTE + " Default dataset.",
+        ),
+        _amazon2018("amazon2018_gift_cards_5", "Gift_Cards_5.json.gz", "Amazon 2018 Gift Cards (5-core)"),
+        _amazon2018("amazon2018_all_beauty_5", "All_Beauty_5.json.gz", "Amazon 2018 All Beauty (5-core)"),
+        _amazon2018("amazon2018_fashion_5", "AMAZON_FASHION_5.json.gz", "Amazon 2018 Fashion (5-core)"),
+        *[
+            DatasetEntry(
+                f"amazon2023_{cat.lower()}", f"Amazon Reviews 2023 {cat.replace('_', ' ')}",
+                "Hou et al. (2024), Amazon Reviews 2023", (f"{cat}.jsonl.gz", f"{cat}.jsonl"),
+                AMAZON_2023_URL.format(cat), "https://amazon-reviews-2023.github.io/",
+                paper_counts=counts, note=_PAPER_NOTE, aliases=(cat.lower(),),
+            )
+            for cat, counts in _PAPER_AMAZON.items()
+        ],
+        DatasetEntry(
+            "yelp", "Yelp Open Dataset (reviews)", "Yelp (2024), Yelp Open Dataset",
+            ("yelp_academic_dataset_review.json", "yelp_academic_dataset_review.json.gz"), None,
+            "https://www.yelp.com/dataset", paper_counts=(802, 1274, 11879),
+            note="Download needs accepting Yelp's terms on its page; the paper's subsample is not described.",
+        ),
+        DatasetEntry(
+            "rakuten_travel", "Rakuten Travel (Japanese)", "Rakuten Group (2020), via NII IDR", (), None,
+            "https://doi.org/10.32130/idr.2.2", paper_counts=(1275, 9809, 20365),
+            note="Semi-public: needs an application to Rakuten / NII IDR; no reader for it yet.",
+        ),
+    ]
+}
+
+DEFAULT_DATASET = "amazon2014_musical_instruments"
+
+
+def lookup(name: str) -> DatasetEntry:
+    key = name.strip().lower()
+    for entry in REGISTRY.values():
+        if key == entry.name or key in entry.aliases:
+            return entry
+    raise DatasetNotFoundError(
+        f"Unknown dataset name {name!r}. Known names: {', '.join(REGISTRY)}. "
+        f"Run `symcere datasets` to see which are available here, or pass the path of a review file instead."
+    )
+
+
+def search_dirs() -> list[Path]:
+    dirs = []
+    if os.environ.get("SYMCERE_DATA_DIR"):
+        dirs.append(Path(os.environ["SYMCERE_DATA_DIR"]).expanduser())
+    root = project_root()
+    dirs += [root / "data" / "raw", root.parent / "shared" / "data"]
+    return dirs
+
+
+def find_local(entry: DatasetEntry) -> Path | None:
+    for d in search_dirs():
+        for f in entry.files:
+            for candidate in (d / f, d / entry.name / f):
+                if candidate.is_file():
+                    return candidate
+    return None
+
+
+def offline() -> bool:
+    return os.environ.get("SYMCERE_OFFLINE", "") not in ("", "0")
+
+
+def download(entry: DatasetEntry, timeout: float = 30.0) -> Path:
+    """Fetch the publisher's file into data/raw/ atomically, with a progress bar."""
+    from tqdm.auto import tqdm
+
+    target = project_root() / "data" / "raw" / entry.files[0]
+    with urllib.request.urlopen(entry.url, timeout=timeout) as resp, atomic_path(target) as tmp:
+        total = int(resp.headers.get("Content-Length") or 0) or None
+        with open(tmp, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=entry.files[0]) as bar:
+            while block := resp.read(1 << 20):
+                out.write(block)
+                bar.update(len(block))
+    return target
+
+
+def resolve(name_or_path: str | os.PathLike) -> tuple[str, Path, DatasetEntry | None]:
+    """Return (display name, local file, registry entry or None) for a dataset name or a file path."""
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return path.name.split(".")[0], path, None
+    if path.suffix or os.sep in str(name_or_path):
+        raise DatasetNotFoundError(
+            f"No such file: {path}. Check the path, or pass a dataset name (see `symcere datasets`)."
+        )
+    entry = lookup(str(name_or_path))
+    found = find_local(entry)
+    if found is not None:
+        return entry.name, found, entry
+    looked = ", ".join(str(d) for d in search_dirs())
+    wanted = " or ".join(entry.files) or "(no public file)"
+    if entry.url and not offline():
+        try:
+            return entry.name, download(entry), entry
+        except OSError as exc:
+            reason = f"downloading {entry.url} failed ({exc})"
+    else:
+        reason = "offline (SYMCERE_OFFLINE is set)" if entry.url else f"it must be obtained from {entry.page}"
+    raise DatasetNotFoundError(
+        f"Dataset {entry.name!r} needs the file {wanted}, which is in none of: {looked}; {reason}. "
+        f"Put the file in one of those folders (or set SYMCERE_DATA_DIR), or pass its path instead of the name."
+    )
+
+
+def availability() -> list[dict]:
+    """One row per registry entry for `symcere datasets`."""
+    rows = []
+    for e in REGISTRY.values():
+        found = find_local(e)
+        rows.append(
+            {
+                "name": e.name,
+                "title": e.title,
+                "available": str(found) if found else ("download" if e.url and not offline() else "no"),
+                "paper_users_items_reviews": e.paper_counts,
+                "file": e.files[0] if e.files else None,
+                "url": e.url or e.page,
+            }
+        )
+    return rows

@@ -1,0 +1,57 @@
+"""Dataset statistics: the paper's Table 1 row and what a reader needs to judge a dataset."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+
+
+def _date(ts: int) -> str:
+    return datetime.fromtimestamp(int(ts), tz=timezone.utc).strftime("%Y-%m-%d")
+
+
+def _summary(counts: pd.Series) -> dict[str, float]:
+    return {"mean": round(float(counts.mean()), 2), "median": float(counts.median()), "max": int(counts.max())}
+
+
+def compute_stats(frame: pd.DataFrame, is_test: np.ndarray, losses: dict[str, int]) -> dict:
+    """``frame``: preprocessed interactions (user, item, text, timestamp); ``is_test``: split mask."""
+    n_users, n_items, n = frame["user"].nunique(), frame["item"].nunique(), len(frame)
+    words = frame["text"].str.split().str.len().fillna(0)
+    return {
+        "users": int(n_users),
+        "items": int(n_items),
+        "reviews": int(n),
+        "density": n / (n_users * n_items),
+        "per_user": _summary(frame.groupby("user").size()),
+        "per_item": _summary(frame.groupby("item").size()),
+        "review_words": {"mean": round(float(words.mean()), 1), "median": float(words.median()), "max": int(words.max())},
+        "date_range": [_date(frame["timestamp"].min()), _date(frame["timestamp"].max())],
+        "empty_text_share": float(frame["text"].str.strip().eq("").mean()),
+        "losses": dict(losses),
+        "split": {"train": int((~is_test).sum()), "test": int(is_test.sum()),
+                  "test_users": int(frame.loc[is_test, "user"].nunique())},
+    }
+
+
+def format_stats(name: str, stats: dict, paper_counts: tuple[int, int, int] | None = None) -> str:
+    """Human-readable block; the paper's Table 1 counts beside ours when the registry has them."""
+    lines = [f"{name}"]
+    row = f"  users {stats['users']:,}  items {stats['items']:,}  reviews {stats['reviews']:,}"
+    if paper_counts:
+        row += f"   (paper Table 1: users {paper_counts[0]:,}  items {paper_counts[1]:,}  reviews {paper_counts[2]:,})"
+    lines.append(row)
+    pu, pi, w = stats["per_user"], stats["per_item"], stats["review_words"]
+    loss = stats["losses"]
+    lines += [
+        f"  density {stats['density']:.4%}",
+        f"  interactions per user: median {pu['median']:g}, max {pu['max']:,}; per item: median {pi['median']:g}, max {pi['max']:,}",
+        f"  review length (words): mean {w['mean']:g}, median {w['median']:g}, max {w['max']:,}",
+        f"  dates {stats['date_range'][0]} .. {stats['date_range'][1]};  empty texts {stats['empty_text_share']:.2%}",
+        "  removed: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in loss.items() if k != "raw_reviews")
+        + f" (of {loss['raw_reviews']:,} raw reviews)",
+        f"  split: train {stats['split']['train']:,}, test {stats['split']['test']:,} "
+        f"({stats['split']['test_users']:,} test users)",
+    ]
+    return "\n".join(lines)

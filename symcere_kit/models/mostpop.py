@@ -1,0 +1,17 @@
+"""MostPop: rank items by training popularity. The floor any personalised model must clear."""
+from __future__ import annotations
+
+import torch
+
+from .base import Recommender
+
+
+class MostPop(Recommender):
+    trainable = False
+
+    def __init__(self, dataset, config):
+        super().__init__(dataset, config)
+        self.register_buffer("popularity", torch.as_tensor(dataset.item_degree, dtype=torch.float32))
+
+    def score(self, users: torch.Tensor) -> torch.Tensor:
+        return self.popularity.expand(len(users), -1)

@@ -1,0 +1,116 @@
+import numpy as np
+import pytest
+import torch
+
+from symcere_kit.config import DataConfig, TrainConfig
+from symcere_kit.data.dataset import dataset_from_reviews, normalized_bipartite_adjacency
+from symcere_kit.data.synthetic import synthetic_reviews
+from symcere_kit.errors import TrainingError
+from symcere_kit.graph import LightGCNEncoder
+from symcere_kit.sampling import bpr_batches, sample_negatives
+from symcere_kit.train import run
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return dataset_from_reviews(synthetic_reviews(n_users=160, n_items=90, seed=3), name="syn")
+
+
+def dense_norm_adj(r: np.ndarray) -> np.ndarray:
+    u, i = r.shape
+    a = np.zeros((u + i, u + i))
+    a[:u, u:], a[u:, :u] = r, r.T
+    d = a.sum(1)
+    inv = np.where(d > 0, d, np.inf) ** -0.5
+    return inv[:, None] * a * inv[None, :]
+
+
+def test_normalized_adjacency_matches_dense_formula(ds):
+    got = normalized_bipartite_adjacency(ds.train_csr).to_dense().numpy()
+    np.testing.assert_allclose(got, dense_norm_adj(ds.train_csr.toarray()), rtol=1e-6, atol=1e-7)
+
+
+def test_lightgcn_encoder_is_the_layer_mean_of_propagations(ds):
+    enc = LightGCNEncoder(ds.n_users, ds.n_items, dim=8, n_layers=3)
+    a = torch.tensor(dense_norm_adj(ds.train_csr.toarray()), dtype=torch.float32)
+    e0 = enc.embedding.weight.detach()
+    layers = [e0]
+    for _ in range(3):
+        layers.append(a @ layers[-1])
+    expected = torch.stack(layers).mean(0)
+    users, items = enc(ds.norm_adjacency())
+    torch.testing.assert_close(torch.cat([users, items]).detach(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_train_pair_lookup_knows_training_and_never_test_pairs(ds):
+    train = set(zip(ds.train["user"], ds.train["item"]))
+    u = torch.arange(ds.n_users).repeat_interleave(ds.n_items)
+    i = torch.arange(ds.n_items).repeat(ds.n_users)
+    known = ds.is_train_pair(u, i)
+    assert known.sum().item() == len(train)
+    assert all(known[uu * ds.n_items + ii] for uu, ii in list(train)[:200])
+    test_keys = torch.tensor(ds.test["user"].to_numpy() * ds.n_items + ds.test["item"].to_numpy())
+    assert not known[test_keys].any()
+
+
+def test_negatives_are_never_training_items(ds):
+    g = torch.Generator().manual_seed(0)
+    users = torch.tensor(ds.train["user"].to_numpy()).repeat(5)
+    neg = sample_negatives(ds, users, g)
+    assert not ds.is_train_pair(users, neg).any()
+
+
+def test_an_epoch_visits_every_training_interaction_once(ds):
+    batches = list(bpr_batches(ds, 100, torch.Generator().manual_seed(0)))
+    idx = torch.cat([b["index"] for b in batches])
+    assert sorted(idx.tolist()) == list(range(len(ds.train)))
+    b = batches[0]
+    assert (b["pos"] == torch.tensor(ds.train["item"].to_numpy())[b["index"]]).all()
+
+
+def test_same_seed_same_metrics_and_other_seed_differs(ds):
+    cfg = TrainConfig(model="lightgcn", epochs=3, batch_size=256, seed=7)
+    a, b = run(ds, cfg, progress=False), run(ds, cfg, progress=False)
+    assert a.metrics == b.metrics and [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
+    c = run(ds, cfg.replace(seed=8), progress=False)
+    assert [h["loss"] for h in c.history] != [h["loss"] for h in a.history]
+
+
+def test_lightgcn_clearly_beats_mostpop_on_clustered_data(ds):
+    pop = run(ds, TrainConfig(model="mostpop"), progress=False).metrics
+    lgcn = run(ds, TrainConfig(model="lightgcn", epochs=40, batch_size=256, lr=0.01), progress=False).metrics
+    assert lgcn["ndcg@10"] > 1.2 * pop["ndcg@10"]
+    assert lgcn["hr@10"] > pop["hr@10"]
+
+
+def test_run_records_provenance(ds):
+    info = run(ds, TrainConfig(model="mostpop", seed=4), progress=False).info
+    assert info["seed"] == 4 and info["dataset_fingerprint"] == ds.fingerprint
+    assert "torch" in info["versions"] and info["git_commit"]
+    assert info["config"]["model"] == "mostpop"
+
+
+def test_nan_loss_stops_with_a_clear_message(ds, monkeypatch):
+    from symcere_kit.models.lightgcn import LightGCN
+
+    original = LightGCN.batch_loss
+
+    def poisoned(self, batch):
+        out = original(self, batch)
+        out["loss"] = out["loss"] * float("nan")
+        return out
+
+    monkeypatch.setattr(LightGCN, "batch_loss", poisoned)
+    with pytest.raises(TrainingError, match=r"loss became nan in epoch 1.*Lower the learning rate"):
+        run(ds, TrainConfig(model="lightgcn", epochs=2), progress=False)
+
+
+def test_dataset_texts_are_training_texts_only():
+    raw = synthetic_reviews(n_users=60, n_items=40, seed=5)
+    raw["text"] = [f"review{k} " + t for k, t in enumerate(raw["text"])]  # every text unique
+    ds = dataset_from_reviews(raw, DataConfig(user_k=2, item_k=2))
+    pairs = raw.assign(uid=raw["user"], iid=raw["item"]).set_index(["uid", "iid"])["text"]
+    test_texts = {pairs[(ds.user_ids[u], ds.item_ids[i])] for u, i in zip(ds.test["user"], ds.test["item"])}
+    assert "text" not in ds.test.columns
+    assert not test_texts & set(ds.train_texts)
+    assert len(ds.train_texts) == len(ds.train)
