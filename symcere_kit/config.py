@@ -63,7 +63,9 @@ class TrainConfig(_Config):
     model: str = "lightgcn"
     embedding_dim: int = 64
     n_layers: int = 2  # RecBole's LightGCN default, so parity runs compare like with like
-    epochs: int = 100
+    # LightGCN on Musical Instruments peaked at ~30 epochs with lr 0.005 on the validation holdout
+    # (latest 20% of each user's training history; NDCG@10 0.070 vs 0.068 for lr 0.001 at 150 epochs).
+    epochs: int = 30
     batch_size: int = 2048
     lr: float = 0.005
     reg_weight: float = 1e-4  # L2 on the batch's ego embeddings (RecBole's EmbLoss form)

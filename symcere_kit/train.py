@@ -5,6 +5,7 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -52,7 +53,8 @@ class Trainer:
         self.generator, self.device, self.progress = generator, device, progress
         self.history: list[dict] = []
 
-    def fit(self) -> list[dict]:
+    def fit(self, on_epoch_end: Callable[[dict], bool | None] | None = None) -> list[dict]:
+        """Train ``config.epochs`` epochs; ``on_epoch_end(record)`` may return True to stop early."""
         if not self.model.trainable:
             return self.history
         optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
@@ -75,6 +77,8 @@ class Trainer:
                 total, n = total + loss.item(), n + 1
             self.history.append({"epoch": epoch, "loss": total / n, "seconds": time.perf_counter() - start})
             bar.set_postfix(loss=f"{total / n:.4f}")
+            if on_epoch_end is not None and on_epoch_end(self.history[-1]):
+                break
         return self.history
 
     @torch.no_grad()

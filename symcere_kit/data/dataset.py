@@ -91,6 +91,15 @@ class ReviewDataset:
         pos = torch.searchsorted(table, keys).clamp_max(len(table) - 1)
         return (table[pos] == keys).to(users.device)
 
+    def holdout(self, ratio: float = 0.2) -> "ReviewDataset":
+        """A validation view: the latest ``ratio`` of each user's TRAINING history becomes its test
+        part. For model selection; the real test split is not in it."""
+        is_val = chronological_split(self.train, ratio)
+        val = self.train.loc[is_val, ["user", "item", "rating", "timestamp"]].reset_index(drop=True)
+        meta = {**self.meta, "fingerprint": f"{self.fingerprint}-holdout{ratio}", "holdout_of": self.name}
+        return ReviewDataset(f"{self.name}-holdout", self.train[~is_val].reset_index(drop=True), val,
+                             self.user_ids, self.item_ids, meta)
+
     def norm_adjacency(self, device: str | torch.device = "cpu") -> torch.Tensor:
         """D^-1/2 A D^-1/2 of the (users+items) bipartite training graph as a torch sparse CSR."""
         key = str(device)

@@ -55,3 +55,29 @@ def format_stats(name: str, stats: dict, paper_counts: tuple[int, int, int] | No
         f"({stats['split']['test_users']:,} test users)",
     ]
     return "\n".join(lines)
+
+
+def table1(datasets) -> pd.DataFrame:
+    """Paper Table 1 (users, items, reviews) for loaded datasets, with the paper's counts beside ours."""
+    rows = []
+    for ds in datasets:
+        s, paper = ds.stats, ds.meta.get("paper_counts") or (None, None, None)
+        rows.append({"dataset": ds.name, "users": s["users"], "items": s["items"], "reviews": s["reviews"],
+                     "density": round(s["density"], 5), "train": s["split"]["train"], "test": s["split"]["test"],
+                     "paper_users": paper[0], "paper_items": paper[1], "paper_reviews": paper[2]})
+    return pd.DataFrame(rows)
+
+
+def describe_table1(table: pd.DataFrame) -> str:
+    """Findings computed from a ``table1`` frame, as Markdown bullets (no typed-in conclusions)."""
+    lines = []
+    for r in table.itertuples(index=False):
+        line = (f"- **{r.dataset}**: {r.users:,} users, {r.items:,} items, {r.reviews:,} reviews "
+                f"(density {r.density:.3%}; {r.test:,} test interactions, {r.test / r.reviews:.1%}).")
+        if pd.notna(r.paper_users):
+            diff = (r.reviews - r.paper_reviews) / r.paper_reviews
+            line += f" The paper reports {int(r.paper_reviews):,} reviews: ours differ by {diff:+.1%}."
+        else:
+            line += " Not one of the paper's datasets."
+        lines.append(line)
+    return "\n".join(lines)

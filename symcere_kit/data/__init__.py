@@ -1,0 +1,1 @@
+"""Reading, cleaning, splitting and caching review data."""

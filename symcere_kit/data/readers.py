@@ -1,0 +1,517 @@
+"""Read a raw review file of any supported format into one tidy table.
+
+The format is detected from the content, never from the file name (downloads get renamed), and
+gzip or a single-file zip (as Kaggle ships) is opened transparently. Every reader returns the same
+columns in file order, because later steps break ties in time by file order. Bad input raises
+``DataFormatError`` naming the file, the line and the fix; with ``skip_bad_records=True`` bad
+records are dropped and counted instead. Nothing here writes a file.
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+import csv
+import gzip
+import io
+import json
+import math
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..errors import DataFormatError
+
+COLUMNS = ("user", "item", "rating", "text", "title", "timestamp")
+FORMATS = ("amazon2014_json", "amazon2014_csv", "amazon2018_json", "amazon2023_json", "yelp_json", "generic_csv")
+
+_SAMPLE_LINES = 50  # lines read to detect the format
+_PROGRESS_EVERY = 10_000  # lines between progress-bar updates: updating per line would cost more than parsing
+_MAX_EXAMPLES = 5
+_MILLISECONDS_ABOVE = 1e11  # an integer time above this is milliseconds: 1e11 seconds is the year 5138
+_DELIMITERS = ",\t;|"
+_AMAZON2018_ONLY = {"verified", "vote", "style", "image"}
+_AMAZON2014_CSV_HEADER = {"reviewerID", "asin", "reviewText", "unixReviewTime"}
+_MAP_REQUIRED = ("user", "item", "text", "timestamp")
+_MAP_OPTIONAL = ("rating", "title")
+# The two csv.Error messages that mean a quote was never closed, so the rest of the file is one field.
+_UNCLOSED_QUOTE = ("unexpected end of data", "field larger than field limit")
+_STREAM_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile)
+
+_COLUMNS_USAGE = "--columns user=COL,item=COL,text=COL,timestamp=COL[,rating=COL][,title=COL]"
+_UNKNOWN_FIX = (f"Known formats: {', '.join(FORMATS)}. For any other table of reviews, save it as CSV or TSV "
+                f"with a header row and name its columns with {_COLUMNS_USAGE} (read as generic_csv).")
+_REENCODE_FIX = ("Re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 IN > OUT` "
+                 "(for a .gz: `zcat IN.gz | iconv -f latin1 -t utf-8 | gzip > OUT.gz`).")
+_SKIP_HINT = "or pass --skip-bad-records (skip_bad_records=True) to skip such records and count them."
+_TRUNCATED_FIX = ("Download it again and compare its size with the source's, "
+                  "or pass --skip-bad-records (skip_bad_records=True) to keep the lines before the cut.")
+
+
+@dataclass
+class ReadResult:
+    """A review table with columns ``COLUMNS`` in file order, and what was skipped to get it."""
+
+    frame: pd.DataFrame
+    format: str
+    n_skipped: int = 0
+    skipped_examples: list[str] = field(default_factory=list)  # up to 5, e.g. "line 17: not valid JSON ..."
+
+
+class _BadRecord(Exception):
+    """One record cannot be used; the reader adds the line and decides whether to raise or skip."""
+
+    def __init__(self, problem: str, fix: str):
+        super().__init__(problem)
+        self.problem, self.fix = problem, fix
+
+
+# ---------------------------------------------------------------------------------------------
+# Times: every format ends as int64 seconds since the epoch, UTC.
+
+
+def _as_int(value: Any) -> int:
+    """Integers as they are; "1393545600" or 1393545600.0 (CSV cells, float columns) as integers."""
+    return value if isinstance(value, int) else int(float(value))
+
+
+def _unix_milliseconds(value: Any) -> int:
+    return _as_int(value) // 1000
+
+
+def _utc_seconds(moment: datetime) -> int:
+    """Seconds since the epoch; a time without a zone is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp())
+
+
+def _date_seconds(value: Any) -> int:
+    """Yelp's "YYYY-MM-DD HH:MM:SS" (UTC); fromisoformat is much faster than pandas per record."""
+    return _utc_seconds(datetime.fromisoformat(value))
+
+
+def _any_time_seconds(value: Any) -> int:
+    """Integer seconds (milliseconds above 1e11), or any date string pandas parses (UTC if no zone)."""
+    try:
+        number = _as_int(value)
+    except ValueError:
+        moment = pd.Timestamp(value)
+        if pd.isna(moment):  # "NaT", "nan": parsed, but not a time
+            raise ValueError(f"not a time: {value!r}") from None
+        return _utc_seconds(moment)
+    return number // 1000 if number > _MILLISECONDS_ABOVE else number
+
+
+# ---------------------------------------------------------------------------------------------
+# Schemas: which source field feeds which output column.
+
+
+@dataclass(frozen=True)
+class _Schema:
+    fmt: str
+    user: str
+    item: str
+    text: str
+    timestamp: str
+    to_seconds: Callable[[Any], int]
+    rating: str | None = None
+    title: str | None = None
+
+    def row(self, record: Mapping[str, Any]) -> tuple:
+        """The output row of one parsed record, in ``COLUMNS`` order; raises _BadRecord on a bad field."""
+        user = self._required(record, self.user, "user")
+        item = self._required(record, self.item, "item")
+        stamp = self._required(record, self.timestamp, "timestamp")
+        try:
+            seconds = self.to_seconds(stamp)
+        except (TypeError, ValueError, OverflowError):
+            raise _BadRecord(f'its "{self.timestamp}" value {stamp!r} is not a valid time for {self.fmt}.',
+                             self._fix()) from None
+        title = _text(record.get(self.title)) if self.title else ""
+        return str(user), str(item), self._rating(record), _text(record.get(self.text)), title, seconds
+
+    def _required(self, record: Mapping[str, Any], key: str, column: str) -> Any:
+        value = record.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            state = "an empty" if key in record else "no"
+            raise _BadRecord(f'the record has {state} "{key}" field, which {self.fmt} reads as the {column}.',
+                             self._fix())
+        return value
+
+    def _rating(self, record: Mapping[str, Any]) -> float:
+        value = record.get(self.rating) if self.rating else None
+        if value is None or value == "":
+            return math.nan
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise _BadRecord(f'its "{self.rating}" value {value!r} is not a number.', self._fix()) from None
+
+    def _fix(self) -> str:
+        return (f"Fix or delete that record (or, if the file is not {self.fmt}, name its format with --format), "
+                + _SKIP_HINT)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+_AMAZON_FIELDS = dict(user="reviewerID", item="asin", text="reviewText", timestamp="unixReviewTime",
+                      to_seconds=_as_int, rating="overall", title="summary")  # times already in seconds
+_SCHEMAS = {
+    **{fmt: _Schema(fmt, **_AMAZON_FIELDS) for fmt in ("amazon2014_json", "amazon2014_csv", "amazon2018_json")},
+    # 2023 reviews name variants by asin; parent_asin is the product, as in the 2023 benchmarks.
+    "amazon2023_json": _Schema("amazon2023_json", "user_id", "parent_asin", "text", "timestamp",
+                               _unix_milliseconds, rating="rating", title="title"),
+    "yelp_json": _Schema("yelp_json", "user_id", "business_id", "text", "date", _date_seconds, rating="stars"),
+}
+
+
+def _generic_schema(column_map: Mapping[str, str] | None) -> _Schema:
+    names = column_map or {column: column for column in COLUMNS}
+    return _Schema("generic_csv", names["user"], names["item"], names["text"], names["timestamp"],
+                   _any_time_seconds, rating=names.get("rating"), title=names.get("title"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Column maps for generic CSV.
+
+
+def parse_column_map(spec: str) -> dict[str, str]:
+    """Parse ``user=uid,item=iid,text=body,timestamp=ts[,rating=stars][,title=head]`` (the --columns value)."""
+    mapping: dict[str, str] = {}
+    for part in spec.split(","):
+        key, sep, source = (s.strip() for s in part.partition("="))
+        if not (sep and key and source):
+            raise _column_map_error(spec, f"{part.strip()!r} is not of the form field=column.")
+        if key in mapping:
+            raise _column_map_error(spec, f'it names "{key}" twice.')
+        mapping[key] = source
+    _check_column_map(mapping, spec)
+    return mapping
+
+
+def _check_column_map(mapping: Mapping[str, str], spec: str) -> None:
+    unknown = [key for key in mapping if key not in _MAP_REQUIRED + _MAP_OPTIONAL]
+    missing = [key for key in _MAP_REQUIRED if key not in mapping]
+    if unknown:
+        raise _column_map_error(spec, f"{', '.join(unknown)} is not a field we read.")
+    if missing:
+        raise _column_map_error(spec, f"it does not say which column holds the {', '.join(missing)}.")
+
+
+def _column_map_error(spec: str, problem: str) -> DataFormatError:
+    fix = f"Write it as {_COLUMNS_USAGE}, naming columns of the file's header row."
+    return DataFormatError(f"--columns {spec!r}", problem, fix)
+
+
+# ---------------------------------------------------------------------------------------------
+# Opening, sampling and detecting.
+
+
+@contextlib.contextmanager
+def _open_binary(path: Path) -> Iterator[BinaryIO]:
+    """The file's bytes, decompressed when it is gzip (by magic bytes) or a zip holding one file."""
+    try:
+        raw = open(path, "rb")
+    except FileNotFoundError:
+        raise DataFormatError(path, "no such file.", "Check the path, or download the file first.") from None
+    except OSError as exc:
+        raise DataFormatError(path, f"it cannot be opened ({exc.strerror}).",
+                              "Check that the path names a readable file.") from None
+    with raw:
+        magic = raw.read(4)
+        raw.seek(0)
+        if magic[:2] == b"\x1f\x8b":
+            with gzip.GzipFile(fileobj=raw) as stream:
+                yield stream
+        elif magic == b"PK\x03\x04":
+            with _zip_member(path, raw) as stream:
+                yield stream
+        else:
+            yield raw
+
+
+@contextlib.contextmanager
+def _zip_member(path: Path, raw: BinaryIO) -> Iterator[BinaryIO]:
+    try:
+        archive = zipfile.ZipFile(raw)
+    except zipfile.BadZipFile as exc:
+        raise DataFormatError(path, f"it starts like a zip archive but cannot be opened ({exc}).",
+                              "Download it again, or unzip it and pass the file inside.") from None
+    with archive:
+        names = [n for n in archive.namelist() if not n.endswith("/") and not n.startswith("__MACOSX/")]
+        if len(names) != 1:
+            raise DataFormatError(path, f"the zip archive holds {len(names)} files ({', '.join(names[:5])}), "
+                                  "not one.", "Unzip it and pass the review file inside.")
+        with archive.open(names[0]) as stream:
+            yield stream
+
+
+def _stream_problem(exc: Exception, stream: BinaryIO, line: int) -> str:
+    kind = "gzip" if isinstance(stream, gzip.GzipFile) else "zip"
+    if isinstance(exc, EOFError):
+        return f"the {kind} stream ends early after line {line}: the file is truncated."
+    return f"the {kind} data is corrupt after line {line} ({exc}): the file is damaged."
+
+
+def _sample(path: Path) -> list[str]:
+    """The first non-blank lines, decoded leniently: one bad byte is reported by the full read, not here."""
+    lines: list[str] = []
+    with _open_binary(path) as stream:
+        try:
+            for raw in stream:
+                text = raw.decode("utf-8", "replace").lstrip("\ufeff").strip()
+                if text:
+                    lines.append(text)
+                if len(lines) == _SAMPLE_LINES:
+                    break
+        except _STREAM_ERRORS as exc:
+            if not lines:
+                raise DataFormatError(path, _stream_problem(exc, stream, 0), _TRUNCATED_FIX) from None
+    if not lines:
+        raise DataFormatError(path, "the file is empty.", _UNKNOWN_FIX)
+    return lines
+
+
+def detect_format(path: str | Path) -> str:
+    """The file's format, one of ``FORMATS``, judged from its first lines (the file name is ignored)."""
+    path = Path(path)
+    return _detect(path, _sample(path), None)
+
+
+def _detect(path: Path, lines: list[str], column_map: Mapping[str, str] | None) -> str:
+    if lines[0].startswith("{"):
+        return _json_format(path, lines)
+    header, _ = _csv_header(path, lines[0])
+    if column_map is None and _AMAZON2014_CSV_HEADER <= set(header):
+        return "amazon2014_csv"
+    if column_map is not None or set(_MAP_REQUIRED) <= set(header):
+        return "generic_csv"
+    raise DataFormatError(path, f"its content matches no known format (header: {', '.join(header[:12])}).",
+                          _UNKNOWN_FIX, line=1)
+
+
+def _json_format(path: Path, lines: list[str]) -> str:
+    """Tell the JSON-lines formats apart by the keys of the sampled records."""
+    keys: set[str] = set()
+    for text in lines:
+        with contextlib.suppress(_BadRecord):
+            keys |= _parse_json(text).keys()
+    if {"reviewerID", "asin"} <= keys:
+        return "amazon2018_json" if keys & _AMAZON2018_ONLY else "amazon2014_json"
+    if "parent_asin" in keys:
+        return "amazon2023_json"
+    if "business_id" in keys:
+        return "yelp_json"
+    problem = (f"its JSON records (keys: {', '.join(sorted(keys)[:12])}) match no known review format."
+               if keys else f"it starts like JSON lines, but none of its first {len(lines)} lines is a JSON object.")
+    raise DataFormatError(path, problem, _UNKNOWN_FIX, line=1)
+
+
+def _csv_header(path: Path, first_line: str) -> tuple[list[str], str]:
+    """Header fields and delimiter: the candidate delimiter found most often in the header line."""
+    delimiter = max(_DELIMITERS, key=first_line.count)
+    if delimiter not in first_line:
+        raise DataFormatError(path, f"its content matches no known format (first line: {first_line[:80]!r}).",
+                              _UNKNOWN_FIX, line=1)
+    return [name.strip() for name in next(csv.reader([first_line], delimiter=delimiter))], delimiter
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading.
+
+
+class _Sink:
+    """Collects output rows; a bad record raises, or with skip_bad_records is counted and dropped."""
+
+    def __init__(self, path: Path, fmt: str, skip: bool):
+        self.path, self.fmt, self.skip = path, fmt, skip
+        self.rows: list[tuple] = []
+        self.n_skipped = 0
+        self.examples: list[str] = []
+
+    def bad(self, line: int | None, problem: str, fix: str) -> None:
+        if not self.skip:
+            raise DataFormatError(self.path, problem, fix, line=line)
+        self.n_skipped += 1
+        if len(self.examples) < _MAX_EXAMPLES:
+            self.examples.append(problem if line is None else f"line {line}: {problem}")
+
+    def result(self) -> ReadResult:
+        columns = list(zip(*self.rows)) if self.rows else [()] * len(COLUMNS)
+        user, item, rating, text, title, timestamp = columns
+        frame = pd.DataFrame({
+            "user": pd.Series(user, dtype=str),
+            "item": pd.Series(item, dtype=str),
+            "rating": np.asarray(rating, dtype=np.float32),
+            "text": pd.Series(text, dtype=str),
+            "title": pd.Series(title, dtype=str),
+            "timestamp": np.asarray(timestamp, dtype=np.int64),
+        })
+        return ReadResult(frame, self.fmt, self.n_skipped, self.examples)
+
+
+def read_reviews(path: str | Path, fmt: str | None = None, column_map: dict[str, str] | None = None,
+                 skip_bad_records: bool = False, progress: bool = True) -> ReadResult:
+    """Read a review file into columns ``COLUMNS`` (timestamps in UTC seconds), detecting ``fmt`` if not given.
+
+    ``column_map`` names the source columns of a generic CSV/TSV; there, integer times are seconds,
+    except values above 1e11, which are milliseconds and are divided by 1000, and other times are date
+    strings parsed by pandas (UTC unless they carry a zone).
+    """
+    path = Path(path)
+    lines = _sample(path)
+    if column_map is not None:
+        _check_column_map(column_map, ",".join(f"{k}={v}" for k, v in column_map.items()))
+    fmt = fmt or _detect(path, lines, column_map)
+    if fmt not in FORMATS:
+        raise DataFormatError(path, f"{fmt!r} is not a format we read.",
+                              f"Use one of {', '.join(FORMATS)}, or leave the format out to detect it.")
+    if column_map is not None and fmt != "generic_csv":
+        raise DataFormatError(path, f"--columns applies to generic CSV/TSV files, but this file is read as {fmt}.",
+                              f"Leave out --columns: {fmt} has its own field names.")
+    sink = _Sink(path, fmt, skip_bad_records)
+    if fmt.endswith("_json"):
+        _read_json_lines(path, _SCHEMAS[fmt], sink, progress)
+    else:
+        header, delimiter = _csv_header(path, lines[0])
+        schema = _generic_schema(column_map) if fmt == "generic_csv" else _SCHEMAS[fmt]
+        _check_header(path, header, schema, column_map)
+        _read_csv(path, delimiter, schema, sink, progress)
+    return sink.result()
+
+
+def _progress(lines: Iterable, path: Path, enabled: bool) -> Iterator:
+    """Pass ``lines`` through while a progress bar counts them (total unknown: files may be compressed)."""
+    with tqdm(desc=f"reading {path.name}", unit=" lines", unit_scale=True, disable=not enabled) as bar:
+        count = 0
+        for count, line in enumerate(lines, 1):
+            if count % _PROGRESS_EVERY == 0:
+                bar.update(_PROGRESS_EVERY)
+            yield line
+        bar.update(count % _PROGRESS_EVERY)
+
+
+def _parse_json(text: str) -> dict:
+    """One JSON object; McAuley's older "loose JSON" (Python dict literals) goes through literal_eval."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        record = _loose_json(text) if text.startswith("{'") else None
+        if record is None:
+            raise _BadRecord(f"not valid JSON ({exc.msg} at column {exc.colno}): the record is cut short "
+                             "or corrupt.", "Fix or delete that line, " + _SKIP_HINT) from None
+    if not isinstance(record, dict):
+        raise _BadRecord("the line is JSON but not an object {...}.", "Fix or delete that line, " + _SKIP_HINT)
+    return record
+
+
+def _loose_json(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)  # literals only: safe on untrusted input, unlike eval
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
+def _utf8_problem(raw: bytes, exc: UnicodeDecodeError) -> str:
+    return f"byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line is not valid UTF-8."
+
+
+def _read_json_lines(path: Path, schema: _Schema, sink: _Sink, progress: bool) -> None:
+    """Stream lines as bytes and decode each strictly, so a bad byte is pinned to its line."""
+    line = 0
+    with _open_binary(path) as stream:
+        try:
+            for line, raw in enumerate(_progress(stream, path, progress), 1):
+                if not raw.strip():
+                    continue
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    sink.bad(line, _utf8_problem(raw, exc), _REENCODE_FIX)
+                    continue
+                try:
+                    sink.rows.append(schema.row(_parse_json(text.lstrip("\ufeff").strip())))
+                except _BadRecord as bad:
+                    sink.bad(line, bad.problem, bad.fix)
+        except _STREAM_ERRORS as exc:
+            sink.bad(None, _stream_problem(exc, stream, line), _TRUNCATED_FIX)
+
+
+def _check_header(path: Path, header: list[str], schema: _Schema, column_map: Mapping[str, str] | None) -> None:
+    """Columns the schema needs must be in the header; rating and title only when --columns names them."""
+    needed = list(column_map.values()) if column_map else [schema.user, schema.item, schema.text, schema.timestamp]
+    missing = [name for name in needed if name not in header]
+    if missing:
+        raise DataFormatError(path, f"the header has no column {', '.join(missing)}, which {schema.fmt} needs "
+                              f"(it has: {', '.join(header[:20])}).", _UNKNOWN_FIX, line=1)
+
+
+def _read_csv(path: Path, delimiter: str, schema: _Schema, sink: _Sink, progress: bool) -> None:
+    """Parse with the csv module, which knows the physical line where each record starts."""
+    with _open_binary(path) as stream:
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+        reader = csv.reader(_progress(text, path, progress), delimiter=delimiter, strict=True)
+        try:
+            header = [name.strip() for name in next(filter(None, reader))]  # first non-blank row
+            for line, row in _csv_rows(reader):
+                if isinstance(row, csv.Error):
+                    _csv_error(path, row, line, reader.line_num, sink)
+                elif row:
+                    _add_csv_row(header, row, line, schema, sink)
+        except UnicodeDecodeError:
+            raise _utf8_error(path) from None
+        except _STREAM_ERRORS as exc:
+            sink.bad(None, _stream_problem(exc, stream, reader.line_num), _TRUNCATED_FIX)
+
+
+def _csv_rows(reader) -> Iterator[tuple[int, list[str] | csv.Error]]:
+    """(first line, fields) per record; a csv.Error takes the place of the fields so reading can go on."""
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            row = exc
+        yield line, row
+
+
+def _csv_error(path: Path, exc: csv.Error, line: int, last_line: int, sink: _Sink) -> None:
+    if str(exc).startswith(_UNCLOSED_QUOTE):  # the rest of the file was swallowed: never skippable
+        raise DataFormatError(path, f"a quoted field in the record starting here is never closed, so everything "
+                              f"up to line {last_line} would be one field ({exc}).",
+                              'Close or remove the stray quote (a quote inside a quoted field is written "").',
+                              line=line)
+    sink.bad(line, f"unreadable CSV ({exc}).", "Fix the quoting of that row, or delete it, " + _SKIP_HINT)
+
+
+def _add_csv_row(header: list[str], row: list[str], line: int, schema: _Schema, sink: _Sink) -> None:
+    if len(row) != len(header):
+        sink.bad(line, f"the row has {len(row)} fields but the header has {len(header)} (a stray delimiter "
+                 "or quote?).", "Fix or delete that row, " + _SKIP_HINT)
+        return
+    try:
+        sink.rows.append(schema.row(dict(zip(header, row))))
+    except _BadRecord as bad:
+        sink.bad(line, bad.problem, bad.fix)
+
+
+def _utf8_error(path: Path) -> DataFormatError:
+    """Text decoding works in blocks, so rescan line by line to name the line of the first bad byte."""
+    with _open_binary(path) as stream:
+        for line, raw in enumerate(stream, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return DataFormatError(path, _utf8_problem(raw, exc), _REENCODE_FIX, line=line)
+    return DataFormatError(path, "it is not valid UTF-8.", _REENCODE_FIX)

@@ -1,0 +1,136 @@
+"""The `symcere` command end to end: JSON last lines, exit code 2 and one-paragraph errors."""
+import gzip
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from symcere_kit.cli import main
+
+
+def run_cli(capsys, *args):
+    code = main(["--quiet", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def last_json(out: str) -> dict:
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_stats_json_on_the_shared_musical_instruments(capsys, needs_shared):
+    code, out, _ = run_cli(capsys, "stats", "amazon2014_musical_instruments", "--json")
+    assert code == 0
+    s = last_json(out)
+    assert (s["users"], s["items"], s["reviews"]) == (1429, 900, 10261)
+    assert s["split"]["train"] + s["split"]["test"] == 10261 and s["split"]["test_users"] == 1429
+    assert s["date_range"] == ["2004-09-18", "2014-07-22"]
+    assert s["losses"]["k_core"] == 0 and s["losses"]["duplicate_pairs"] == 0
+
+
+def test_stats_on_2018_file_reports_dedupe_and_cross_variant_losses(capsys, needs_shared):
+    code, out, _ = run_cli(capsys, "stats", "amazon2018_gift_cards_5", "--json")
+    s = last_json(out)
+    assert code == 0 and s["losses"]["duplicate_pairs"] == 7 and s["losses"]["cross_variant_copies"] > 0
+    assert s["users"] <= 453 and s["per_user"]["median"] >= 5
+
+
+def test_train_prints_metrics_json_last_and_is_seed_deterministic(capsys, synthetic_file):
+    args = ["train", str(synthetic_file), "--model", "lightgcn", "--seed", "3", "--epochs", "3", "--json"]
+    code, out, _ = run_cli(capsys, *args)
+    first = last_json(out)
+    assert code == 0 and {"hr@10", "ndcg@10", "recall@10", "seed", "model", "git_commit"} <= set(first)
+    _, out, _ = run_cli(capsys, *args)
+    second = last_json(out)
+    assert {k: first[k] for k in ("hr@10", "ndcg@10", "recall@10")} == {k: second[k] for k in ("hr@10", "ndcg@10", "recall@10")}
+
+
+def test_mostpop_by_path(capsys, synthetic_file):
+    code, out, _ = run_cli(capsys, "train", str(synthetic_file), "--model", "mostpop", "--json")
+    assert code == 0 and 0 < last_json(out)["hr@10"] <= 1
+
+
+def test_datasets_lists_names_and_availability(capsys):
+    code, out, _ = run_cli(capsys, "datasets", "--json")
+    rows = {r["name"]: r for r in last_json(out)}
+    assert code == 0 and "amazon2023_health_and_household" in rows and "yelp" in rows
+    assert rows["yelp"]["paper_users_items_reviews"] == [802, 1274, 11879]
+
+
+def truncated_gz(tmp_path):
+    good = tmp_path / "good.json.gz"
+    with gzip.open(good, "wt") as f:
+        for k in range(3000):
+            f.write(json.dumps({"reviewerID": f"u{k % 50}", "asin": f"i{k % 70}", "overall": 5.0,
+                                "reviewText": f"text number {k} " * 5, "unixReviewTime": 1_400_000_000 + k}) + "\n")
+    bad = tmp_path / "cut.json.gz"
+    bad.write_bytes(good.read_bytes()[:-4000])
+    return str(bad)
+
+
+GOOD_LINE = '{"reviewerID": "a", "asin": "b", "unixReviewTime": 1, "reviewText": "x", "overall": 1}\n'
+BAD_INPUTS = {
+    "truncated gz": (truncated_gz, r"cut\.json\.gz.*truncated"),
+    "json cut mid-record": (lambda p: _write(p / "cut.json", '{"reviewerID": "a", "asin": "b", "unixReviewTime": 1, "reviewText": "x"}\n{"reviewerID": "a", "as'),
+                            r"cut\.json, line 2"),
+    "missing field": (lambda p: _write(p / "nofield.json", GOOD_LINE + '{"reviewerID": "a", "unixReviewTime": 1, "reviewText": "x"}\n'),
+                      r"nofield\.json, line 2.*asin"),
+    "non-utf8 byte": (lambda p: _write_bytes(p / "latin.json", b'{"reviewerID": "a", "asin": "b", "unixReviewTime": 1, "reviewText": "caf\xe9"}\n'),
+                      r"latin\.json, line 1.*UTF-8"),
+    "empty after k-core": (lambda p: _write(p / "tiny.json", '{"reviewerID": "a", "asin": "b", "unixReviewTime": 1, "reviewText": "x", "overall": 1}\n'),
+                           r"Nothing is left of .*tiny\.json.*--user-k"),
+    "unknown name": (lambda p: "no_such_dataset", r"Unknown dataset name 'no_such_dataset'"),
+    "missing file": (lambda p: str(p / "absent.json.gz"), r"No such file: .*absent\.json\.gz"),
+    "unreadable csv": (lambda p: _write(p / "bad.csv", 'user,item,text,timestamp\na,b,"open quote,1\n'),
+                       r"bad\.csv.*line 2"),
+}
+
+
+def _write(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+def _write_bytes(path, data):
+    path.write_bytes(data)
+    return str(path)
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_exits_2_with_one_paragraph_and_no_traceback(case, tmp_path, capsys):
+    make, pattern = BAD_INPUTS[case]
+    target = make(tmp_path)
+    code, out, err = run_cli(capsys, "stats", str(target), "--no-cache")
+    assert code == 2
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert re.search(pattern, err), err
+
+
+def test_bad_input_writes_nothing_to_the_cache(tmp_path, capsys, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SYMCERE_CACHE_DIR", str(cache))
+    code, _, _ = run_cli(capsys, "stats", truncated_gz(tmp_path))
+    assert code == 2
+    assert not cache.exists() or not any(cache.rglob("*"))
+
+
+def test_skip_bad_records_reports_the_count(tmp_path, capsys):
+    from symcere_kit.data.synthetic import synthetic_reviews, write_amazon2018_jsonl
+
+    f = write_amazon2018_jsonl(synthetic_reviews(n_users=80, n_items=50, seed=1), tmp_path / "r.json")
+    f.write_text(f.read_text() + '{"broken": \n' + "not json at all\n")
+    code, _, _ = run_cli(capsys, "stats", str(f), "--no-cache")
+    assert code == 2
+    code, out, err = run_cli(capsys, "stats", str(f), "--no-cache", "--skip-bad-records", "--json")
+    assert code == 0 and last_json(out)["skipped_records"] == 2 and "skipped 2 malformed" in err
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "symcere_kit", "--debug", "stats", str(tmp_path / "nope.csv")],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "symcere_kit", "stats", str(tmp_path / "nope.csv")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr

@@ -1,0 +1,52 @@
+import pandas as pd
+import pytest
+
+from symcere_kit.config import DataConfig
+from symcere_kit.data import dataset as dataset_mod
+from symcere_kit.data.dataset import cache_dir, load_dataset
+from symcere_kit.data.split import leakage_report
+
+
+def test_second_load_comes_from_the_cache_and_is_identical(synthetic_file, monkeypatch):
+    first = load_dataset(synthetic_file, progress=False)
+    calls = []
+    import symcere_kit.data.readers as readers
+
+    monkeypatch.setattr(readers, "read_reviews", lambda *a, **k: calls.append(1))
+    second = load_dataset(synthetic_file, progress=False)
+    assert not calls
+    pd.testing.assert_frame_equal(first.train, second.train)
+    pd.testing.assert_frame_equal(first.test, second.test)
+    assert list(first.user_ids) == list(second.user_ids) and first.meta == second.meta
+
+
+def test_cache_key_follows_the_config(synthetic_file):
+    a = load_dataset(synthetic_file, DataConfig(), progress=False)
+    b = load_dataset(synthetic_file, DataConfig(user_k=8), progress=False)
+    assert a.fingerprint != b.fingerprint and b.n_users < a.n_users
+
+
+def test_a_failed_cache_write_leaves_nothing_behind(synthetic_file, monkeypatch, tmp_path):
+    monkeypatch.setenv("SYMCERE_CACHE_DIR", str(tmp_path / "c"))
+
+    def crash(table, where):
+        open(where, "wb").write(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dataset_mod.pq, "write_table", crash)
+    with pytest.raises(KeyboardInterrupt):
+        load_dataset(synthetic_file, progress=False)
+    assert list(cache_dir().glob("*")) == []
+
+
+def test_split_and_holdout_never_leak(synthetic_file):
+    ds = load_dataset(synthetic_file, progress=False)
+    key = ["user", "item", "timestamp"]
+    assert leakage_report(ds.train.assign(text="")[key + ["text"]], ds.test.assign(text="")[key + ["text"]]).clean
+    val = ds.holdout(0.2)
+    test_pairs = set(zip(ds.test["user"], ds.test["item"]))
+    assert not test_pairs & set(zip(val.train["user"], val.train["item"]))
+    assert not test_pairs & set(zip(val.test["user"], val.test["item"]))
+    assert len(val.train) + len(val.test) == len(ds.train)
+    newest_fit = val.train.groupby("user")["timestamp"].max()
+    assert (val.test["timestamp"].to_numpy() >= val.test["user"].map(newest_fit).to_numpy()).all()
