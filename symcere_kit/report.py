@@ -1,6 +1,7 @@
 """Where results go: tidy tables as CSV plus a Markdown view, written atomically into results/."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +11,7 @@ from .io import write_text_atomic
 
 
 def results_dir() -> Path:
-    return project_root() / "results"
+    return Path(os.environ.get("SYMCERE_RESULTS_DIR") or project_root() / "results")
 
 
 def save_table(table: pd.DataFrame, stem: str, directory: str | Path | None = None) -> dict[str, Path]:

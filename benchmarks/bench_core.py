@@ -1,0 +1,105 @@
+"""Core benchmark: data pipeline, LightGCN epoch, full-ranking evaluation and peak memory on
+Amazon 2014 Musical Instruments; with --recbole-python, RecBole 1.2.1's LightGCN on the exact
+same split (exported as atomic files), same dims, layers, batch size, lr and epochs.
+
+    python benchmarks/bench_core.py [--epochs 50] [--recbole-python .venv-recbole/bin/python]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from symcere_kit.config import TrainConfig
+from symcere_kit.data.dataset import load_dataset
+from symcere_kit.data.export import export_recbole_atomic
+from symcere_kit.evaluate import evaluate
+from symcere_kit.train import run
+
+HERE = Path(__file__).resolve().parent
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def ours(dataset: str, config: TrainConfig) -> tuple:
+    start = time.perf_counter()
+    ds = load_dataset(dataset, use_cache=False, progress=False)
+    load_s = time.perf_counter() - start
+    result = run(ds, config, progress=False)
+    return ds, {
+        **{k: result.metrics[k] for k in ("hr@10", "ndcg@10", "recall@10")},
+        "load_preprocess_s": load_s,
+        "epoch_time_s": result.info["epoch_seconds"],
+        "train_time_s": result.info["train_seconds"],
+        "eval_time_s": result.info["eval_seconds"],
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def recbole(ds, config: TrainConfig, python: str) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        export_recbole_atomic(tmp, ds.name, ds.train, ds.test)
+        emb = Path(tmp) / "emb.npz"
+        cmd = [python, str(HERE / "recbole_lightgcn.py"), "--data-path", tmp, "--dataset", ds.name,
+               "--epochs", str(config.epochs), "--embedding-size", str(config.embedding_dim),
+               "--n-layers", str(config.n_layers), "--batch-size", str(config.batch_size),
+               "--lr", str(config.lr), "--reg-weight", str(config.reg_weight), "--seed", str(config.seed),
+               "--save-embeddings", str(emb)]
+        env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if out.returncode != 0:
+            sys.exit(f"RecBole run failed:\n{out.stderr[-3000:]}")
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        # Protocol cross-check: RecBole's trained embeddings scored by OUR evaluator.
+        e = np.load(emb)
+        user, item = torch.from_numpy(e["user"]), torch.from_numpy(e["item"])
+        ev = evaluate(lambda u: user[u] @ item.T, ds.train_csr, ds.test_csr, ks=(10,), progress=False)
+        res["ours_eval_of_recbole_model"] = ev.metrics
+        return res
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--dataset", default="amazon2014_musical_instruments")
+    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--lr", type=float, default=0.001, help="RecBole's LightGCN default")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--recbole-python", default=None, help="python of RecBole's own venv (make bench-parity)")
+    args = p.parse_args()
+    torch.set_num_threads(os.cpu_count() or 1)
+    config = TrainConfig(model="lightgcn", epochs=args.epochs, lr=args.lr, seed=args.seed)
+    ds, a = ours(args.dataset, config)
+    b = recbole(ds, config, args.recbole_python) if args.recbole_python else {}
+    print(f"\n{args.dataset}: {ds.n_users:,} users, {ds.n_items:,} items, {len(ds.train):,} train / "
+          f"{len(ds.test):,} test; LightGCN dim {config.embedding_dim}, {config.n_layers} layers, batch "
+          f"{config.batch_size}, lr {config.lr}, {config.epochs} epochs, seed {config.seed}, "
+          f"{torch.get_num_threads()} threads\n")
+    rows = [("load + preprocess (s)", "load_preprocess_s"), ("LightGCN epoch (s)", "epoch_time_s"),
+            ("LightGCN train total (s)", "train_time_s"), ("full-ranking eval, all users (s)", "eval_time_s"),
+            ("peak RSS (MB)", "peak_rss_mb"), ("HR@10", "hr@10"), ("NDCG@10", "ndcg@10"), ("Recall@10", "recall@10")]
+    print(f"| {'measure':<34} | {'symcere-kit':>12} | {'RecBole 1.2.1':>13} | {'RecBole / ours':>14} |")
+    print(f"|{'-' * 36}|{'-' * 14}|{'-' * 15}|{'-' * 16}|")
+    for label, key in rows:
+        ours_v, rb = a.get(key), b.get(key)
+        ratio = f"{rb / ours_v:.2f}x" if isinstance(rb, (int, float)) and ours_v else "-"
+        fmt = (lambda v: "-" if v is None else f"{v:.4f}")
+        print(f"| {label:<34} | {fmt(ours_v):>12} | {fmt(rb):>13} | {ratio:>14} |")
+    if b:
+        m = b["ours_eval_of_recbole_model"]
+        print(f"\nRecBole's trained model scored by our evaluator: HR@10 {m['hr@10']:.4f}, NDCG@10 "
+              f"{m['ndcg@10']:.4f} (RecBole's own: {b['hr@10']:.4f}, {b['ndcg@10']:.4f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""The main job (`make reproduce`): execute notebooks/NN_*.ipynb in order with papermill.
+
+Executed copies go to build/notebooks/ (git-ignored); notebooks write figures/ and results/.
+Resumable: a notebook whose source and parameters are unchanged since its last successful run
+is skipped (state in build/notebooks/done.json).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .data.registry import project_root
+from .io import sha256_file, stable_hash, write_json_atomic
+
+
+def notebooks(root: Path) -> list[Path]:
+    return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def run_all(quick: bool = False, force: bool = False, only: list[str] | None = None) -> list[dict]:
+    import papermill as pm
+    from tqdm.auto import tqdm
+
+    root = project_root()
+    out_dir = root / "build" / "notebooks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state_file = out_dir / "done.json"
+    state = json.loads(state_file.read_text()) if state_file.is_file() else {}
+    params = {"QUICK": quick}
+    todo = [nb for nb in notebooks(root) if not only or any(nb.name.startswith(o) for o in only)]
+    report = []
+    for nb in tqdm(todo, desc="notebooks", unit="nb"):
+        key = stable_hash({"nb": sha256_file(nb), "params": params})
+        if not force and state.get(nb.name) == key:
+            report.append({"notebook": nb.name, "status": "up to date"})
+            continue
+        start = time.perf_counter()
+        pm.execute_notebook(str(nb), str(out_dir / nb.name), parameters=params, cwd=str(root),
+                            kernel_name="python3", progress_bar=False)
+        state[nb.name] = key
+        write_json_atomic(state_file, state)
+        report.append({"notebook": nb.name, "status": "ran", "seconds": round(time.perf_counter() - start, 1)})
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--quick", action="store_true", help="small data and few epochs (CI)")
+    p.add_argument("--force", action="store_true", help="re-run notebooks that are up to date")
+    p.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 03")
+    args = p.parse_args(argv)
+    for row in run_all(args.quick, args.force, args.only):
+        print(f"{row['notebook']:<40} {row['status']:<12} {row.get('seconds', '')}")
+    print(f"executed notebooks: {project_root() / 'build' / 'notebooks'}; tables: {project_root() / 'results'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

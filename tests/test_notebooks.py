@@ -1,0 +1,27 @@
+"""Notebooks are committed clean and run top to bottom in QUICK mode."""
+import json
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebook_has_no_outputs_and_a_parameters_cell(nb):
+    cells = json.loads(nb.read_text())["cells"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
+    assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in code)
+    assert any("QUICK" in "".join(c["source"]) for c in code)
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_runs_in_quick_mode(nb, tmp_path, needs_shared):
+    pm = pytest.importorskip("papermill")
+    pm.execute_notebook(str(nb), str(tmp_path / nb.name), parameters={"QUICK": True},
+                        cwd=str(nb.parents[1]), kernel_name="python3", progress_bar=False)
