@@ -42,14 +42,15 @@ def _report_skipped(ds) -> None:
 
 
 def cmd_datasets(args) -> None:
+    from tabulate import tabulate
+
     from .data.registry import availability
 
     rows = availability()
-    width = max(len(r["name"]) for r in rows)
-    for r in rows:
-        paper = "" if not r["paper_users_items_reviews"] else "paper: %s users, %s items, %s reviews" % tuple(
-            f"{n:,}" for n in r["paper_users_items_reviews"])
-        print(f"{r['name']:<{width}}  {r['available']:<12.60}  {paper}")
+    table = [(r["name"], "yes" if r["here"] else "no",
+              " / ".join(f"{n:,}" for n in r["paper_users_items_reviews"]) if r["paper_users_items_reviews"] else "-",
+              r["path"] or r["get"]) for r in rows]
+    print(tabulate(table, headers=["name", "here", "paper users / items / reviews", "file, or where to get it"]))
     if args.json:
         print(json.dumps(rows))
 

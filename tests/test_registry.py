@@ -69,4 +69,5 @@ def test_shared_mirror_is_found(needs_shared):
     name, path, entry = registry.resolve("amazon2014_musical_instruments")
     assert path.name == "Musical_instruments_reviews.csv.gz"
     rows = {r["name"]: r for r in registry.availability()}
-    assert rows["amazon2014_musical_instruments"]["available"] == str(path)
+    assert rows["amazon2014_musical_instruments"]["here"] and rows["amazon2014_musical_instruments"]["path"] == str(path)
+    assert not rows["yelp"]["here"] and "accepting yelp's terms" in rows["yelp"]["get"]

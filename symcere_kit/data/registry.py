@@ -185,18 +185,18 @@ def resolve(name_or_path: str | os.PathLike) -> tuple[str, Path, DatasetEntry | 
 
 
 def availability() -> list[dict]:
-    """One row per registry entry for `symcere datasets`."""
+    """One row per registry entry for `symcere datasets`: is the file here, else how to get it."""
     rows = []
     for e in REGISTRY.values():
         found = find_local(e)
-        rows.append(
-            {
-                "name": e.name,
-                "title": e.title,
-                "available": str(found) if found else ("download" if e.url and not offline() else "no"),
-                "paper_users_items_reviews": e.paper_counts,
-                "file": e.files[0] if e.files else None,
-                "url": e.url or e.page,
-            }
-        )
+        rows.append({
+            "name": e.name,
+            "title": e.title,
+            "here": found is not None,
+            "path": str(found) if found else None,
+            "get": None if found else (f"{e.files[0]}: downloads on first use" if e.url
+                                       else f"{e.page}: {e.note.split(';')[0].lower()}"),
+            "source": e.url or e.page,
+            "paper_users_items_reviews": e.paper_counts,
+        })
     return rows
