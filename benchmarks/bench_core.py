@@ -29,7 +29,13 @@ HERE = Path(__file__).resolve().parent
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of THIS process image: VmHWM resets at exec, unlike ru_maxrss, which a
+    child started from a large parent inherits."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def ours(dataset: str, config: TrainConfig) -> tuple:
@@ -72,8 +78,9 @@ def recbole(ds, config: TrainConfig, python: str) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--dataset", default="amazon2014_musical_instruments")
-    p.add_argument("--epochs", type=int, default=50)
-    p.add_argument("--lr", type=float, default=0.001, help="RecBole's LightGCN default")
+    defaults = TrainConfig()
+    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    p.add_argument("--lr", type=float, default=defaults.lr)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--recbole-python", default=None, help="python of RecBole's own venv (make bench-parity)")
     args = p.parse_args()

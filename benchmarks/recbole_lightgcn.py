@@ -104,7 +104,13 @@ def _reindex(emb: np.ndarray, ours: np.ndarray):
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    """Peak resident memory of THIS process image: VmHWM resets at exec, unlike ru_maxrss, which a
+    child started from a large parent inherits."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def main(args) -> dict:

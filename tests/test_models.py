@@ -114,3 +114,12 @@ def test_dataset_texts_are_training_texts_only():
     assert "text" not in ds.test.columns
     assert not test_texts & set(ds.train_texts)
     assert len(ds.train_texts) == len(ds.train)
+
+
+def test_lightgcn_clearly_beats_mostpop_on_musical_instruments(needs_shared):
+    from symcere_kit.data.dataset import load_dataset
+
+    mi = load_dataset("amazon2014_musical_instruments", progress=False)
+    pop = run(mi, TrainConfig(model="mostpop"), progress=False).metrics
+    lgcn = run(mi, TrainConfig(model="lightgcn", seed=0), progress=False).metrics
+    assert lgcn["ndcg@10"] > 1.3 * pop["ndcg@10"] and lgcn["hr@10"] > 1.3 * pop["hr@10"]
