@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -25,17 +24,10 @@ from symcere_kit.data.export import export_recbole_atomic
 from symcere_kit.evaluate import evaluate
 from symcere_kit.train import run
 
+from peak_memory import peak_rss_mb  # benchmarks/ is on sys.path when run as a script
+
 HERE = Path(__file__).resolve().parent
 
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of THIS process image: VmHWM resets at exec, unlike ru_maxrss, which a
-    child started from a large parent inherits."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def ours(dataset: str, config: TrainConfig) -> tuple:

@@ -63,7 +63,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 import contextlib  # noqa: E402
 import logging  # noqa: E402
 import re  # noqa: E402
-import resource  # noqa: E402
+from peak_memory import peak_rss_mb  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
@@ -102,15 +102,6 @@ def _reindex(emb: np.ndarray, ours: np.ndarray):
     present[ours[1:]] = True
     return table, present
 
-
-def _peak_rss_mb() -> float:
-    """Peak resident memory of THIS process image: VmHWM resets at exec, unlike ru_maxrss, which a
-    child started from a large parent inherits."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def main(args) -> dict:
@@ -276,7 +267,7 @@ def main(args) -> dict:
             "epoch_time_median_s": float(np.median(epoch_times)),
             "train_time_s": train_s,
             "eval_time_s": eval_s,
-            "peak_rss_mb": _peak_rss_mb(),
+            "peak_rss_mb": peak_rss_mb(),
             "epochs": len(epoch_times),
             "n_users": int(dataset.user_num - 1),  # without [PAD]
             "n_items": int(dataset.item_num - 1),
