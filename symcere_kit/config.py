@@ -68,8 +68,12 @@ class TrainConfig(_Config):
     epochs: int = 30
     batch_size: int = 2048
     lr: float = 0.005
-    reg_weight: float = 1e-4  # L2 on the batch's ego embeddings (RecBole's EmbLoss form)
+    reg_weight: float = 1e-4  # lambda of eq. (8): squared L2 of the batch's ego embeddings / 2B
+    message_dropout: float = 0.1  # NGCF (Wang et al. 2019; RecBole's default)
     seed: int = 0
     device: str = "auto"
+    patience: int = 0  # > 0: early stopping on the validation holdout, checked every eval_every epochs
+    eval_every: int = 1
+    validation_ratio: float = 0.2  # latest share of each user's TRAINING history used for validation
     eval_ks: tuple[int, ...] = field(default=(10,))
     eval_batch_size: int = 1024

@@ -1,10 +1,12 @@
 """One Trainer for every model: seeding, epochs with a progress bar, a NaN guard, evaluation."""
 from __future__ import annotations
 
+import copy
 import math
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -14,6 +16,7 @@ from tqdm.auto import tqdm
 from .config import TrainConfig
 from .data.dataset import ReviewDataset
 from .errors import TrainingError
+from .io import atomic_path
 from .evaluate import EvalResult, evaluate
 from .models import Recommender, build_model
 from .provenance import git_commit, package_versions
@@ -47,60 +50,144 @@ class RunResult:
 
 
 class Trainer:
+    """Epoch loop shared by every model; owns the optimiser so a checkpoint can resume exactly."""
+
     def __init__(self, model: Recommender, dataset: ReviewDataset, config: TrainConfig,
                  generator: torch.Generator, device: torch.device, progress: bool = True):
         self.model, self.dataset, self.config = model, dataset, config
         self.generator, self.device, self.progress = generator, device, progress
         self.history: list[dict] = []
+        self.extras: dict[str, object] = {}  # objects with state_dict()/load_state_dict() saved with checkpoints
+        self.optimizer = torch.optim.Adam(model.param_groups(), lr=config.lr) if model.trainable else None
 
-    def fit(self, on_epoch_end: Callable[[dict], bool | None] | None = None) -> list[dict]:
-        """Train ``config.epochs`` epochs; ``on_epoch_end(record)`` may return True to stop early."""
+    def fit(self, on_epoch_end: Callable[[dict], bool | None] | None = None,
+            checkpoint: Path | None = None) -> list[dict]:
+        """Train up to ``config.epochs`` (continuing after a loaded checkpoint); ``on_epoch_end(record)``
+        may return True to stop early; with ``checkpoint`` the state is saved after every epoch."""
         if not self.model.trainable:
             return self.history
-        optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
-        bar = tqdm(range(1, self.config.epochs + 1), desc=f"{self.config.model} epochs",
+        bar = tqdm(range(len(self.history) + 1, self.config.epochs + 1), desc=f"{self.config.model} epochs",
                    disable=not self.progress, unit="epoch")
         for epoch in bar:
             self.model.train()
-            start, total, n = time.perf_counter(), 0.0, 0
+            start, sums, n = time.perf_counter(), {}, 0
             for batch in bpr_batches(self.dataset, self.config.batch_size, self.generator):
-                batch = {k: v.to(self.device) for k, v in batch.items()}
-                loss = self.model.batch_loss(batch)["loss"]
+                terms = self.model.batch_loss({k: v.to(self.device) for k, v in batch.items()})
+                loss = terms["loss"]
                 if not math.isfinite(loss.item()):
                     raise TrainingError(
                         f"{self.config.model}: the loss became {loss.item()} in epoch {epoch} "
                         f"(lr={self.config.lr}). Lower the learning rate or check the input data."
                     )
-                optimizer.zero_grad(set_to_none=True)
+                self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                optimizer.step()
-                total, n = total + loss.item(), n + 1
-            self.history.append({"epoch": epoch, "loss": total / n, "seconds": time.perf_counter() - start})
-            bar.set_postfix(loss=f"{total / n:.4f}")
-            if on_epoch_end is not None and on_epoch_end(self.history[-1]):
+                self.optimizer.step()
+                for key, value in terms.items():
+                    sums[key] = sums.get(key, 0.0) + float(value.detach())
+                n += 1
+            record = {"epoch": epoch, **{k: v / n for k, v in sums.items()}, "seconds": time.perf_counter() - start}
+            self.history.append(record)
+            bar.set_postfix(loss=f"{record['loss']:.4f}")
+            stop = on_epoch_end is not None and on_epoch_end(record)
+            if checkpoint is not None:
+                self.save_checkpoint(checkpoint)
+            if stop:
                 break
         return self.history
 
+    def save_checkpoint(self, path: Path) -> None:
+        """Model, optimiser, RNG states and history: plain tensors and numbers (weights_only loadable)."""
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
+                 "history": self.history, **{k: v.state_dict() for k, v in self.extras.items()}}
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
+
+    def load_checkpoint(self, path: Path) -> None:
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"].cpu())
+        torch.set_rng_state(state["torch_rng"].cpu())
+        self.history = list(state["history"])
+        for key, obj in self.extras.items():
+            obj.load_state_dict(state[key])
+
     @torch.no_grad()
-    def evaluate(self, ks=None, return_topk: bool = False) -> EvalResult:
+    def evaluate(self, dataset: ReviewDataset | None = None, ks=None, return_topk: bool = False) -> EvalResult:
+        """Rank for ``dataset`` (default: the training dataset's own test part)."""
+        dataset = dataset or self.dataset
         self.model.eval()
         self.model.prepare_scoring()
-        return evaluate(self.model.score, self.dataset.train_csr, self.dataset.test_csr,
+        return evaluate(self.model.score, dataset.train_csr, dataset.test_csr,
                         ks=tuple(ks or self.config.eval_ks), batch_size=self.config.eval_batch_size,
                         device=self.device, progress=self.progress, return_topk=return_topk)
 
 
-def run(dataset: ReviewDataset, config: TrainConfig, progress: bool = True) -> RunResult:
-    """Train ``config.model`` on ``dataset`` from ``config.seed`` and evaluate on the test split."""
+class EarlyStopping:
+    """Stop when validation NDCG@10 has not improved for ``patience`` checks; restore the best state.
+
+    The validation slice is cut from the end of each user's TRAINING history (``holdout``), so the
+    test split never influences when training stops.
+    """
+
+    def __init__(self, trainer: Trainer, validation: ReviewDataset, patience: int, every: int = 1,
+                 metric: str = "ndcg@10"):
+        self.trainer, self.validation, self.patience, self.every, self.metric = trainer, validation, patience, every, metric
+        self.best, self.best_epoch, self.best_state, self.bad_checks = -math.inf, 0, None, 0
+
+    def __call__(self, record: dict) -> bool:
+        if record["epoch"] % self.every:
+            return False
+        value = self.trainer.evaluate(self.validation).metrics[self.metric]
+        record[f"val_{self.metric}"] = value
+        if value > self.best:
+            self.best, self.best_epoch, self.bad_checks = value, record["epoch"], 0
+            self.best_state = copy.deepcopy(self.trainer.model.state_dict())
+        else:
+            self.bad_checks += 1
+        return self.bad_checks >= self.patience
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch, "bad_checks": self.bad_checks,
+                "best_state": self.best_state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.best_epoch, self.bad_checks = state["best"], state["best_epoch"], state["bad_checks"]
+        self.best_state = state["best_state"]
+
+    def restore_best(self) -> None:
+        if self.best_state is not None:
+            self.trainer.model.load_state_dict(self.best_state)
+
+
+def run(dataset: ReviewDataset, config: TrainConfig, progress: bool = True,
+        checkpoint: str | Path | None = None) -> RunResult:
+    """Train ``config.model`` from ``config.seed`` and evaluate on ``dataset``'s test split.
+
+    With ``config.patience`` > 0 the model trains on ``dataset.holdout(config.validation_ratio)``
+    and stops on its validation slice; the test evaluation then masks every training item,
+    validation slice included. With ``checkpoint`` the run saves after every epoch and resumes
+    from that file when it exists.
+    """
     generator = seed_everything(config.seed)
     device = resolve_device(config.device)
-    model = build_model(config.model, dataset, config).to(device)
-    trainer = Trainer(model, dataset, config, generator, device, progress)
+    fit_data = dataset.holdout(config.validation_ratio) if config.patience else dataset
+    model = build_model(config.model, fit_data, config).to(device)
+    trainer = Trainer(model, fit_data, config, generator, device, progress)
+    stopper = EarlyStopping(trainer, fit_data, config.patience, config.eval_every) if config.patience else None
+    if stopper:
+        trainer.extras["early_stopping"] = stopper
+    checkpoint = Path(checkpoint) if checkpoint else None
+    if checkpoint and checkpoint.is_file():
+        trainer.load_checkpoint(checkpoint)
     start = time.perf_counter()
-    history = trainer.fit()
+    history = trainer.fit(stopper, checkpoint)
     train_seconds = time.perf_counter() - start
+    if stopper:
+        stopper.restore_best()
     start = time.perf_counter()
-    result = trainer.evaluate()
+    result = trainer.evaluate(dataset)
     info = {
         "model": config.model,
         "dataset": dataset.name,
@@ -108,6 +195,7 @@ def run(dataset: ReviewDataset, config: TrainConfig, progress: bool = True) -> R
         "seed": config.seed,
         "device": str(device),
         "epochs": len(history),
+        "best_epoch": stopper.best_epoch if stopper else len(history),
         "train_seconds": round(train_seconds, 3),
         "epoch_seconds": round(float(np.mean([h["seconds"] for h in history])), 4) if history else 0.0,
         "eval_seconds": round(time.perf_counter() - start, 3),

@@ -123,3 +123,34 @@ def test_lightgcn_clearly_beats_mostpop_on_musical_instruments(needs_shared):
     pop = run(mi, TrainConfig(model="mostpop"), progress=False).metrics
     lgcn = run(mi, TrainConfig(model="lightgcn", seed=0), progress=False).metrics
     assert lgcn["ndcg@10"] > 1.3 * pop["ndcg@10"] and lgcn["hr@10"] > 1.3 * pop["hr@10"]
+
+
+def test_resume_from_checkpoint_gives_the_uninterrupted_result(ds, tmp_path):
+    cfg = TrainConfig(model="lightgcn", epochs=4, batch_size=256, seed=2)
+    whole = run(ds, cfg, progress=False)
+    ckpt = tmp_path / "ckpt.pt"
+    run(ds, cfg.replace(epochs=2), progress=False, checkpoint=ckpt)  # "killed" after epoch 2
+    resumed = run(ds, cfg, progress=False, checkpoint=ckpt)
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4]
+    assert resumed.metrics == whole.metrics
+
+
+def test_early_stopping_uses_the_training_holdout_and_restores_the_best_epoch(ds, monkeypatch):
+    import symcere_kit.train as train_mod
+
+    seen = []
+    original = train_mod.Trainer.evaluate
+
+    def spy(self, dataset=None, **kw):
+        seen.append(dataset)
+        return original(self, dataset, **kw)
+
+    monkeypatch.setattr(train_mod.Trainer, "evaluate", spy)
+    res = run(ds, TrainConfig(model="lightgcn", epochs=60, batch_size=256, lr=0.05, patience=2, seed=1), progress=False)
+    val_scores = [h["val_ndcg@10"] for h in res.history]
+    assert len(res.history) < 60 and res.info["best_epoch"] == 1 + int(np.argmax(val_scores))
+    validation = seen[0]
+    assert validation.meta["holdout_of"] == ds.name
+    assert seen[-1] is ds  # only the final evaluation sees the test split
+    test_pairs = set(zip(ds.test["user"], ds.test["item"]))
+    assert not test_pairs & set(zip(validation.train["user"], validation.train["item"]))

@@ -25,5 +25,9 @@ class Recommender(nn.Module):
     def score(self, users: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def param_groups(self) -> list[dict]:
+        """Optimiser parameter groups; models with a text encoder give it its own learning rate."""
+        return [{"params": [p for p in self.parameters() if p.requires_grad]}]
+
     def prepare_scoring(self) -> None:
         """Called once before evaluation (e.g. to propagate the graph once for all users)."""
