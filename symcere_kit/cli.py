@@ -71,10 +71,14 @@ def cmd_train(args) -> None:
 
     ds = _load(args, progress=not args.quiet)
     _report_skipped(ds)
-    overrides = {k: v for k, v in {"epochs": args.epochs, "lr": args.lr, "embedding_dim": args.dim,
-                                    "n_layers": args.layers, "batch_size": args.batch_size,
-                                    "reg_weight": args.reg_weight}.items() if v is not None}
-    config = TrainConfig(model=args.model, seed=args.seed, device=args.device, **overrides)
+    given = {"epochs": args.epochs, "lr": args.lr, "embedding_dim": args.dim, "n_layers": args.layers,
+             "batch_size": args.batch_size, "reg_weight": args.reg_weight, "backbone": args.backbone,
+             "text_mode": args.text_mode, "text_model": args.text_model, "tau": args.tau,
+             "patience": args.patience, "normalize": False if args.no_normalize else None,
+             "fn_mask": False if args.no_fn_mask else None,
+             "trust_remote_code": True if args.trust_remote_code else None}
+    config = TrainConfig.for_model(args.model, seed=args.seed, device=args.device,
+                                   **{k: v for k, v in given.items() if v is not None})
     result = run(ds, config, progress=not args.quiet)
     print("  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()) + f"  ({ds.name}, seed {args.seed})")
     if args.json:
@@ -107,7 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layers", type=int, help="graph propagation layers")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--reg-weight", type=float)
+    p.add_argument("--patience", type=int, help="early stopping on the training holdout (0: off)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    g = p.add_argument_group("SymCERE (--model symcere)")
+    g.add_argument("--backbone", choices=["lightgcn", "ngcf"], help="graph encoder")
+    g.add_argument("--text-mode", choices=["frozen", "lora", "lora-top"])
+    g.add_argument("--text-model", help="local model dir or hub id (default: packaged all-MiniLM-L6-v2)")
+    g.add_argument("--tau", type=float, help="temperature")
+    g.add_argument("--no-normalize", action="store_true", help='ablation "w/o Norm"')
+    g.add_argument("--no-fn-mask", action="store_true", help='ablation "InfoNCE w/ Norm"')
+    g.add_argument("--trust-remote-code", action="store_true", help="allow a hub model's own code to run")
     p.set_defaults(func=cmd_train)
     return parser
 

@@ -70,6 +70,7 @@ class Trainer:
                    disable=not self.progress, unit="epoch")
         for epoch in bar:
             self.model.train()
+            self.model.on_epoch_start(self.generator)
             start, sums, n = time.perf_counter(), {}, 0
             for batch in bpr_batches(self.dataset, self.config.batch_size, self.generator):
                 terms = self.model.batch_loss({k: v.to(self.device) for k, v in batch.items()})

@@ -33,3 +33,23 @@ def synthetic_file(tmp_path_factory) -> Path:
     from symcere_kit.data.synthetic import synthetic_reviews, write_amazon2018_jsonl
 
     return write_amazon2018_jsonl(synthetic_reviews(seed=0), tmp_path_factory.mktemp("syn") / "synthetic.json.gz")
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer BERT whose vocabulary covers the synthetic reviews, saved as
+    a local model folder: SymCERE runs end to end with no download and in seconds."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    from symcere_kit.data.synthetic import FILLER_WORDS, PRODUCT_WORDS, SENTIMENT_WORDS
+
+    words = sorted({w for group in PRODUCT_WORDS for w in group} | set(SENTIMENT_WORDS) | set(FILLER_WORDS))
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words
+    path = tmp_path_factory.mktemp("tiny_bert")
+    (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                         intermediate_size=64, max_position_embeddings=64)).save_pretrained(path)
+    BertTokenizer(str(path / "vocab.txt")).save_pretrained(path)
+    return path

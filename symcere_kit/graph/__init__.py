@@ -1,4 +1,6 @@
-"""Graph encoders over the shared normalised (users+items) adjacency."""
+"""Graph encoders over the shared normalised (users+items) adjacency, and graph augmentations."""
+from .augment import edge_dropout_adjacency
 from .lightgcn import LightGCNEncoder
+from .ngcf import NGCFConv, NGCFEncoder
 
-__all__ = ["LightGCNEncoder"]
+__all__ = ["LightGCNEncoder", "NGCFConv", "NGCFEncoder", "edge_dropout_adjacency"]

@@ -1,12 +1,25 @@
 """Model zoo: every model shares the ``Recommender`` interface, so a new baseline is one file."""
 from __future__ import annotations
 
+from typing import Callable
+
 from ..errors import SymcereError
 from .base import Recommender
 from .lightgcn import LightGCN
 from .mostpop import MostPop
+from .ngcf import NGCF
 
-MODELS: dict[str, type[Recommender]] = {"mostpop": MostPop, "lightgcn": LightGCN}
+
+
+def _symcere() -> type[Recommender]:
+    from .symcere import SymCERE  # imports transformers: only when a text model is asked for
+
+    return SymCERE
+
+
+MODELS: dict[str, type[Recommender] | Callable[[], type[Recommender]]] = {
+    "mostpop": MostPop, "lightgcn": LightGCN, "ngcf": NGCF, "symcere": _symcere,
+}
 
 
 def build_model(name: str, dataset, config) -> Recommender:
@@ -14,7 +27,7 @@ def build_model(name: str, dataset, config) -> Recommender:
         cls = MODELS[name]
     except KeyError:
         raise SymcereError(f"Unknown model {name!r}; choose one of {', '.join(MODELS)}.") from None
-    return cls(dataset, config)
+    return (cls if isinstance(cls, type) else cls())(dataset, config)
 
 
 __all__ = ["MODELS", "Recommender", "build_model"]

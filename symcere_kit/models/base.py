@@ -29,5 +29,8 @@ class Recommender(nn.Module):
         """Optimiser parameter groups; models with a text encoder give it its own learning rate."""
         return [{"params": [p for p in self.parameters() if p.requires_grad]}]
 
+    def on_epoch_start(self, generator: torch.Generator) -> None:
+        """Hook for per-epoch randomness (augmented views); draws only from ``generator``."""
+
     def prepare_scoring(self) -> None:
         """Called once before evaluation (e.g. to propagate the graph once for all users)."""

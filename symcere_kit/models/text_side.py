@@ -1,0 +1,59 @@
+"""The text half of SymCERE: f_text embeddings of TRAINING reviews, projected to the graph's width.
+
+A linear projection maps the encoder's width (384 for MiniLM, 768 for BLaIR-RoBERTa) onto the graph
+embedding width, which eqs. 4-5 need for the dot products g.t; the paper does not say how it
+matches them, this is the smallest choice.
+
+``frozen`` encodes every review once and also one word-masked copy of every review once (the view
+t' of eq. 6), so an epoch never runs the transformer; ``lora`` and ``lora-top`` run it every step.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+from ..text import TextEncoder
+
+
+class TextSide(nn.Module):
+    def __init__(self, dataset, config, out_dim: int, progress: bool = True):
+        super().__init__()
+        self.config = config
+        encoder = TextEncoder.from_config(config)
+        texts = dataset.train_texts
+        encoder.prepare(texts, progress=progress)
+        self.proj = nn.Linear(encoder.out_dim, out_dim)
+        self.generator: torch.Generator | None = None
+        if config.text_mode == "frozen":
+            view_texts = encoder.mask_words(texts, config.word_mask, torch.Generator().manual_seed(config.seed))
+            self.register_buffer("base", encoder.embed(torch.arange(len(texts))), persistent=False)
+            self.register_buffer("view", encoder.encode(view_texts, progress=progress), persistent=False)
+            self.encoder = None  # not needed again: nothing of it trains
+        else:
+            self.encoder = encoder
+
+    def on_epoch_start(self, generator: torch.Generator) -> None:
+        self.generator = generator
+
+    def lora_parameters(self) -> list[nn.Parameter]:
+        return self.encoder.lora_parameters() if self.encoder is not None else []
+
+    def _autocast(self):
+        device = self.proj.weight.device
+        return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+
+    def _encode(self, rows: torch.Tensor, mask_prob: float) -> torch.Tensor:
+        if self.encoder is None:
+            return (self.view if mask_prob else self.base)[rows.to(self.base.device)]
+        with self._autocast():
+            return self.encoder.embed(rows.cpu(), mask_prob=mask_prob, generator=self.generator).float()
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        """t_uv for the training interactions at ``rows`` of ``dataset.train``."""
+        return self.proj(self._encode(rows, 0.0))
+
+    def masked(self, rows: torch.Tensor) -> torch.Tensor:
+        """The word-masked view t'_uv (eq. 6)."""
+        return self.proj(self._encode(rows, self.config.word_mask))
