@@ -22,8 +22,15 @@ class Recommender(nn.Module):
     def batch_loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    _cache: tuple[torch.Tensor, torch.Tensor] | None = None  # (user, item) embeddings for scoring
+
+    @torch.no_grad()
     def score(self, users: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """Dot products of the (user, item) embeddings ``prepare_scoring`` cached; override otherwise."""
+        if self._cache is None:
+            self.prepare_scoring()
+        user_emb, item_emb = self._cache
+        return user_emb[users] @ item_emb.T
 
     def param_groups(self) -> list[dict]:
         """Optimiser parameter groups; models with a text encoder give it its own learning rate."""

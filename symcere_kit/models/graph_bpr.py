@@ -9,6 +9,12 @@ from ..losses import bpr_loss, l2_reg
 from .base import Recommender
 
 
+def batch_ego_l2(ego: torch.Tensor, n_users: int, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """L2 (``losses.l2_reg``) of the layer-0 embeddings of the batch's users, positives and negatives."""
+    return l2_reg(ego.index_select(0, batch["user"]), ego.index_select(0, n_users + batch["pos"]),
+                  ego.index_select(0, n_users + batch["neg"]))
+
+
 class GraphBPRRecommender(Recommender):
     """Subclasses implement ``build_encoder``: a module with an ``embedding`` table of
     (n_users + n_items) rows whose ``forward(adj)`` returns (user_emb, item_emb)."""
@@ -17,7 +23,6 @@ class GraphBPRRecommender(Recommender):
         super().__init__(dataset, config)
         self.encoder = self.build_encoder(dataset, config)
         self.register_buffer("adj", dataset.norm_adjacency(), persistent=False)
-        self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @staticmethod
     def build_encoder(dataset, config) -> nn.Module:
@@ -35,18 +40,9 @@ class GraphBPRRecommender(Recommender):
         u = users.index_select(0, batch["user"])
         p, n = items.index_select(0, batch["pos"]), items.index_select(0, batch["neg"])
         bpr = bpr_loss((u * p).sum(-1), (u * n).sum(-1))
-        ego = self.encoder.embedding.weight
-        reg = l2_reg(ego.index_select(0, batch["user"]), ego.index_select(0, self.n_users + batch["pos"]),
-                     ego.index_select(0, self.n_users + batch["neg"]))
+        reg = batch_ego_l2(self.encoder.embedding.weight, self.n_users, batch)
         return {"loss": bpr + self.config.reg_weight * reg, "bpr": bpr, "reg": reg}
 
     @torch.no_grad()
     def prepare_scoring(self):
         self._cache = self.embeddings()
-
-    @torch.no_grad()
-    def score(self, users):
-        if self._cache is None:
-            self.prepare_scoring()
-        user_emb, item_emb = self._cache
-        return user_emb[users] @ item_emb.T

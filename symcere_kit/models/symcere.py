@@ -19,8 +19,9 @@ import torch.nn.functional as F
 
 from ..errors import SymcereError
 from ..graph.augment import edge_dropout_adjacency
-from ..losses import bpr_loss, false_negative_mask, info_nce_loss, l2_reg, symmetric_nce_loss
+from ..losses import bpr_loss, false_negative_mask, info_nce_loss, symmetric_nce_loss
 from .base import Recommender
+from .graph_bpr import batch_ego_l2
 from .lightgcn import LightGCN
 from .ngcf import NGCF
 from .text_side import TextSide
@@ -47,7 +48,6 @@ class SymCERE(Recommender):
         self.text = TextSide(dataset, config, out_dim=self.graph.out_dim)
         self.register_buffer("adj", dataset.norm_adjacency(), persistent=False)
         self.view_adj: torch.Tensor | None = None
-        self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def param_groups(self) -> list[dict]:
         text = self.text.lora_parameters()
@@ -86,9 +86,7 @@ class SymCERE(Recommender):
             loss = loss + cfg.alpha * intra
         eu, ep, en = self._norm(eu), self._norm(ep), self._norm(en)
         bpr = bpr_loss((eu * ep).sum(-1), (eu * en).sum(-1))
-        ego = self.graph.embedding.weight
-        reg = l2_reg(ego.index_select(0, u), ego.index_select(0, self.n_users + pos),
-                     ego.index_select(0, self.n_users + neg))
+        reg = batch_ego_l2(self.graph.embedding.weight, self.n_users, batch)
         loss = loss + cfg.beta * bpr + cfg.reg_weight * reg
         return {"loss": loss, **terms, "bpr": bpr, "reg": reg}
 
@@ -96,10 +94,3 @@ class SymCERE(Recommender):
     def prepare_scoring(self):
         users, items = self.graph(self.adj)
         self._cache = (self._norm(users), self._norm(items))
-
-    @torch.no_grad()
-    def score(self, users):
-        if self._cache is None:
-            self.prepare_scoring()
-        user_emb, item_emb = self._cache
-        return user_emb[users] @ item_emb.T

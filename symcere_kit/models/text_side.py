@@ -5,7 +5,8 @@ embedding width, which eqs. 4-5 need for the dot products g.t; the paper does no
 matches them, this is the smallest choice.
 
 ``frozen`` encodes every review once and also one word-masked copy of every review once (the view
-t' of eq. 6), so an epoch never runs the transformer; ``lora`` and ``lora-top`` run it every step.
+t' of eq. 6, drawn with a fixed seed so all runs share its cache), so an epoch never runs the
+transformer; ``lora`` and ``lora-top`` run it every step.
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ class TextSide(nn.Module):
         self.proj = nn.Linear(encoder.out_dim, out_dim)
         self.generator: torch.Generator | None = None
         if config.text_mode == "frozen":
-            view_texts = encoder.mask_words(texts, config.word_mask, torch.Generator().manual_seed(config.seed))
+            # One fixed masking draw (seed 0) so every seed reuses the cached view encoding.
+            view_texts = encoder.mask_words(texts, config.word_mask, torch.Generator().manual_seed(0))
             self.register_buffer("base", encoder.embed(torch.arange(len(texts))), persistent=False)
             self.register_buffer("view", encoder.encode(view_texts, progress=progress), persistent=False)
             self.encoder = None  # not needed again: nothing of it trains
