@@ -17,6 +17,7 @@ class LightGCNEncoder(nn.Module):
     def __init__(self, n_users: int, n_items: int, dim: int = 64, n_layers: int = 2):
         super().__init__()
         self.n_users, self.n_items, self.n_layers = n_users, n_items, n_layers
+        self.out_dim = dim  # the layer mean keeps the width (NGCF's concatenation does not)
         self.embedding = nn.Embedding(n_users + n_items, dim)
         nn.init.xavier_uniform_(self.embedding.weight)
         self.conv = LGConv(normalize=False)  # parameter-free: one instance serves every layer

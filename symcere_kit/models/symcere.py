@@ -31,13 +31,10 @@ _BACKBONES = {"lightgcn": LightGCN, "ngcf": NGCF}
 
 
 def build_graph_encoder(backbone: str, dataset, config):
-    """The same encoder the LightGCN/NGCF baselines train, with its output width as ``out_dim``."""
+    """The same encoder the LightGCN/NGCF baselines train; its ``out_dim`` sizes the text projection."""
     if backbone not in _BACKBONES:
         raise SymcereError(f"Unknown graph backbone {backbone!r}; choose {' or '.join(_BACKBONES)}.")
-    encoder = _BACKBONES[backbone].build_encoder(dataset, config)
-    if not hasattr(encoder, "out_dim"):
-        encoder.out_dim = config.embedding_dim
-    return encoder
+    return _BACKBONES[backbone].build_encoder(dataset, config)
 
 
 class SymCERE(Recommender):
