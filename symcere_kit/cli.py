@@ -4,6 +4,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import fields
+
+import yaml
 
 from .config import DataConfig, TrainConfig
 from .errors import SymcereError
@@ -77,12 +80,24 @@ def cmd_train(args) -> None:
              "patience": args.patience, "normalize": False if args.no_normalize else None,
              "fn_mask": False if args.no_fn_mask else None,
              "trust_remote_code": True if args.trust_remote_code else None}
-    config = TrainConfig.for_model(args.model, seed=args.seed, device=args.device,
-                                   **{k: v for k, v in given.items() if v is not None})
+    given = {**{k: v for k, v in given.items() if v is not None}, **_settings(args.set)}
+    config = TrainConfig.for_model(args.model, seed=args.seed, device=args.device, **given)
     result = run(ds, config, progress=not args.quiet)
     print("  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()) + f"  ({ds.name}, seed {args.seed})")
     if args.json:
         print(json.dumps(result.to_dict()))
+
+
+def _settings(pairs: list[str]) -> dict:
+    """``--set key=value`` pairs as config overrides; values are read as YAML (``0.1``, ``false``, ``mean``)."""
+    known = {f.name for f in fields(TrainConfig)}
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in known:
+            raise SymcereError(f"--set {pair!r}: expected KEY=VALUE with KEY one of {sorted(known)}.")
+        out[key] = yaml.safe_load(value)
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reg-weight", type=float)
     p.add_argument("--patience", type=int, help="early stopping on the training holdout (0: off)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other training option, e.g. --set bpr_reduction=mean (repeatable)")
     g = p.add_argument_group("SymCERE (--model symcere)")
     g.add_argument("--backbone", choices=["lightgcn", "ngcf"], help="graph encoder")
     g.add_argument("--text-mode", choices=["frozen", "lora", "lora-top"])

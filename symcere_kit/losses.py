@@ -5,9 +5,15 @@ import torch
 import torch.nn.functional as F
 
 
-def bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.Tensor:
-    r"""Paper eq. (7), averaged over the batch: :math:`-\log\sigma(s^+ - s^-)`."""
-    return -F.logsigmoid(pos_scores - neg_scores).mean()
+def bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    r"""Paper eq. (7): :math:`-\log\sigma(s^+ - s^-)`, averaged over the batch (``"mean"``, RecBole's
+    and the baselines' form) or summed as the equation writes it (``"sum"``)."""
+    losses = -F.logsigmoid(pos_scores - neg_scores)
+    if reduction == "sum":
+        return losses.sum()
+    if reduction == "mean":
+        return losses.mean()
+    raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
 
 
 def l2_reg(*embeddings: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from symcere_kit.data.dataset import dataset_from_reviews
 from symcere_kit.data.synthetic import synthetic_reviews
-from symcere_kit.losses import false_negative_mask, info_nce_loss, symmetric_nce_loss
+from symcere_kit.losses import bpr_loss, false_negative_mask, info_nce_loss, symmetric_nce_loss
 
 MODES = ["same", "transpose"]
 
@@ -239,3 +239,13 @@ def test_mask_and_loss_follow_the_device(dataset):
         on_gpu = symmetric_nce_loss(g.cuda(), t.cuda(), 0.1, gpu, t2g_mask=mode)
         on_cpu = symmetric_nce_loss(g, t, 0.1, cpu, t2g_mask=mode)
         assert on_gpu.is_cuda and on_gpu.item() == pytest.approx(on_cpu.item())
+
+
+def test_bpr_loss_mean_and_sum_as_eq7_writes_it():
+    gen = torch.Generator().manual_seed(0)
+    pos, neg = torch.randn(7, generator=gen, dtype=torch.float64), torch.randn(7, generator=gen, dtype=torch.float64)
+    ref = [-math.log(1 / (1 + math.exp(-(p - n)))) for p, n in zip(pos.tolist(), neg.tolist())]
+    assert bpr_loss(pos, neg, "sum").item() == pytest.approx(sum(ref), rel=1e-12)
+    assert bpr_loss(pos, neg).item() == pytest.approx(sum(ref) / 7, rel=1e-12)
+    with pytest.raises(ValueError, match="reduction"):
+        bpr_loss(pos, neg, "max")

@@ -7,6 +7,7 @@ import torch
 from symcere_kit.config import TrainConfig
 from symcere_kit.data.dataset import dataset_from_reviews
 from symcere_kit.data.synthetic import synthetic_reviews
+from symcere_kit.errors import SymcereError
 from symcere_kit.models import build_model
 from symcere_kit.train import run, seed_everything
 
@@ -34,19 +35,30 @@ def test_same_seed_same_metrics(ds, tiny_bert_dir):
     assert run(ds, c, progress=False).metrics == run(ds, c, progress=False).metrics
 
 
-def test_total_loss_is_eq8_of_its_terms(ds, tiny_bert_dir):
-    c = cfg(tiny_bert_dir, alpha=0.5, beta=0.05, reg_weight=1e-3)
+def _loss_terms(ds, c):
     g = seed_everything(0)
     model = build_model("symcere", ds, c)
     model.on_epoch_start(g)
-    rows = torch.arange(64)
-    batch = {"index": rows, "user": torch.tensor(ds.train["user"].to_numpy()[:64]),
+    batch = {"index": torch.arange(64), "user": torch.tensor(ds.train["user"].to_numpy()[:64]),
              "pos": torch.tensor(ds.train["item"].to_numpy()[:64]), "neg": torch.randint(ds.n_items, (64,), generator=g)}
-    t = model.batch_loss(batch)
+    return model, model.batch_loss(batch)
+
+
+def test_total_loss_is_eq8_of_its_terms(ds, tiny_bert_dir):
+    model, t = _loss_terms(ds, cfg(tiny_bert_dir, alpha=0.5, beta=0.05, reg_weight=1e-3))
     expected = t["cross"] + 0.5 * t["intra"] + 0.05 * t["bpr"] + 1e-3 * t["reg"]
     torch.testing.assert_close(t["loss"], expected)
     t["loss"].backward()
     assert model.graph.embedding.weight.grad.abs().sum() > 0 and model.text.proj.weight.grad.abs().sum() > 0
+
+
+def test_bpr_is_summed_over_the_batch_as_eq7_writes_it(ds, tiny_bert_dir):
+    _, summed = _loss_terms(ds, cfg(tiny_bert_dir))
+    _, mean = _loss_terms(ds, cfg(tiny_bert_dir, bpr_reduction="mean"))
+    torch.testing.assert_close(summed["bpr"], 64 * mean["bpr"])
+    torch.testing.assert_close(summed["cross"], mean["cross"])  # the NCE terms stay batch means (eq. 4)
+    with pytest.raises(SymcereError, match="bpr_reduction"):
+        build_model("symcere", ds, cfg(tiny_bert_dir, bpr_reduction="median"))
 
 
 def test_fn_mask_switch_controls_the_false_negative_mask(ds, tiny_bert_dir, monkeypatch):
@@ -89,8 +101,29 @@ def test_cli_trains_symcere_with_ablation_flags(synthetic_file, tiny_bert_dir, c
 
     code = main(["--quiet", "train", str(synthetic_file), "--model", "symcere", "--backbone", "ngcf",
                  "--text-mode", "lora-top", "--text-model", str(tiny_bert_dir), "--epochs", "1",
-                 "--no-normalize", "--no-fn-mask", "--seed", "2", "--json"])
+                 "--no-normalize", "--no-fn-mask", "--seed", "2", "--set", "bpr_reduction=mean",
+                 "--set", "text_chunk=16", "--json"])
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 0 and out["model"] == "symcere" and out["seed"] == 2
     c = out["config"]
     assert (c["backbone"], c["text_mode"], c["normalize"], c["fn_mask"]) == ("ngcf", "lora-top", False, False)
+    assert (c["bpr_reduction"], c["text_chunk"]) == ("mean", 16)
+
+
+def test_cli_set_rejects_unknown_options(synthetic_file, capsys):
+    from symcere_kit.cli import main
+
+    assert main(["--quiet", "train", str(synthetic_file), "--set", "warp_speed=9"]) == 2
+    assert "warp_speed" in capsys.readouterr().err
+
+
+def test_text_mode_defaults_layer_between_model_defaults_and_overrides():
+    from symcere_kit.config import MODEL_DEFAULTS, TEXT_MODE_DEFAULTS
+
+    frozen = TrainConfig.for_model("symcere")
+    assert (frozen.tau, frozen.epochs) == (MODEL_DEFAULTS["symcere"]["tau"], MODEL_DEFAULTS["symcere"]["epochs"])
+    top = TrainConfig.for_model("symcere", text_mode="lora-top")
+    assert top.epochs == TEXT_MODE_DEFAULTS["lora-top"]["epochs"] != frozen.epochs
+    assert top.tau == frozen.tau  # model defaults still apply underneath
+    assert TrainConfig.for_model("symcere", text_mode="lora-top", epochs=2).epochs == 2  # the caller wins
+    assert TrainConfig.for_model("lightgcn", text_mode="lora-top").epochs == TrainConfig().epochs

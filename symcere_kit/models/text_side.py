@@ -50,7 +50,8 @@ class TextSide(nn.Module):
         if self.encoder is None:
             return (self.view if mask_prob else self.base)[rows.to(self.base.device)]
         with self._autocast():
-            return self.encoder.embed(rows.cpu(), mask_prob=mask_prob, generator=self.generator).float()
+            return self.encoder.embed(rows.cpu(), mask_prob=mask_prob, generator=self.generator,
+                                      chunk_size=self.config.text_chunk).float()
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
         """t_uv for the training interactions at ``rows`` of ``dataset.train``."""

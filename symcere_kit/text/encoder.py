@@ -33,6 +33,7 @@ are returned in float32).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -346,6 +347,9 @@ class TextEncoder(nn.Module):
             raise SymcereError(f"forward_top needs text mode 'lora-top' (this encoder is {self.mode!r}).")
         if keep_prob is not None and keep_prob < 1.0:
             attention_mask = token_keep_mask(attention_mask, keep_prob, generator)
+        return self._top(states, attention_mask)
+
+    def _top(self, states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         dtype = next(self._stack.layers[self.n_bottom].parameters()).dtype
         if not torch.is_autocast_enabled(states.device.type):
             states = states.to(dtype)
@@ -484,29 +488,60 @@ class TextEncoder(nn.Module):
         indices: Sequence[int] | torch.Tensor,
         mask_prob: float = 0.0,
         generator: torch.Generator | None = None,
+        chunk_size: int = 0,
     ) -> torch.Tensor:
         """Embeddings [B, out_dim] (float32, on this encoder's device) of corpus rows ``indices``.
 
         ``mask_prob`` > 0 gives the word-masked view t' of eq. (6): whole-word masking of the raw
         text (``frozen``: re-encoded without grad; ``lora``: full forward) or, for ``lora-top``, dropping
         tokens at the top-layer input with keep probability ``1 - mask_prob``.
+
+        ``chunk_size`` > 0 runs the transformer on length-sorted micro-batches of that many texts (each
+        padded only to its own longest), and while LoRA trains wraps each in activation checkpointing:
+        backward recomputes one chunk at a time, so activation memory is one chunk's whatever the
+        batch size, for one extra forward pass (GradCache's trade, without its two-pass bookkeeping).
+        The result is the same function of the inputs as one big batch (a test compares gradients).
         """
         if self._corpus is None:
             raise SymcereError("Call TextEncoder.prepare(train_texts) before embed(indices).")
         idx = torch.as_tensor(indices, dtype=torch.long).cpu()
-        if self.mode == "lora-top":
-            hidden, mask = self._bottom.batch(idx, device=self.device)
-            return self.forward_top(hidden, mask, keep_prob=1.0 - mask_prob if mask_prob > 0 else None,
-                                    generator=generator)
         if self.mode == "frozen" and mask_prob == 0:
             return self._corpus_embeddings[idx].to(self.device)
-        texts = [self._corpus[i] for i in idx.tolist()]
-        if mask_prob > 0:
-            texts = self.mask_words(texts, mask_prob, generator)
-        if self.mode == "frozen":
-            with torch.no_grad():
-                return self.forward(texts)
-        return self.forward(texts)
+        if self.mode == "lora-top":
+            lengths = self._bottom.lengths[idx].tolist()
+            keep = 1.0 - mask_prob if mask_prob > 0 else None
+
+            def run(rows: list[int]) -> torch.Tensor:
+                hidden, mask = self._bottom.batch(idx[rows], device=self.device)
+                if keep is not None:
+                    mask = token_keep_mask(mask, keep, generator)
+                return self._checkpointed(self._top, hidden, mask)
+        else:
+            texts = [self._corpus[i] for i in idx.tolist()]
+            if mask_prob > 0:
+                texts = self.mask_words(texts, mask_prob, generator)
+            ids = self.tokenize(texts)
+            lengths = [len(x) for x in ids]
+
+            def run(rows: list[int]) -> torch.Tensor:
+                return self._checkpointed(self.forward_ids, *self.collate([ids[r] for r in rows]))
+
+        with torch.no_grad() if self.mode == "frozen" else contextlib.nullcontext():
+            if chunk_size <= 0 or chunk_size >= len(lengths):
+                return run(list(range(len(lengths))))
+            order = sorted(range(len(lengths)), key=lambda r: -lengths[r])
+            out = torch.cat([run(rows) for rows in _batches(order, chunk_size)])
+            inverse = torch.empty(len(order), dtype=torch.long, device=out.device)
+            inverse[torch.tensor(order, device=out.device)] = torch.arange(len(order), device=out.device)
+            return out.index_select(0, inverse)
+
+    def _checkpointed(self, fn, *args: torch.Tensor) -> torch.Tensor:
+        """``fn(*args)``, under activation checkpointing when gradients flow into LoRA weights."""
+        if torch.is_grad_enabled() and self.mode != "frozen":
+            from torch.utils.checkpoint import checkpoint
+
+            return checkpoint(fn, *args, use_reentrant=False)
+        return fn(*args)
 
     # ------------------------------------------------------------------ adapters
     def adapter_state_dict(self) -> dict[str, torch.Tensor]:
