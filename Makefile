@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv test reproduce bench bench-parity clean
+.PHONY: venv test reproduce bench bench-symcere bench-parity clean
 
 venv: $(STAMP)
 
@@ -27,6 +27,11 @@ reproduce: venv
 
 bench: venv
 	$(PY) benchmarks/bench_core.py
+
+# SymCERE per text mode (takes ~45 min here: one cold whole run per mode).
+bench-symcere: venv
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) benchmarks/bench_symcere.py --full-runs frozen lora-top --cold
 
 # RecBole 1.2.1 lives in its own virtualenv with old pins; never a project dependency.
 RECBOLE_VENV := .venv-recbole

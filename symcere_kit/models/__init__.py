@@ -7,7 +7,9 @@ from ..errors import SymcereError
 from .base import Recommender
 from .lightgcn import LightGCN
 from .mostpop import MostPop
+from .neumf import NeuMF
 from .ngcf import NGCF
+from .sgl import SGL
 
 
 
@@ -18,7 +20,7 @@ def _symcere() -> type[Recommender]:
 
 
 MODELS: dict[str, type[Recommender] | Callable[[], type[Recommender]]] = {
-    "mostpop": MostPop, "lightgcn": LightGCN, "ngcf": NGCF, "symcere": _symcere,
+    "mostpop": MostPop, "neumf": NeuMF, "lightgcn": LightGCN, "ngcf": NGCF, "sgl": SGL, "symcere": _symcere,
 }
 
 

@@ -19,6 +19,8 @@ class GraphBPRRecommender(Recommender):
     """Subclasses implement ``build_encoder``: a module with an ``embedding`` table of
     (n_users + n_items) rows whose ``forward(adj)`` returns (user_emb, item_emb)."""
 
+    bpr_reduction = "mean"  # RecBole's LightGCN/NGCF; SGL's reference code sums
+
     def __init__(self, dataset, config):
         super().__init__(dataset, config)
         self.encoder = self.build_encoder(dataset, config)
@@ -39,7 +41,7 @@ class GraphBPRRecommender(Recommender):
         # wide (e.g. NGCF's 256 columns), which breaks same-seed reproducibility.
         u = users.index_select(0, batch["user"])
         p, n = items.index_select(0, batch["pos"]), items.index_select(0, batch["neg"])
-        bpr = bpr_loss((u * p).sum(-1), (u * n).sum(-1))
+        bpr = bpr_loss((u * p).sum(-1), (u * n).sum(-1), self.bpr_reduction)
         reg = batch_ego_l2(self.encoder.embedding.weight, self.n_users, batch)
         return {"loss": bpr + self.config.reg_weight * reg, "bpr": bpr, "reg": reg}
 
