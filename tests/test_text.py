@@ -263,7 +263,7 @@ def test_chunked_embed_matches_one_batch_outputs_and_gradients(tmp_path, mode, m
     original = ckpt.checkpoint
     monkeypatch.setattr(ckpt, "checkpoint", lambda *a, **k: calls.append(1) or original(*a, **k))
     chunked, grads_chunked = run(2)
-    assert len(calls) == 3  # 6 texts in chunks of 2, each checkpointed
+    assert len(calls) == (3 if mode == "lora" else 0)  # lora: 6 texts in chunks of 2, each checkpointed
     assert torch.allclose(whole, chunked, atol=1e-5, rtol=1e-4)
     assert all(gr.abs().max() > 1e-6 for gr in grads_whole)
     for a, b in zip(grads_whole, grads_chunked):

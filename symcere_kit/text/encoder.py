@@ -497,7 +497,7 @@ class TextEncoder(nn.Module):
         tokens at the top-layer input with keep probability ``1 - mask_prob``.
 
         ``chunk_size`` > 0 runs the transformer on length-sorted micro-batches of that many texts (each
-        padded only to its own longest), and while LoRA trains wraps each in activation checkpointing:
+        padded only to its own longest), and in ``lora`` mode wraps each in activation checkpointing:
         backward recomputes one chunk at a time, so activation memory is one chunk's whatever the
         batch size, for one extra forward pass (GradCache's trade, without its two-pass bookkeeping).
         The result is the same function of the inputs as one big batch (a test compares gradients).
@@ -536,8 +536,10 @@ class TextEncoder(nn.Module):
             return out.index_select(0, inverse)
 
     def _checkpointed(self, fn, *args: torch.Tensor) -> torch.Tensor:
-        """``fn(*args)``, under activation checkpointing when gradients flow into LoRA weights."""
-        if torch.is_grad_enabled() and self.mode != "frozen":
+        """``fn(*args)``, under activation checkpointing when gradients flow through the whole encoder
+        (``lora``). ``lora-top`` keeps its few top layers' activations: ~2 GB at batch 512 with one
+        MiniLM layer, and a quarter less compute than recomputing them."""
+        if torch.is_grad_enabled() and self.mode == "lora":
             from torch.utils.checkpoint import checkpoint
 
             return checkpoint(fn, *args, use_reentrant=False)
