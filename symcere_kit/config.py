@@ -83,8 +83,8 @@ class TrainConfig(_Config):
     lora_dropout: float = 0.05
     lora_top_layers: int = 1  # lora-top: LoRA on (and gradients through) only the top L layers
     text_lr: float = 5e-4  # learning rate of the LoRA parameters
-    # lora / lora-top: texts per length-sorted, activation-checkpointed micro-batch (0: the whole batch at
-    # once). Bounds activation memory at any batch size; the gradients are those of the whole batch.
+    # lora / lora-top: texts per length-sorted micro-batch (0: the whole batch at once), padded to its own
+    # longest; in lora each is activation-checkpointed, which bounds memory at any batch size. Same gradients.
     text_chunk: int = 64
     tau: float = 0.07  # temperature of the cross- and intra-modal contrastive losses
     alpha: float = 0.5  # intra-modal InfoNCE weight
