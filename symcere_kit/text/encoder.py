@@ -96,9 +96,11 @@ def _weights_hash(model: nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-def _batches(order: Sequence[int], size: int) -> Iterator[list[int]]:
+def _length_sorted_batches(lengths: Sequence[int], size: int) -> Iterator[list[int]]:
+    """Positions of ``lengths`` in batches of ``size``, longest first, so each batch pads little."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     for start in range(0, len(order), size):
-        yield list(order[start:start + size])
+        yield order[start:start + size]
 
 
 class TextEncoder(nn.Module):
@@ -387,13 +389,12 @@ class TextEncoder(nn.Module):
             from tqdm.auto import tqdm
 
             ids = self.tokenize(texts)
-            order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
             was_training = self.training
             self.eval()
             try:
                 with torch.no_grad(), tqdm(total=len(ids), desc="encoding reviews", unit="text",
                                            disable=not progress) as bar:
-                    for chunk in _batches(order, batch_size):
+                    for chunk in _length_sorted_batches([len(x) for x in ids], batch_size):
                         emb = self.forward_ids(*self.collate([ids[i] for i in chunk]))
                         out[torch.as_tensor(chunk)] = emb.float().cpu()
                         bar.update(len(chunk))
@@ -440,14 +441,13 @@ class TextEncoder(nn.Module):
         from tqdm.auto import tqdm
 
         ids = self.tokenize(texts)
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
         pieces: list[torch.Tensor | None] = [None] * len(ids)
         was_training = self.training
         self.eval()
         try:
             with torch.no_grad(), tqdm(total=len(ids), desc=f"caching {self.n_bottom} bottom layers", unit="text",
                                        disable=not progress) as bar:
-                for chunk in _batches(order, batch_size):
+                for chunk in _length_sorted_batches([len(x) for x in ids], batch_size):
                     input_ids, mask = self.collate([ids[i] for i in chunk])
                     hidden = self._stack.run(self._stack.embed(input_ids), mask, 0, self.n_bottom)
                     if dtype == torch.float16 and bool((hidden.abs() > _FP16_MAX).any()):
@@ -529,10 +529,11 @@ class TextEncoder(nn.Module):
         with torch.no_grad() if self.mode == "frozen" else contextlib.nullcontext():
             if chunk_size <= 0 or chunk_size >= len(lengths):
                 return run(list(range(len(lengths))))
-            order = sorted(range(len(lengths)), key=lambda r: -lengths[r])
-            out = torch.cat([run(rows) for rows in _batches(order, chunk_size)])
-            inverse = torch.empty(len(order), dtype=torch.long, device=out.device)
-            inverse[torch.tensor(order, device=out.device)] = torch.arange(len(order), device=out.device)
+            chunks = list(_length_sorted_batches(lengths, chunk_size))
+            out = torch.cat([run(rows) for rows in chunks])
+            order = torch.tensor([r for rows in chunks for r in rows], device=out.device)
+            inverse = torch.empty_like(order)
+            inverse[order] = torch.arange(len(order), device=out.device)
             return out.index_select(0, inverse)
 
     def _checkpointed(self, fn, *args: torch.Tensor) -> torch.Tensor:
