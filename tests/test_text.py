@@ -151,6 +151,21 @@ def test_frozen_cache_is_hit_the_second_time(tmp_path):
     assert len(list(tmp_path.glob("frozen-*.safetensors"))) == 3
 
 
+def test_frozen_cache_serves_the_unnormalised_ablation(tmp_path):
+    enc = encoder("bert", tmp_path, mode="frozen")
+    normed = enc.encode(TEXTS, progress=False)
+    raw_enc = TextEncoder(enc.transformer, enc.tokenizer, cache_dir=tmp_path, normalize=False)
+    forward = raw_enc.transformer.forward
+    raw_enc.transformer.forward = lambda *a, **k: pytest.fail("w/o Norm should reuse the cached file")
+    raw = raw_enc.encode(TEXTS, progress=False)
+    assert len(list(tmp_path.glob("frozen-*.safetensors"))) == 1
+    assert not torch.allclose(raw.norm(dim=1), torch.ones(len(TEXTS)))
+    assert torch.allclose(torch.nn.functional.normalize(raw, dim=-1), normed, atol=1e-6)
+    raw_enc.transformer.forward = forward
+    fresh = TextEncoder(raw_enc.transformer, raw_enc.tokenizer, normalize=False).encode(TEXTS, progress=False, cache=False)
+    assert torch.allclose(raw, fresh, atol=1e-5)
+
+
 def test_killed_cache_write_leaves_no_file(tmp_path, monkeypatch):
     import safetensors.torch
 

@@ -2,9 +2,10 @@
 
 Files live under ``<cache_dir>/text/`` (``cache_dir`` = ``$SYMCERE_CACHE_DIR`` or ``data/processed``):
 
-* ``frozen-<key>.safetensors``: tensor ``embeddings`` [n, out_dim] float32; ``key`` hashes the model
-  identity (resolved path or hub id, config hash, tokenizer hash, weight files; plus the LoRA weights
-  when an adapter is present), pooling, max_length, normalize and the texts.
+* ``frozen-<key>.safetensors``: tensor ``embeddings`` [n, out_dim] float32, pooled but not yet
+  L2-normalised (normalising is cheap; one file then serves SymCERE and its w/o Norm ablation);
+  ``key`` hashes the model identity (resolved path or hub id, config hash, tokenizer hash, weight
+  files; plus the LoRA weights when an adapter is present), pooling, max_length and the texts.
 * ``bottom-<key>.safetensors``: tensors ``states`` [total_tokens, hidden] (storage dtype, float16 by
   default) and ``lengths`` [n] int64; ``key`` hashes the base-model identity, the number of bottom
   layers, max_length, storage dtype and the texts.

@@ -318,8 +318,10 @@ class TextEncoder(nn.Module):
 
     # ------------------------------------------------------------------ forward paths
     def _finish(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        out = pool(hidden, attention_mask, self.pooling).float()
-        return F.normalize(out, dim=-1) if self.normalize else out
+        return self._normalized(pool(hidden, attention_mask, self.pooling).float())
+
+    def _normalized(self, pooled: torch.Tensor) -> torch.Tensor:
+        return F.normalize(pooled, dim=-1) if self.normalize else pooled
 
     def _hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.transformer(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
@@ -361,7 +363,7 @@ class TextEncoder(nn.Module):
     # ------------------------------------------------------------------ frozen encoding + cache
     def _frozen_key(self, texts: Sequence[str]) -> tuple[str, dict]:
         parts = {"kind": "frozen", "model": self.identity(), "pooling": self.pooling, "max_length": self.max_length,
-                 "normalize": self.normalize, "texts": texts_digest(texts), "n": len(texts)}
+                 "stored": "pooled", "texts": texts_digest(texts), "n": len(texts)}
         return TensorCache.key(parts), parts
 
     def encode(
@@ -375,7 +377,8 @@ class TextEncoder(nn.Module):
 
         Texts are tokenised once, sorted by length (longest first) and batched with dynamic padding.
         ``cache`` (default: on in ``frozen`` mode) stores the matrix under the cache directory, keyed by
-        model identity (incl. LoRA weights), pooling, max_length, normalize and a hash of the texts.
+        model identity (incl. LoRA weights), pooling, max_length and a hash of the texts. It holds the
+        pooled vectors before L2 normalisation, so the w/o Norm ablation reuses the normalised runs' file.
         """
         use_cache = (self.mode == "frozen") if cache is None else bool(cache)
         key = parts = None
@@ -383,7 +386,7 @@ class TextEncoder(nn.Module):
             key, parts = self._frozen_key(texts)
             hit = self.cache.load("frozen", key)
             if hit is not None and hit.get("embeddings") is not None and hit["embeddings"].shape == (len(texts), self.out_dim):
-                return hit["embeddings"]
+                return self._normalized(hit["embeddings"])
         out = torch.empty((len(texts), self.out_dim), dtype=torch.float32)
         if len(texts):
             from tqdm.auto import tqdm
@@ -395,14 +398,15 @@ class TextEncoder(nn.Module):
                 with torch.no_grad(), tqdm(total=len(ids), desc="encoding reviews", unit="text",
                                            disable=not progress) as bar:
                     for chunk in _length_sorted_batches([len(x) for x in ids], batch_size):
-                        emb = self.forward_ids(*self.collate([ids[i] for i in chunk]))
+                        input_ids, mask = self.collate([ids[i] for i in chunk])
+                        emb = pool(self._hidden(input_ids, mask), mask, self.pooling)
                         out[torch.as_tensor(chunk)] = emb.float().cpu()
                         bar.update(len(chunk))
             finally:
                 self.train(was_training)
         if use_cache:
             self.cache.save("frozen", key, {"embeddings": out}, parts)
-        return out
+        return self._normalized(out)
 
     # ------------------------------------------------------------------ lora-top bottom cache
     def bottom_states(
