@@ -88,6 +88,22 @@ def cmd_train(args) -> None:
         print(json.dumps(result.to_dict()))
 
 
+def cmd_grid(args) -> None:
+    from .experiments import Grid
+    from .tables import export_tables
+
+    grid = Grid(args.datasets, args.models, args.seeds, root=args.out, settings=_settings(args.set))
+    print(f"{len(grid.specs)} runs, {len(grid.specs) - len(grid.pending())} already finished, under {grid.root}",
+          file=sys.stderr)
+    tidy = grid.run(args.executor, workers=args.workers, progress=not args.quiet)
+    written = export_tables(tidy, grid.per_user(), grid.root / "tables")
+    print(f"results: {grid.root / 'results.csv'}")
+    print(f"tables:  {grid.root / 'tables'} ({len(written)} files)")
+    if args.json:
+        print(json.dumps({"root": str(grid.root), "results": str(grid.root / "results.csv"), "runs": len(grid.specs),
+                          "tables": [str(p) for p in written]}))
+
+
 def _settings(pairs: list[str]) -> dict:
     """``--set key=value`` pairs as config overrides; values are read as YAML (``0.1``, ``false``, ``mean``)."""
     known = {f.name for f in fields(TrainConfig)}
@@ -139,6 +155,23 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-fn-mask", action="store_true", help='ablation "InfoNCE w/ Norm"')
     g.add_argument("--trust-remote-code", action="store_true", help="allow a hub model's own code to run")
     p.set_defaults(func=cmd_train)
+
+    from .experiments import GROUPS, VARIANTS
+
+    p = sub.add_parser("grid", help="run a datasets x models x seeds grid (resumable), then write Tables 2 and 3")
+    p.add_argument("--datasets", nargs="+", required=True, metavar="NAME-or-PATH")
+    p.add_argument("--models", nargs="+", default=["paper"], metavar="VARIANT",
+                   help=f"variants ({', '.join(VARIANTS)}) or groups ({', '.join(GROUPS)}); default: paper")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--executor", choices=["local", "process", "dask"], default="local",
+                   help="local: one run after another here; process: a process pool; dask: a Dask LocalCluster "
+                        "(or the scheduler at $SYMCERE_DASK_SCHEDULER)")
+    p.add_argument("--workers", type=int, help="parallel runs for process/dask (default 1)")
+    p.add_argument("--out", help="grid directory (default results/grid)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a training option for every run, e.g. --set text_mode=lora-top (repeatable)")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.set_defaults(func=cmd_grid)
     return parser
 
 

@@ -71,3 +71,74 @@ def test_neumf_full_ranking_scores_equal_pairwise_logits(ds, monkeypatch):
         direct = model.logits(torch.tensor([3]).repeat(ds.n_items), torch.arange(ds.n_items))
     assert scores.shape == (5, ds.n_items)
     torch.testing.assert_close(scores[3], direct)
+
+
+# ---------------------------------------------------------------- SMORE (text-only)
+def smore_config(tiny_bert_dir, **kw):
+    return TrainConfig.for_model("smore", text_model=str(tiny_bert_dir), max_length=32, batch_size=256, **kw)
+
+
+def test_smore_learns_clearly_above_random(ds, random_ndcg, tiny_bert_dir):
+    res = run(ds, smore_config(tiny_bert_dir, epochs=30, lr=0.01), progress=False)
+    assert all(math.isfinite(v) for v in res.metrics.values())
+    assert res.metrics["ndcg@10"] > 1.5 * random_ndcg
+
+
+def test_knn_adjacency_matches_smores_dense_formula():
+    from symcere_kit.graph import knn_adjacency
+
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(9, 6, generator=g, dtype=torch.float64).abs()  # positive similarities, as real text features
+    x[4] = 0.0  # an item without training reviews
+    k = 3
+    a = knn_adjacency(x, k).to_dense().double()
+    unit = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    sim = unit @ unit.T
+    dense = torch.zeros(9, 9, dtype=torch.float64)
+    for i in range(9):
+        if i == 4:
+            continue
+        top = sorted(range(9), key=lambda j: -float(sim[i, j]))[:k]
+        for j in top:
+            dense[i, j] = sim[i, j]
+    deg = dense.sum(1)
+    inv = torch.where(deg > 0, deg.clamp_min(1e-300).rsqrt(), torch.zeros_like(deg))
+    expected = inv[:, None] * dense * inv[None, :]
+    torch.testing.assert_close(a, expected, atol=1e-6, rtol=1e-5)
+    assert (a.diagonal()[torch.arange(9) != 4] > 0).all()  # each item is its own nearest neighbour
+    assert torch.isfinite(a).all() and a[4].abs().sum() == 0
+
+
+def test_smore_item_features_average_only_that_items_training_reviews(ds, tiny_bert_dir):
+    from symcere_kit.models.smore import item_text_features
+    from symcere_kit.text import TextEncoder
+
+    config = smore_config(tiny_bert_dir)
+    feats = item_text_features(ds, config, progress=False)
+    reviews = TextEncoder.from_config(config).encode(ds.train_texts, progress=False, cache=False)
+    items = ds.train["item"].to_numpy()
+    for item in (int(items[0]), int(items[-1])):
+        torch.testing.assert_close(feats[item], reviews[torch.from_numpy(items == item)].mean(0), atol=1e-5, rtol=1e-5)
+    unseen = sorted(set(range(ds.n_items)) - set(items.tolist()))
+    assert all(feats[i].abs().sum() == 0 for i in unseen)
+
+
+def test_smore_propagation_spectrum_and_loss_terms(ds, tiny_bert_dir):
+    from symcere_kit.models.smore import SMORE
+
+    features = torch.rand(ds.n_items, 12, generator=torch.Generator().manual_seed(0))
+    model = SMORE(ds, smore_config(tiny_bert_dir), features=features)
+    # users aggregate items through the user rows of the normalised bipartite adjacency
+    full = ds.norm_adjacency().to_dense()
+    torch.testing.assert_close(model.user_items.to_dense(), full[: ds.n_users, ds.n_users:])
+    # an all-pass filter (w = 1 + 0i) leaves the projected features unchanged
+    with torch.no_grad():
+        model.spectrum.copy_(torch.tensor([1.0, 0.0]).expand_as(model.spectrum))
+        torch.testing.assert_close(model.denoised_text(), model.text_proj(model.text_features), atol=1e-5, rtol=1e-5)
+    batch = {"user": torch.tensor([0, 1, 2]), "pos": torch.tensor([0, 1, 2]), "neg": torch.tensor([3, 4, 5]),
+             "index": torch.arange(3)}
+    t = model.batch_loss(batch)
+    c = model.config
+    torch.testing.assert_close(t["loss"], t["bpr"] + c.reg_weight * t["reg"] + c.alpha * t["cl"])
+    t["loss"].backward()
+    assert model.text_features.grad is not None and model.spectrum.grad.abs().sum() > 0

@@ -117,7 +117,12 @@ def normalized_bipartite_adjacency(r: sp.csr_matrix) -> torch.Tensor:
     inv_sqrt = np.zeros_like(deg)
     inv_sqrt[deg > 0] = deg[deg > 0] ** -0.5
     d = sp.diags(inv_sqrt)
-    a = (d @ a @ d).tocsr().astype(np.float32)
+    return scipy_to_torch_csr(d @ a @ d)
+
+
+def scipy_to_torch_csr(a: sp.spmatrix) -> torch.Tensor:
+    """A scipy sparse matrix as torch sparse CSR float32 (sorted indices), the form every spmm here uses."""
+    a = sp.csr_matrix(a, dtype=np.float32)
     a.sort_indices()
     with warnings.catch_warnings():  # "sparse CSR support is in beta": we rely only on spmm
         warnings.simplefilter("ignore", UserWarning)

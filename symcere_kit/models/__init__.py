@@ -12,15 +12,20 @@ from .ngcf import NGCF
 from .sgl import SGL
 
 
-
 def _symcere() -> type[Recommender]:
     from .symcere import SymCERE  # imports transformers: only when a text model is asked for
 
     return SymCERE
 
 
+def _smore() -> type[Recommender]:
+    from .smore import SMORE
+
+    return SMORE
+
+
 MODELS: dict[str, type[Recommender] | Callable[[], type[Recommender]]] = {
-    "mostpop": MostPop, "neumf": NeuMF, "lightgcn": LightGCN, "ngcf": NGCF, "sgl": SGL, "symcere": _symcere,
+    "mostpop": MostPop, "neumf": NeuMF, "lightgcn": LightGCN, "ngcf": NGCF, "sgl": SGL, "smore": _smore, "symcere": _symcere,
 }
 
 

@@ -1,0 +1,92 @@
+"""Tables 2 and 3 and the paired tests, on hand-made results with known answers."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from symcere_kit.tables import export_tables, significance, table2, table3
+
+
+def tidy_from(means: dict[str, dict[str, float]], datasets=("A",), seeds=(0, 1, 2), spread=0.01) -> pd.DataFrame:
+    """Seeds at mean - spread, mean, mean + spread: mean exact, std = spread."""
+    rows = []
+    for d in datasets:
+        for variant, by_metric in means.items():
+            for metric, m in by_metric.items():
+                for s, delta in zip(seeds, (-spread, 0.0, spread)):
+                    rows.append({"dataset": d, "variant": variant, "label": variant, "seed": s, "metric": metric,
+                                 "value": m + delta})
+    return pd.DataFrame(rows)
+
+
+MEANS = {
+    "neumf": {"hr@10": 0.30, "ndcg@10": 0.10}, "lightgcn": {"hr@10": 0.40, "ndcg@10": 0.20},
+    "ngcf": {"hr@10": 0.35, "ndcg@10": 0.25}, "symcere-ngcf": {"hr@10": 0.44, "ndcg@10": 0.22},
+    "symcere-lightgcn": {"hr@10": 0.42, "ndcg@10": 0.21},
+    "symcere-ngcf-wo-norm": {"hr@10": 0.01, "ndcg@10": 0.005}, "symcere-ngcf-infonce": {"hr@10": 0.43, "ndcg@10": 0.23},
+}
+
+
+def test_table2_marks_best_and_second_and_computes_max_improvement():
+    t = table2(tidy_from(MEANS))
+    assert list(t.values.columns) == ["NeuMF", "NGCF", "LightGCN", "SymCERE + NGCF", "SymCERE + LightGCN"]
+    hr, ndcg = ("A", "HR@10"), ("A", "NDCG@10")
+    assert t.marks.loc[hr, "SymCERE + NGCF"] == "best" and t.marks.loc[hr, "SymCERE + LightGCN"] == "second"
+    assert t.marks.loc[ndcg, "NGCF"] == "best" and t.marks.loc[ndcg, "SymCERE + NGCF"] == "second"
+    assert t.extra[hr] == pytest.approx((0.44 - 0.40) / 0.40 * 100)
+    assert t.extra[ndcg] == pytest.approx((0.22 - 0.25) / 0.25 * 100)  # negative: a baseline wins
+    assert t.stds.loc[hr, "NeuMF"] == pytest.approx(0.01)
+    md = t.to_markdown()
+    assert "**0.4400 ± 0.0100**" in md and "<u>0.4200 ± 0.0100</u>" in md and "+10.0%" in md and "-12.0%" in md
+    tex = t.to_latex()
+    assert r"\textbf{0.4400 $\pm$ 0.0100}" in tex and r"\underline{" in tex and r"\%" in tex
+    html = t.styler().to_html()
+    assert "font-weight: bold" in html and "text-decoration: underline" in html
+    csv = pd.read_csv(pd.io.common.StringIO(t.to_csv()))
+    assert set(csv["mark"].dropna()) == {"best", "second"}
+
+
+def test_table3_min_drop_is_the_drop_to_the_weakest_ablation():
+    t = table3(tidy_from(MEANS))
+    assert set(t) == {"ngcf"}  # the LightGCN ablations were not run
+    ngcf = t["ngcf"]
+    assert list(ngcf.values.columns) == ["SymCERE w/o Norm", "InfoNCE w/ Norm", "SymCERE w/ Norm"]
+    assert ngcf.extra[("A", "HR@10")] == pytest.approx((0.44 - 0.01) / 0.44 * 100)
+    assert ngcf.extra[("A", "NDCG@10")] == pytest.approx((0.22 - 0.005) / 0.22 * 100)
+
+
+def _per_user(diff_by_dataset: dict[str, np.ndarray]) -> pd.DataFrame:
+    rows = []
+    for d, diff in diff_by_dataset.items():
+        base = np.linspace(0.1, 0.5, len(diff))
+        for seed in (0, 1, 2):
+            for u, (b, x) in enumerate(zip(base, diff)):
+                rows.append({"dataset": d, "variant": "ngcf", "seed": seed, "user": u, "value": b})
+                rows.append({"dataset": d, "variant": "symcere-ngcf", "seed": seed, "user": u, "value": b + x})
+    return pd.DataFrame(rows)
+
+
+def test_significance_pairs_users_and_holm_adjusts_across_datasets():
+    means = {"ngcf": {"ndcg@10": 0.3}, "symcere-ngcf": {"ndcg@10": 0.35}}
+    tidy = tidy_from(means, datasets=("A", "B"))
+    rng = np.random.default_rng(0)
+    per_user = _per_user({"A": 0.05 + rng.normal(0, 0.01, 200), "B": rng.normal(0, 0.05, 200)})
+    sig = significance(tidy, per_user, n_resamples=2000).set_index("dataset")
+    assert sig.loc["A", "symcere"] == "SymCERE + NGCF" and sig.loc["A", "baseline"] == "NGCF"
+    assert sig.loc["A", "users"] == 200
+    assert sig.loc["A", "p"] < 1e-10 and 0.04 < sig.loc["A", "ci_low"] < 0.05 < sig.loc["A", "ci_high"] < 0.06
+    assert sig.loc["B", "p"] > 0.01 and sig.loc["B", "ci_low"] < 0 < sig.loc["B", "ci_high"]
+    # Holm: the smaller p is multiplied by 2, the larger by 1, never below the raw p
+    assert sig.loc["A", "p_holm"] == pytest.approx(min(1.0, 2 * sig.loc["A", "p"]))
+    assert sig.loc["B", "p_holm"] == pytest.approx(max(sig.loc["B", "p"], sig.loc["A", "p_holm"]))
+
+
+def test_identical_models_are_not_significant_and_exports_land(tmp_path):
+    tidy = tidy_from({"ngcf": {"ndcg@10": 0.3, "hr@10": 0.5}, "symcere-ngcf": {"ndcg@10": 0.3, "hr@10": 0.5},
+                      "symcere-ngcf-infonce": {"ndcg@10": 0.29, "hr@10": 0.5}})
+    per_user = _per_user({"A": np.zeros(50)})
+    sig = significance(tidy, per_user)
+    assert sig.loc[0, "p"] == 1.0 and sig.loc[0, "mean_diff"] == 0.0
+    written = export_tables(tidy, per_user, tmp_path)
+    names = {p.name for p in written}
+    assert {"table2.md", "table2.tex", "table2.csv", "table3_ngcf.md", "significance.csv"} <= names
+    assert all(p.stat().st_size > 0 for p in written)
