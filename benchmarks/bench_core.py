@@ -1,8 +1,10 @@
 """Core benchmark: data pipeline, LightGCN epoch, full-ranking evaluation and peak memory on
-Amazon 2014 Musical Instruments; with --recbole-python, RecBole 1.2.1's LightGCN on the exact
-same split (exported as atomic files), same dims, layers, batch size, lr and epochs.
+Amazon 2014 Musical Instruments; with --recbole-python, parity: RecBole 1.2.1's LightGCN, NGCF,
+NeuMF and SGL on the exact same split (exported as atomic files), each with our defaults for that
+model (dims, layers, batch size, lr, L2, dropout, SSL settings, epochs), side by side with ours.
 
     python benchmarks/bench_core.py [--epochs 50] [--recbole-python .venv-recbole/bin/python]
+                                    [--parity-models lightgcn ngcf neumf sgl]
 """
 from __future__ import annotations
 
@@ -45,20 +47,41 @@ def ours(dataset: str, config: TrainConfig) -> tuple:
     }
 
 
+def recbole_settings(config: TrainConfig) -> tuple[str, dict]:
+    """RecBole's model name and the settings that make it the model our ``config`` trains."""
+    from symcere_kit.models.neumf import DROPOUT, MLP_HIDDEN
+
+    d = config.embedding_dim
+    extra = {
+        "lightgcn": {},
+        "ngcf": {"hidden_size_list": [d] * config.n_layers, "node_dropout": 0.0,
+                 "message_dropout": config.message_dropout},
+        "neumf": {"mf_embedding_size": d, "mlp_embedding_size": d, "mlp_hidden_size": list(MLP_HIDDEN),
+                  "dropout_prob": DROPOUT},
+        "sgl": {"type": "ED", "ssl_tau": config.tau, "ssl_weight": config.alpha, "drop_ratio": config.edge_dropout},
+    }[config.model]
+    return {"lightgcn": "LightGCN", "ngcf": "NGCF", "neumf": "NeuMF", "sgl": "SGL"}[config.model], extra
+
+
 def recbole(ds, config: TrainConfig, python: str) -> dict:
+    name, extra = recbole_settings(config)
     with tempfile.TemporaryDirectory() as tmp:
         export_recbole_atomic(tmp, ds.name, ds.train, ds.test)
         emb = Path(tmp) / "emb.npz"
-        cmd = [python, str(HERE / "recbole_lightgcn.py"), "--data-path", tmp, "--dataset", ds.name,
+        cmd = [python, str(HERE / "recbole_run.py"), "--model", name, "--config", json.dumps(extra),
+               "--data-path", tmp, "--dataset", ds.name,
                "--epochs", str(config.epochs), "--embedding-size", str(config.embedding_dim),
                "--n-layers", str(config.n_layers), "--batch-size", str(config.batch_size),
-               "--lr", str(config.lr), "--reg-weight", str(config.reg_weight), "--seed", str(config.seed),
-               "--save-embeddings", str(emb)]
+               "--lr", str(config.lr), "--reg-weight", str(config.reg_weight), "--seed", str(config.seed)]
+        if name == "LightGCN":
+            cmd += ["--save-embeddings", str(emb)]
         env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
         out = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if out.returncode != 0:
             sys.exit(f"RecBole run failed:\n{out.stderr[-3000:]}")
         res = json.loads(out.stdout.strip().splitlines()[-1])
+        if name != "LightGCN":
+            return res
         # Protocol cross-check: RecBole's trained embeddings scored by OUR evaluator.
         e = np.load(emb)
         user, item = torch.from_numpy(e["user"]), torch.from_numpy(e["item"])
@@ -75,11 +98,13 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=defaults.lr)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--recbole-python", default=None, help="python of RecBole's own venv (make bench-parity)")
+    p.add_argument("--parity-models", nargs="*", default=["lightgcn", "ngcf", "neumf", "sgl"])
+    p.add_argument("--parity-epochs", type=int, help="default: each model's own default epochs")
     args = p.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     config = TrainConfig(model="lightgcn", epochs=args.epochs, lr=args.lr, seed=args.seed)
     ds, a = ours(args.dataset, config)
-    b = recbole(ds, config, args.recbole_python) if args.recbole_python else {}
+    b = recbole(ds, config, args.recbole_python) if args.recbole_python and config.epochs else {}
     print(f"\n{args.dataset}: {ds.n_users:,} users, {ds.n_items:,} items, {len(ds.train):,} train / "
           f"{len(ds.test):,} test; LightGCN dim {config.embedding_dim}, {config.n_layers} layers, batch "
           f"{config.batch_size}, lr {config.lr}, {config.epochs} epochs, seed {config.seed}, "
@@ -98,6 +123,25 @@ def main() -> None:
         m = b["ours_eval_of_recbole_model"]
         print(f"\nRecBole's trained model scored by our evaluator: HR@10 {m['hr@10']:.4f}, NDCG@10 "
               f"{m['ndcg@10']:.4f} (RecBole's own: {b['hr@10']:.4f}, {b['ndcg@10']:.4f})")
+    if args.recbole_python:
+        parity(ds, args)
+
+
+def parity(ds, args) -> None:
+    """Each model with our defaults, ours and RecBole's, on the same split and seed."""
+    rows = []
+    for model in args.parity_models:
+        given = {"epochs": args.parity_epochs} if args.parity_epochs else {}
+        config = TrainConfig.for_model(model, seed=args.seed, **given)
+        res = run(ds, config, progress=False)
+        rb = recbole(ds, config, args.recbole_python)
+        rows.append((model, config.epochs, res.metrics["hr@10"], rb["hr@10"], res.metrics["ndcg@10"], rb["ndcg@10"],
+                     res.info["epoch_seconds"], rb["epoch_time_s"]))
+    print(f"\nParity on {ds.name}, seed {args.seed}, each model with our defaults on both sides\n")
+    print("| model | epochs | HR@10 ours | HR@10 RecBole | NDCG@10 ours | NDCG@10 RecBole | epoch s ours | epoch s RecBole |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]} | {r[2]:.4f} | {r[3]:.4f} | {r[4]:.4f} | {r[5]:.4f} | {r[6]:.3f} | {r[7]:.3f} |")
 
 
 if __name__ == "__main__":

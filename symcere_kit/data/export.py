@@ -1,7 +1,7 @@
 """Export our train/test split as RecBole benchmark atomic files (for the RecBole parity benchmark).
 
 RecBole is never imported here: this module runs in our own environment and only writes text
-files that ``benchmarks/recbole_lightgcn.py`` (run with RecBole's own virtualenv) reads with
+files that ``benchmarks/recbole_run.py`` (run with RecBole's own virtualenv) reads with
 ``benchmark_filename: [train, valid, test]``.
 
 Tokens are ``u<index>`` and ``i<index>`` for our contiguous 0-based user and item indices, so

@@ -1,11 +1,14 @@
-"""Parity benchmark: RecBole 1.2.1's LightGCN trained on OUR exact train/test split.
+"""Parity benchmark: a RecBole 1.2.1 model (LightGCN, NGCF, NeuMF, SGL) trained on OUR exact split.
 
 Run with RecBole's own virtualenv (RecBole is never a dependency of symcere-kit, and this script
 does not import symcere_kit):
 
-    .venv-recbole/bin/python benchmarks/recbole_lightgcn.py --data-path DIR --dataset NAME \
+    .venv-recbole/bin/python benchmarks/recbole_run.py --model LightGCN --data-path DIR --dataset NAME \
         --epochs 20 --embedding-size 64 --n-layers 2 --batch-size 2048 --lr 0.001 \
-        --reg-weight 1e-4 --seed 0 [--save-embeddings OUT.npz]
+        --reg-weight 1e-4 --seed 0 [--config '{"ssl_tau": 0.5}'] [--save-embeddings OUT.npz]
+
+``--config`` is a JSON object of further RecBole settings for the model (e.g. NGCF's
+``hidden_size_list``, SGL's ``ssl_tau``), applied last.
 
 ``DIR/NAME/NAME.{train,valid,test}.inter`` are the benchmark atomic files written by
 ``symcere_kit.data.export.export_recbole_atomic`` (tokens ``u<index>`` / ``i<index>``, empty
@@ -15,7 +18,7 @@ top-10 Hit, NDCG and Recall. The last (and only) stdout line is one JSON object;
 warnings go to stderr. RecBole's log files, tensorboard events and any checkpoints live in a
 temporary working directory (removed at exit unless ``--work-dir`` is given).
 
-``--save-embeddings OUT.npz`` stores the final LightGCN user/item embeddings (the layer mean that
+``--save-embeddings OUT.npz`` (LightGCN only) stores the final user/item embeddings (the layer mean that
 ``full_sort_predict`` uses) re-indexed to our 0-based indices: arrays ``user`` [n_users, d] and
 ``item`` [n_items, d] (float32), plus ``user_present``/``item_present`` masks (False, with NaN
 rows, only for indices that appear in none of the three files).
@@ -30,6 +33,8 @@ import sys
 
 def _parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="LightGCN", choices=["LightGCN", "NGCF", "NeuMF", "SGL"])
+    p.add_argument("--config", default="{}", help="JSON object of further RecBole settings")
     p.add_argument("--data-path", required=True, help="folder that holds the NAME/ dataset folder")
     p.add_argument("--dataset", required=True, help="dataset name (NAME)")
     p.add_argument("--epochs", type=int, required=True)
@@ -47,6 +52,8 @@ def _parse_args(argv=None):
     args = p.parse_args(argv)
     if args.epochs < 1:
         p.error("--epochs must be >= 1")
+    if args.save_embeddings and args.model != "LightGCN":
+        p.error("--save-embeddings is for LightGCN only (other models do not score by one dot product)")
     return args
 
 
@@ -123,7 +130,7 @@ def main(args) -> dict:
     import recbole
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
-    from recbole.model.general_recommender import LightGCN
+    from recbole.model import general_recommender
     from recbole.trainer import Trainer
     from recbole.utils import init_logger, init_seed
 
@@ -132,7 +139,7 @@ def main(args) -> dict:
             work = Path(args.work_dir).resolve()
             work.mkdir(parents=True, exist_ok=True)
         else:
-            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="recbole-lightgcn-")))
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="recbole-run-")))
         # RecBole writes ./log/ and ./log_tensorboard/ relative to the working directory.
         stack.enter_context(contextlib.chdir(work))
 
@@ -183,12 +190,13 @@ def main(args) -> dict:
             "save_dataset": False,
             "save_dataloaders": False,
             "log_wandb": False,
+            **json.loads(args.config),
         }
         # RecBole's Config also reads ``--key=value`` from sys.argv (with priority over config_dict);
         # our flags are already parsed, so hide them from it.
         argv, sys.argv = sys.argv, sys.argv[:1]
         try:
-            config = Config(model="LightGCN", dataset=args.dataset, config_dict=config_dict)
+            config = Config(model=args.model, dataset=args.dataset, config_dict=config_dict)
         finally:
             sys.argv = argv
         init_seed(config["seed"], config["reproducibility"])
@@ -211,7 +219,7 @@ def main(args) -> dict:
 
         # same order as recbole.quick_start.run_recbole
         init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
-        model = LightGCN(config, train_data.dataset).to(config["device"])
+        model = getattr(general_recommender, args.model)(config, train_data.dataset).to(config["device"])
         logger.info(model)
         trainer = Trainer(config, model)
 
@@ -278,6 +286,7 @@ def main(args) -> dict:
             "prep_time_s": prep_s,
             "threads": args.threads,
             "recbole_version": recbole.__version__,
+            "model": args.model,
         }
 
 
