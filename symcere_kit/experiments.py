@@ -198,22 +198,32 @@ class Grid:
         """Run every unfinished run; return the tidy results. A failed run is reported after the others finish."""
         from tqdm.auto import tqdm
 
-        todo = self.pending()
+        pending = self.pending()
         if threads is None and workers and workers > 1:
             threads = max(1, (os.cpu_count() or 1) // workers)
         errors: list[tuple[RunSpec, BaseException]] = []
-        with tqdm(total=len(self.specs), initial=len(self.specs) - len(todo), desc="grid", unit="run",
+        todo = iter(pending)
+        in_flight: dict[cf.Future, RunSpec] = {}
+        with tqdm(total=len(self.specs), initial=len(self.specs) - len(pending), desc="grid", unit="run",
                   disable=not progress) as bar, make_executor(executor, workers) as ex:
-            futures = {ex.submit(execute, spec, str(self.root), threads): spec for spec in todo}
-            for future in cf.as_completed(futures):
-                spec = futures[future]
-                exc = future.exception()
-                if exc is not None:
-                    errors.append((spec, exc))
-                else:
-                    self.write_results()
-                bar.set_postfix_str(f"{spec.dataset} {spec.variant} seed {spec.seed}")
-                bar.update(1)
+            # A bounded window of submitted runs: the bar moves as runs finish (the inline executor
+            # runs a task inside submit) and a remote cluster never holds the whole grid at once.
+            window = 1 if isinstance(ex, InlineExecutor) else 2 * max(1, workers or 1)
+            while True:
+                while len(in_flight) < window and (spec := next(todo, None)) is not None:
+                    in_flight[ex.submit(execute, spec, str(self.root), threads)] = spec
+                if not in_flight:
+                    break
+                done, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    spec = in_flight.pop(future)
+                    exc = future.exception()
+                    if exc is not None:
+                        errors.append((spec, exc))
+                    else:
+                        self.write_results()
+                    bar.set_postfix_str(f"{spec.dataset} {spec.variant} seed {spec.seed}")
+                    bar.update(1)
         tidy = self.write_results()
         if errors:
             spec, exc = errors[0]
