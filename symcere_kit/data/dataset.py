@@ -113,11 +113,15 @@ def normalized_bipartite_adjacency(r: sp.csr_matrix) -> torch.Tensor:
     """LightGCN/NGCF propagation matrix (He et al. 2020, eq. 7) as torch sparse CSR float32."""
     n_users, n_items = r.shape
     a = sp.bmat([[None, r], [r.T, None]], format="csr", dtype=np.float32)
-    deg = np.asarray(a.sum(axis=1)).ravel()
-    inv_sqrt = np.zeros_like(deg)
-    inv_sqrt[deg > 0] = deg[deg > 0] ** -0.5
-    d = sp.diags(inv_sqrt)
+    d = sp.diags(inverse_sqrt(np.asarray(a.sum(axis=1)).ravel()))
     return scipy_to_torch_csr(d @ a @ d)
+
+
+def inverse_sqrt(deg: np.ndarray) -> np.ndarray:
+    """The diagonal of :math:`D^{-1/2}` (same dtype as ``deg``): zero where a node has no weight."""
+    out = np.zeros_like(deg)
+    out[deg > 0] = deg[deg > 0] ** -0.5
+    return out
 
 
 def scipy_to_torch_csr(a: sp.spmatrix) -> torch.Tensor:

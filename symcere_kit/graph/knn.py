@@ -6,7 +6,7 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from ..data.dataset import scipy_to_torch_csr
+from ..data.dataset import inverse_sqrt, scipy_to_torch_csr
 
 ROWS_PER_CHUNK = 4096  # bounds the dense similarity block to ROWS_PER_CHUNK x n_items
 
@@ -37,7 +37,6 @@ def knn_adjacency(features: torch.Tensor, k: int) -> torch.Tensor:
     val[~np.isfinite(val)] = 0.0
     deg = np.zeros(n)
     np.add.at(deg, row, val)
-    inv_sqrt = np.zeros(n)
-    inv_sqrt[deg > 0] = deg[deg > 0] ** -0.5
+    inv_sqrt = inverse_sqrt(deg)
     weights = inv_sqrt[row] * val * inv_sqrt[col.ravel()]
     return scipy_to_torch_csr(sp.csr_matrix((weights, (row, col.ravel())), shape=(n, n)))

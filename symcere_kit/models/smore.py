@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.dataset import scipy_to_torch_csr
+from ..data.dataset import inverse_sqrt, scipy_to_torch_csr
 from ..graph.knn import knn_adjacency
 from ..graph.lightgcn import LightGCNEncoder
 from ..losses import bpr_loss, info_nce_loss, l2_reg
@@ -53,14 +53,9 @@ def item_text_features(dataset, config, progress: bool = True) -> torch.Tensor:
 
 def user_item_propagation(train_csr: sp.csr_matrix) -> torch.Tensor:
     """The user rows of the normalised bipartite adjacency, :math:`D_u^{-1/2} R D_i^{-1/2}` [users, items]."""
-    def inv_sqrt(deg: np.ndarray) -> np.ndarray:
-        out = np.zeros_like(deg, dtype=np.float64)
-        out[deg > 0] = deg[deg > 0] ** -0.5
-        return out
-
     r = sp.csr_matrix(train_csr, dtype=np.float64)
-    d_u = inv_sqrt(np.asarray(r.sum(axis=1)).ravel())
-    d_i = inv_sqrt(np.asarray(r.sum(axis=0)).ravel())
+    d_u = inverse_sqrt(np.asarray(r.sum(axis=1)).ravel())
+    d_i = inverse_sqrt(np.asarray(r.sum(axis=0)).ravel())
     return scipy_to_torch_csr(sp.diags(d_u) @ r @ sp.diags(d_i))
 
 

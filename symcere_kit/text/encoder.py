@@ -317,8 +317,11 @@ class TextEncoder(nn.Module):
         return mask_words(texts, p, generator, mask_token=getattr(self.tokenizer, "mask_token", None))
 
     # ------------------------------------------------------------------ forward paths
+    def _pooled(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return pool(hidden, attention_mask, self.pooling).float()
+
     def _finish(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self._normalized(pool(hidden, attention_mask, self.pooling).float())
+        return self._normalized(self._pooled(hidden, attention_mask))
 
     def _normalized(self, pooled: torch.Tensor) -> torch.Tensor:
         return F.normalize(pooled, dim=-1) if self.normalize else pooled
@@ -399,8 +402,7 @@ class TextEncoder(nn.Module):
                                            disable=not progress) as bar:
                     for chunk in _length_sorted_batches([len(x) for x in ids], batch_size):
                         input_ids, mask = self.collate([ids[i] for i in chunk])
-                        emb = pool(self._hidden(input_ids, mask), mask, self.pooling)
-                        out[torch.as_tensor(chunk)] = emb.float().cpu()
+                        out[torch.as_tensor(chunk)] = self._pooled(self._hidden(input_ids, mask), mask).cpu()
                         bar.update(len(chunk))
             finally:
                 self.train(was_training)
