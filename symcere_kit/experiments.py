@@ -1,8 +1,8 @@
 """Experiment grids (datasets x model variants x seeds): resumable, dispatched through any executor.
 
 Each run lives in ``<root>/runs/<dataset>/<variant>/seed<k>/``: ``per_user.parquet`` (per-user metrics,
-for paired tests) is written first, ``result.json`` (metrics, config, provenance) last, both
-atomically. A run is finished exactly when its ``result.json`` exists, so a killed run leaves nothing
+for paired tests), then ``model.safetensors`` and ``topk.parquet`` (see ``artifacts``, for the
+analyses), and ``result.json`` (metrics, config, provenance) last, each atomically. A run is finished exactly when its ``result.json`` exists, so a killed run leaves nothing
 that counts and a rerun of the grid does only what is missing. ``<root>/results.csv`` is the tidy
 table (one row per dataset x variant x seed x metric), rebuilt after every finished run.
 
@@ -24,6 +24,7 @@ from typing import Iterable, Iterator
 
 import pandas as pd
 
+from .artifacts import save_artifacts
 from .config import TrainConfig
 from .errors import SymcereError
 from .io import atomic_path, stable_hash, write_json_atomic, write_text_atomic
@@ -121,6 +122,7 @@ def execute(spec: RunSpec, root: str | Path, threads: int | None = None) -> dict
     result = run(dataset, spec.config(), progress=False)
     with atomic_path(out / "per_user.parquet") as tmp:
         result.evaluation.per_user.to_parquet(tmp, index=False)
+    save_artifacts(out, result)
     record = {"dataset": dataset.name, "dataset_arg": spec.dataset, "variant": spec.variant,
               "label": VARIANTS[spec.variant].label, "seed": spec.seed, "settings": dict(spec.settings),
               "metrics": result.metrics, "info": result.info}

@@ -42,7 +42,8 @@ class RunResult:
     metrics: dict[str, float]
     info: dict
     history: list[dict] = field(default_factory=list)
-    evaluation: EvalResult | None = None
+    evaluation: EvalResult | None = None  # per-user metrics and each evaluated user's top-K list
+    model: Recommender | None = None  # the trained model, for saving (``artifacts.save_run``) and analysis
 
     def to_dict(self) -> dict:
         """Metrics first, then run info: the JSON line the CLI prints."""
@@ -162,6 +163,11 @@ class EarlyStopping:
             self.trainer.model.load_state_dict(self.best_state)
 
 
+def fit_dataset(dataset: ReviewDataset, config: TrainConfig) -> ReviewDataset:
+    """What the model trains on: ``dataset``, or its holdout when early stopping needs a validation slice."""
+    return dataset.holdout(config.validation_ratio) if config.patience else dataset
+
+
 def run(dataset: ReviewDataset, config: TrainConfig, progress: bool = True,
         checkpoint: str | Path | None = None) -> RunResult:
     """Train ``config.model`` from ``config.seed`` and evaluate on ``dataset``'s test split.
@@ -173,7 +179,7 @@ def run(dataset: ReviewDataset, config: TrainConfig, progress: bool = True,
     """
     generator = seed_everything(config.seed)
     device = resolve_device(config.device)
-    fit_data = dataset.holdout(config.validation_ratio) if config.patience else dataset
+    fit_data = fit_dataset(dataset, config)
     model = build_model(config.model, fit_data, config).to(device)
     trainer = Trainer(model, fit_data, config, generator, device, progress)
     stopper = EarlyStopping(trainer, fit_data, config.patience, config.eval_every) if config.patience else None
@@ -188,7 +194,7 @@ def run(dataset: ReviewDataset, config: TrainConfig, progress: bool = True,
     if stopper:
         stopper.restore_best()
     start = time.perf_counter()
-    result = trainer.evaluate(dataset)
+    result = trainer.evaluate(dataset, return_topk=True)
     info = {
         "model": config.model,
         "dataset": dataset.name,
@@ -205,4 +211,4 @@ def run(dataset: ReviewDataset, config: TrainConfig, progress: bool = True,
         "versions": package_versions(),
         "git_commit": git_commit(),
     }
-    return RunResult(result.metrics, info, history, result)
+    return RunResult(result.metrics, info, history, result, model)
