@@ -126,3 +126,20 @@ def _load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], path: 
     if missing or unexpected:
         raise SymcereError(f"{path} does not fit the model its config builds (missing {missing[:3]}, "
                            f"unexpected {unexpected[:3]}); it was written by another version of the model.")
+
+
+def find_runs(root: str | Path, model: str | None = None) -> pd.DataFrame:
+    """Every finished run under a grid root (``<root>/runs/<dataset>/<variant>/seed<k>``), optionally only
+    those of one ``model``: directory, dataset, variant, label, seed, model, has_weights."""
+    rows = []
+    for path in sorted(Path(root).glob("runs/*/*/seed*/" + RESULT_FILE)):
+        try:
+            rec = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue  # a foreign or damaged file is not a run; load_run names it when asked for it
+        m = rec.get("info", {}).get("model")
+        if model is None or m == model:
+            rows.append({"directory": path.parent, "dataset": rec.get("dataset"), "variant": rec.get("variant"),
+                         "label": rec.get("label"), "seed": rec.get("seed"), "model": m,
+                         "has_weights": (path.parent / MODEL_FILE).is_file()})
+    return pd.DataFrame(rows, columns=["directory", "dataset", "variant", "label", "seed", "model", "has_weights"])

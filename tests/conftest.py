@@ -18,6 +18,7 @@ MI_FILE = SHARED_DATA / "amazon2014_musical_instruments" / "Musical_instruments_
 def _isolated_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SYMCERE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "processed"))
     monkeypatch.setenv("SYMCERE_RESULTS_DIR", str(tmp_path_factory.getbasetemp() / "results"))
+    monkeypatch.setenv("SYMCERE_FIGURES_DIR", str(tmp_path_factory.getbasetemp() / "figures"))
     monkeypatch.delenv("SYMCERE_DATA_DIR", raising=False)
 
 

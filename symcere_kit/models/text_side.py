@@ -57,6 +57,24 @@ class TextSide(nn.Module):
         """t_uv for the training interactions at ``rows`` of ``dataset.train``."""
         return self.proj(self._encode(rows, 0.0))
 
+    @torch.no_grad()
+    def encode_texts(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> torch.Tensor:
+        """t for any texts (e.g. LIME's perturbed reviews): the trained encoder and projection, no cache.
+
+        Frozen mode dropped its encoder after caching; the first call loads it again (weights unchanged)."""
+        encoder = self.encoder or self.__dict__.get("_reloaded")
+        if encoder is None:
+            encoder = self.__dict__["_reloaded"] = TextEncoder.from_config(self.config)  # not a submodule
+        encoder.to(self.proj.weight.device)
+        was_training = self.training
+        self.eval()
+        try:
+            with self._autocast():
+                pooled = encoder.encode(texts, batch_size=batch_size, progress=progress, cache=False)
+            return self.proj(pooled.to(self.proj.weight.device).float())
+        finally:
+            self.train(was_training)
+
     def masked(self, rows: torch.Tensor) -> torch.Tensor:
         """The word-masked view t'_uv (eq. 6)."""
         return self.proj(self._encode(rows, self.config.word_mask))

@@ -1,0 +1,199 @@
+"""LIME "semantic anchoring" (paper section 6.2, Tables 5-8): which words of a review move its text
+embedding towards the graph embedding of the interaction it belongs to.
+
+For training interaction (u, v) with review r_uv, the explained quantity is the cosine similarity
+cos(t(r'), g_uv) of a perturbed review r' (LIME drops words) to the fixed g_uv = (g_u + g_v)/2 of
+the trained model. LIME's text explainer wants class probabilities, so ``classifier_fn`` returns
+[1 - p, p] with p = (cos + 1)/2, an affine map: LIME's weights for label 1 are then half the cosine
+change a word causes. Perturbations are encoded in length-sorted batches by the model's own
+encoder. Explanations are cached on disk by (model weights, text, samples, seed, features), so a
+widget revisiting a review, or a rerun of a notebook, costs nothing.
+
+The global view (the paper's named limitation is that LIME is local) aggregates many explanations
+per word and per word class (``lexicon.WordClasses``).
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from ..errors import SymcereError
+from ..io import stable_hash, write_json_atomic
+from .lexicon import CLASSES, WordClasses, tokens
+
+
+@dataclass
+class Explanation:
+    row: int  # index into the training interactions
+    user: int
+    item: int
+    text: str
+    similarity: float  # cos(t(r_uv), g_uv) of the whole review
+    weights: list[tuple[str, float]]  # (word, LIME weight), strongest first
+    intercept: float
+    score: float  # R^2 of LIME's local linear model
+    num_samples: int
+    seed: int
+    extra: dict = field(default_factory=dict)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.weights, columns=["word", "weight"])
+
+
+def _weights_key(model: torch.nn.Module) -> str:
+    from ..artifacts import trainable_state
+
+    h = hashlib.sha256()
+    for name, tensor in sorted(trainable_state(model).items()):
+        h.update(name.encode())
+        h.update(tensor.float().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+class InteractionExplainer:
+    """LIME over one trained SymCERE run (a ``TrainedRun`` from ``artifacts.load_run``)."""
+
+    def __init__(self, trained, cache_dir: str | Path | None = None, batch_size: int = 64):
+        model = trained.model
+        if not (hasattr(model, "graph") and hasattr(model, "text")):
+            raise SymcereError(f"{trained.label}: LIME semantic anchoring needs a SymCERE run (it explains "
+                               f"text-graph similarity); {trained.config.model} has no text encoder.")
+        from ..data.dataset import cache_dir as default_cache
+        from ..train import fit_dataset
+
+        self.trained, self.model, self.batch_size = trained, model.eval(), batch_size
+        self.train = fit_dataset(trained.dataset, trained.config).train
+        with torch.no_grad():
+            users, items = model.graph(model.adj)
+        self.users, self.items = users.float(), items.float()
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache() / "lime"
+        self.model_key = stable_hash({"weights": _weights_key(model), "config": trained.config.to_dict()})
+
+    def __len__(self) -> int:
+        return len(self.train)
+
+    def interaction(self, row: int) -> tuple[int, int, str]:
+        if not 0 <= row < len(self.train):
+            raise SymcereError(f"Review row {row} is out of range: this run has {len(self.train)} training reviews.")
+        r = self.train.iloc[row]
+        return int(r["user"]), int(r["item"]), str(r["text"])
+
+    def graph_embedding(self, row: int) -> torch.Tensor:
+        user, item, _ = self.interaction(row)
+        return (self.users[user] + self.items[item]) / 2
+
+    def similarity(self, texts: Sequence[str], row: int, progress: bool = False) -> np.ndarray:
+        """cos(t(text), g_uv of ``row``) for each text; cosine whether or not the model normalises."""
+        t = self.model.text.encode_texts(list(texts), batch_size=self.batch_size, progress=progress)
+        g = self.graph_embedding(row).to(t.device)
+        return F.cosine_similarity(t, g[None, :], dim=-1).cpu().numpy().astype(np.float64)
+
+    def classifier_fn(self, row: int, progress: bool = False):
+        def predict(texts: list[str]) -> np.ndarray:
+            p = (self.similarity(texts, row, progress) + 1.0) / 2.0
+            return np.stack([1.0 - p, p], axis=1)
+
+        return predict
+
+    def _key(self, text: str, num_samples: int, seed: int, num_features: int | None) -> str:
+        return stable_hash({"model": self.model_key, "text": text, "samples": num_samples, "seed": seed,
+                            "features": num_features})
+
+    def explain(self, row: int, num_samples: int = 500, seed: int = 0, num_features: int | None = None,
+                progress: bool = False, use_cache: bool = True) -> Explanation:
+        """LIME explanation of review ``row`` (all its distinct words unless ``num_features``)."""
+        from lime.lime_text import LimeTextExplainer
+
+        if num_samples < 10:
+            raise SymcereError(f"LIME needs at least 10 samples to fit its local model, got {num_samples}.")
+        user, item, text = self.interaction(row)
+        key = self._key(text, num_samples, seed, num_features)
+        path = self.cache_dir / f"{key}.json"
+        if use_cache and path.is_file():
+            import json
+
+            d = json.loads(path.read_text(encoding="utf-8"))
+            d["weights"] = [tuple(w) for w in d["weights"]]
+            return Explanation(**{**d, "row": row})
+        if not tokens(text):
+            raise SymcereError(f"Review row {row} has no words to explain (empty text).")
+        explainer = LimeTextExplainer(class_names=["dissimilar", "similar"], random_state=seed)
+        n_words = len(set(tokens(text)))
+        exp = explainer.explain_instance(text, self.classifier_fn(row, progress), labels=(1,),
+                                         num_features=num_features or n_words, num_samples=num_samples)
+        full = float(self.similarity([text], row)[0])
+        out = Explanation(row, user, item, text, full, [(w, float(v)) for w, v in exp.as_list(label=1)],
+                          float(exp.intercept[1]), float(exp.score), num_samples, seed)
+        if use_cache:
+            write_json_atomic(path, asdict(out))
+        return out
+
+    def explain_many(self, rows: Sequence[int], num_samples: int = 500, seed: int = 0,
+                     progress: bool = True) -> list[Explanation]:
+        return [self.explain(int(r), num_samples, seed) for r in tqdm(rows, desc="LIME reviews", unit="review",
+                                                                       disable=not progress)]
+
+
+def sample_rows(n_rows: int, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` distinct review rows drawn with ``seed`` (all of them when n >= n_rows), sorted."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_rows, size=min(n, n_rows), replace=False))
+
+
+def word_table(explanations: Sequence[Explanation], classes: WordClasses | None = None) -> pd.DataFrame:
+    """Global view per word over many explanations: in how many reviews LIME weighed it, its mean
+    and mean absolute weight, total absolute weight, and its class."""
+    rows = [(w.lower(), v) for e in explanations for w, v in e.weights]
+    if not rows:
+        raise SymcereError("No explanation holds any word weight; explain some reviews first.")
+    f = pd.DataFrame(rows, columns=["word", "weight"])
+    f["abs"] = f["weight"].abs()
+    out = f.groupby("word").agg(reviews=("weight", "size"), mean_weight=("weight", "mean"),
+                                mean_abs_weight=("abs", "mean"), total_abs_weight=("abs", "sum")).reset_index()
+    if classes is not None:
+        out["class"] = classes.classify(out["word"])
+    return out.sort_values("mean_weight", ascending=False, ignore_index=True)
+
+
+def class_summary(words: pd.DataFrame, top: int = 5, min_reviews: int = 3) -> pd.DataFrame:
+    """Tables 5-8 style: per word class, its share of all attribution mass, its mean weight, and its
+    strongest positive words (mean weight, among words weighed in at least ``min_reviews`` reviews)."""
+    if "class" not in words:
+        raise SymcereError("word_table was built without word classes; pass classes=WordClasses(...).")
+    total = words["total_abs_weight"].sum()
+    rows = []
+    for cls in CLASSES:
+        part = words[words["class"] == cls]
+        frequent = part[part["reviews"] >= min_reviews].sort_values("mean_weight", ascending=False)
+        mean_w = float(np.average(part["mean_weight"], weights=part["reviews"])) if len(part) else float("nan")
+        rows.append({"class": cls, "words": len(part), "weighings": int(part["reviews"].sum()),
+                     "share_of_mass": float(part["total_abs_weight"].sum() / total) if total else 0.0,
+                     "mean_weight": mean_w, "top_words": ", ".join(frequent["word"].head(top))})
+    return pd.DataFrame(rows)
+
+
+def highlight_html(explanation: Explanation, max_alpha: float = 0.75) -> str:
+    """The review as HTML, each word shaded by its weight: green pulls towards g_uv, red pushes away."""
+    weights = {w.lower(): v for w, v in explanation.weights}
+    scale = max((abs(v) for v in weights.values()), default=0.0) or 1.0
+    import re
+
+    parts = []
+    for piece in re.split(r"(\w+)", explanation.text):
+        v = weights.get(piece.lower()) if piece and re.fullmatch(r"\w+", piece) else None
+        if v is None:
+            parts.append(html.escape(piece))
+            continue
+        colour = "0,150,70" if v > 0 else "200,40,40"
+        parts.append(f'<span title="{v:+.4f}" style="background: rgba({colour},{max_alpha * abs(v) / scale:.3f})">'
+                     f"{html.escape(piece)}</span>")
+    return ('<div class="symcere-lime" style="line-height:1.7">' + "".join(parts) + "</div>")
