@@ -111,7 +111,7 @@ def load_run(directory: str | Path, dataset=None, device: str | torch.device = "
         raise SymcereError(f"{directory} was trained on dataset fingerprint {info.get('dataset_fingerprint')!r}, "
                            f"but {dataset.name} is now {dataset.fingerprint!r} (its file or preprocessing "
                            f"changed); rerun the run on the current data.")
-    model = build_model(config.model, fit_dataset(dataset, config), config)
+    model = build_model(config.model, fit_dataset(dataset, config), config, progress=False)
     if weights.is_file():
         _load_weights(model, load_file(str(weights)), weights)
     model.to(device).eval()

@@ -180,7 +180,7 @@ def run(dataset: ReviewDataset, config: TrainConfig, progress: bool = True,
     generator = seed_everything(config.seed)
     device = resolve_device(config.device)
     fit_data = fit_dataset(dataset, config)
-    model = build_model(config.model, fit_data, config).to(device)
+    model = build_model(config.model, fit_data, config, progress=progress).to(device)
     trainer = Trainer(model, fit_data, config, generator, device, progress)
     stopper = EarlyStopping(trainer, fit_data, config.patience, config.eval_every) if config.patience else None
     if stopper:

@@ -109,8 +109,9 @@ class InteractionExplainer:
                             "features": num_features})
 
     def explain(self, row: int, num_samples: int = 500, seed: int = 0, num_features: int | None = None,
-                progress: bool = False, use_cache: bool = True) -> Explanation:
-        """LIME explanation of review ``row`` (all its distinct words unless ``num_features``)."""
+                progress: bool = False, use_cache: bool = True, refresh: bool = False) -> Explanation:
+        """LIME explanation of review ``row`` (all its distinct words unless ``num_features``); with
+        ``refresh`` a cached one is recomputed (and the cache rewritten), e.g. to time LIME itself."""
         from lime.lime_text import LimeTextExplainer
 
         if num_samples < 10:
@@ -118,7 +119,7 @@ class InteractionExplainer:
         user, item, text = self.interaction(row)
         key = self._key(text, num_samples, seed, num_features)
         path = self.cache_dir / f"{key}.json"
-        if use_cache and path.is_file():
+        if use_cache and not refresh and path.is_file():
             import json
 
             d = json.loads(path.read_text(encoding="utf-8"))

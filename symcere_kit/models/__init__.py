@@ -29,12 +29,14 @@ MODELS: dict[str, type[Recommender] | Callable[[], type[Recommender]]] = {
 }
 
 
-def build_model(name: str, dataset, config) -> Recommender:
+def build_model(name: str, dataset, config, progress: bool = True) -> Recommender:
+    """``progress`` shows the review-encoding bar of models that embed reviews (``encodes_text``)."""
     try:
         cls = MODELS[name]
     except KeyError:
         raise SymcereError(f"Unknown model {name!r}; choose one of {', '.join(MODELS)}.") from None
-    return (cls if isinstance(cls, type) else cls())(dataset, config)
+    cls = cls if isinstance(cls, type) else cls()
+    return cls(dataset, config, progress=progress) if getattr(cls, "encodes_text", False) else cls(dataset, config)
 
 
 __all__ = ["MODELS", "Recommender", "build_model"]

@@ -64,10 +64,12 @@ def _gate(d: int) -> nn.Sequential:
 
 
 class SMORE(Recommender):
-    def __init__(self, dataset, config, features: torch.Tensor | None = None):
+    encodes_text = True  # build_model passes ``progress`` (the review-encoding bar)
+
+    def __init__(self, dataset, config, features: torch.Tensor | None = None, progress: bool = True):
         super().__init__(dataset, config)
         d = config.embedding_dim
-        features = item_text_features(dataset, config) if features is None else features
+        features = item_text_features(dataset, config, progress) if features is None else features
         self.text_features = nn.Parameter(features.float().clone())  # fine-tuned, as SMORE's from_pretrained(freeze=False)
         self.register_buffer("adj", dataset.norm_adjacency(), persistent=False)
         self.register_buffer("item_adj", knn_adjacency(features, min(config.knn_k, dataset.n_items)), persistent=False)

@@ -41,13 +41,15 @@ def build_graph_encoder(backbone: str, dataset, config):
 
 
 class SymCERE(Recommender):
-    def __init__(self, dataset, config):
+    encodes_text = True  # build_model passes ``progress`` (the review-encoding bar)
+
+    def __init__(self, dataset, config, progress: bool = True):
         super().__init__(dataset, config)
         if config.bpr_reduction not in ("sum", "mean"):
             raise SymcereError(f"bpr_reduction must be 'sum' or 'mean', got {config.bpr_reduction!r}.")
         self.dataset = dataset
         self.graph = build_graph_encoder(config.backbone, dataset, config)
-        self.text = TextSide(dataset, config, out_dim=self.graph.out_dim)
+        self.text = TextSide(dataset, config, out_dim=self.graph.out_dim, progress=progress)
         self.register_buffer("adj", dataset.norm_adjacency(), persistent=False)
         self.view_adj: torch.Tensor | None = None
 
