@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv test reproduce bench bench-symcere bench-parity clean
+.PHONY: venv test reproduce bench bench-symcere bench-analysis bench-parity clean
 
 venv: $(STAMP)
 
@@ -39,6 +39,9 @@ $(RECBOLE_VENV)/.ok:
 	$(PYTHON) -m venv $(RECBOLE_VENV)
 	$(RECBOLE_VENV)/bin/pip install --quiet "setuptools<81" torch==2.13.0 numpy==1.26.4 "pandas<2.3" scipy==1.11.4 recbole==1.2.1
 	@touch $@
+
+bench-analysis: venv
+	$(PY) benchmarks/bench_analysis.py
 
 bench-parity: venv $(RECBOLE_VENV)/.ok
 	$(PY) benchmarks/bench_core.py --recbole-python $(RECBOLE_VENV)/bin/python

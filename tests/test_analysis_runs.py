@@ -19,15 +19,16 @@ def store(tmp_path_factory, synthetic_file, tiny_bert_dir):
     root = tmp_path_factory.mktemp("grid")
     # mean pooling over a random tiny BERT is a bag of words, so the projection can learn the planted words
     settings = {"text_model": str(tiny_bert_dir), "pooling": "mean", "max_length": 32, "epochs": 25, "batch_size": 256}
-    Grid([str(synthetic_file)], ["symcere-lightgcn", "symcere-lightgcn-wo-norm", "lightgcn"], [0], root=root,
-         settings=settings).run(progress=False)
+    grid = Grid([str(synthetic_file)], ["symcere-lightgcn", "symcere-lightgcn-wo-norm", "lightgcn"], [0], root=root,
+                settings=settings)
+    grid.run(progress=False)
     runs = find_runs(root).set_index("variant")
     loaded = {v: load_run(runs.loc[v, "directory"]) for v in runs.index}
-    return root, runs, loaded
+    return root, runs, loaded, grid
 
 
 def test_run_store_lists_runs_and_embeddings_have_the_right_shapes(store):
-    root, runs, loaded = store
+    root, runs, loaded, _ = store
     assert set(runs.index) == {"symcere-lightgcn", "symcere-lightgcn-wo-norm", "lightgcn"} and runs["has_weights"].all()
     assert list(find_runs(root, model="symcere")["variant"].sort_values()) == ["symcere-lightgcn", "symcere-lightgcn-wo-norm"]
     sym = run_embeddings(loaded["symcere-lightgcn"])
@@ -40,7 +41,7 @@ def test_run_store_lists_runs_and_embeddings_have_the_right_shapes(store):
 
 
 def test_table4_norm_degree_and_recommendation_popularity_are_finite(store):
-    _, runs, loaded = store
+    _, runs, loaded, _ = store
     embs = {v: run_embeddings(loaded[v]) for v in ("symcere-lightgcn", "symcere-lightgcn-wo-norm")}
     table = geometry.similarity_table(embs, max_rows=300)
     assert len(table) == 4 and np.isfinite(table.drop(columns=["run", "space"]).to_numpy(float)).all()
@@ -58,7 +59,7 @@ def test_table4_norm_degree_and_recommendation_popularity_are_finite(store):
 
 
 def test_fusion_gap_is_deterministic_with_a_seed(store):
-    _, _, loaded = store
+    _, _, loaded, _ = store
     before, after = (run_embeddings(loaded[v]) for v in ("symcere-lightgcn-wo-norm", "symcere-lightgcn"))
     panels = projection.fusion_panels(before, after)
     a = projection.fusion_gap(panels, n=60, seed=3, popularity=after.item_degree[after.train_items], progress=False)
@@ -69,7 +70,7 @@ def test_fusion_gap_is_deterministic_with_a_seed(store):
 
 
 def test_lime_global_view_ranks_planted_product_words_above_sentiment(store, tmp_path):
-    _, _, loaded = store
+    _, _, loaded, _ = store
     run = loaded["symcere-lightgcn"]
     explainer = InteractionExplainer(run, cache_dir=tmp_path)
     exps = explainer.explain_many(sample_rows(len(explainer), 25, seed=0), num_samples=200, progress=False)
@@ -86,7 +87,7 @@ def test_lime_global_view_ranks_planted_product_words_above_sentiment(store, tmp
 
 
 def test_explanations_are_cached_by_model_text_samples_and_seed(store, tmp_path, monkeypatch):
-    _, _, loaded = store
+    _, _, loaded, _ = store
     explainer = InteractionExplainer(loaded["symcere-lightgcn"], cache_dir=tmp_path)
     first = explainer.explain(0, num_samples=60)
     calls = []
@@ -101,7 +102,7 @@ def test_explanations_are_cached_by_model_text_samples_and_seed(store, tmp_path,
 def test_widget_updates_when_a_person_picks_another_review_or_moves_the_slider(store):
     from symcere_kit.analysis.widgets import LimeExplorer
 
-    root, _, _ = store
+    root, _, _, _ = store
     ui = LimeExplorer(root, num_samples=60)
     assert len(ui.run.options) == 2 and ui.review.options and ui.last is not None
     html0, row0 = ui.text.value, ui.last.row
@@ -118,7 +119,7 @@ def test_every_plot_saves_pdf_and_png(store, tmp_path):
 
     from symcere_kit.analysis import plots
 
-    _, _, loaded = store
+    _, _, loaded, _ = store
     emb = run_embeddings(loaded["symcere-lightgcn"])
     frame = projection.fusion_gap(projection.fusion_panels(emb, emb), n=40, progress=False,
                                   popularity=emb.item_degree[emb.train_items])
@@ -138,3 +139,22 @@ def test_every_plot_saves_pdf_and_png(store, tmp_path):
 
 def emb_ds(loaded):
     return loaded["symcere-lightgcn"].dataset
+
+
+def test_study_tables_read_the_grid_store(store, synthetic_file):
+    from symcere_kit.analysis import study
+
+    _, _, _, grid = store
+    ds = str(synthetic_file)
+    embs = study.variant_embeddings(grid, ds, ["symcere-lightgcn", "symcere-lightgcn-wo-norm"])
+    assert len(study.table4(embs, max_rows=200)) == 4
+    nd = study.norm_degree_table(embs)
+    assert list(nd["run"]) == ["SymCERE + LightGCN", "SymCERE w/o Norm + LightGCN"] and nd["spearman_rho"].between(-1, 1).all()
+    anchoring = study.anchoring_table(embs)
+    assert anchoring["median_lambda_obj"].between(0, 1).all() and (anchoring["items"] > 0).all()
+    pop = study.popularity_table(grid, ds)
+    assert set(pop["variant"]) == {"symcere-lightgcn", "symcere-lightgcn-wo-norm", "lightgcn"} and (pop["seeds"] == 1).all()
+    assert len(study.bucket_table(grid, ds)) == 9
+    assert all(v.shape == (64,) for v in study.dimension_variances(embs).values())
+    with pytest.raises(Exception, match="not part of this grid"):
+        study.load_variant(grid, ds, "ngcf")

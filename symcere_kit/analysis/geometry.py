@@ -73,7 +73,7 @@ def item_spread(x: torch.Tensor, items: np.ndarray, min_interactions: int = 2) -
     if len(x) != len(items):
         raise SymcereError(f"item_spread: {len(x)} embeddings but {len(items)} item ids.")
     z = F.normalize(x.float(), dim=-1)
-    idx = torch.as_tensor(np.asarray(items), dtype=torch.long)
+    idx = torch.tensor(np.asarray(items), dtype=torch.long)
     n_items = int(idx.max()) + 1 if len(idx) else 0
     counts = torch.bincount(idx, minlength=n_items)
     centroid = torch.zeros(n_items, z.shape[1]).index_add_(0, idx, z)

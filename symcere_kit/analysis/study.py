@@ -1,0 +1,112 @@
+"""The paper's analyses over a grid's run store, one call per table (notebooks 05-07 and the notes).
+
+Every function reads finished runs of a ``Grid`` (built with the same datasets, settings and root
+as the grid that trained them) and never trains: a missing run is an error that names it.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SymcereError
+from . import geometry, popularity
+from .embeddings import RunEmbeddings, run_embeddings
+
+
+@lru_cache(maxsize=4)
+def _dataset(name_or_path: str):
+    from ..data.dataset import load_dataset
+
+    return load_dataset(name_or_path, progress=False)
+
+
+def run_dir(grid, dataset: str, variant: str, seed: int = 0):
+    for spec in grid.specs:
+        if (spec.dataset, spec.variant, spec.seed) == (dataset, variant, seed):
+            path = spec.directory(grid.root)
+            if not (path / "result.json").is_file():
+                raise SymcereError(f"{variant} seed {seed} on {dataset} has not run yet ({path}); run the grid first.")
+            return path
+    raise SymcereError(f"{variant} seed {seed} on {dataset} is not part of this grid.")
+
+
+def load_variant(grid, dataset: str, variant: str, seed: int = 0):
+    from ..artifacts import load_run
+
+    return load_run(run_dir(grid, dataset, variant, seed), dataset=_dataset(dataset))
+
+
+def variant_embeddings(grid, dataset: str, variants: list[str], seed: int = 0) -> dict[str, RunEmbeddings]:
+    return {v: run_embeddings(load_variant(grid, dataset, v, seed)) for v in variants}
+
+
+def table4(embeddings: dict[str, RunEmbeddings], spaces=("interactions", "text"), max_rows: int = 4000,
+           seed: int = 0) -> pd.DataFrame:
+    """Table 4 (pairwise cosine statistics) plus uniformity and graph-text alignment per run and space."""
+    return geometry.similarity_table({e.label: e for e in embeddings.values()}, spaces, max_rows, seed)
+
+
+def norm_degree_table(embeddings: dict[str, RunEmbeddings]) -> pd.DataFrame:
+    """Spearman rho of raw item-embedding norm vs training degree, per run."""
+    return pd.DataFrame([{"run": e.label, **popularity.norm_degree_correlation(e.items, e.item_degree)}
+                         for e in embeddings.values()])
+
+
+def anchoring_table(embeddings: dict[str, RunEmbeddings], space: str = "text") -> pd.DataFrame:
+    """Figure 3 measured: per run, the per-item mean angle to the item's centroid and lambda_obj
+    (medians and means over items with at least two training interactions)."""
+    rows = []
+    for e in embeddings.values():
+        s = geometry.item_spread(e.view(space, True), e.train_items)
+        rows.append({"run": e.label, "space": space, "items": len(s),
+                     "median_angle_deg": float(s["mean_angle_deg"].median()),
+                     "mean_angle_deg": float(s["mean_angle_deg"].mean()),
+                     "median_lambda_obj": float(s["lambda_obj"].median()),
+                     "mean_lambda_obj": float(s["lambda_obj"].mean())})
+    return pd.DataFrame(rows)
+
+
+def popularity_table(grid, dataset: str, k: int = 10) -> pd.DataFrame:
+    """Per variant, mean over its finished seeds: HR@k and NDCG@k with the popularity profile of its
+    top-k lists (average training degree of recommended items, coverage, Gini)."""
+    from ..artifacts import TOPK_FILE, read_record
+
+    degree = _dataset(dataset).item_degree
+    rows = []
+    for spec in grid.specs:
+        path = spec.directory(grid.root)
+        if spec.dataset != dataset or not (path / "result.json").is_file() or not (path / TOPK_FILE).is_file():
+            continue
+        metrics = read_record(path)["metrics"]
+        rows.append({"variant": spec.variant, "seed": spec.seed, f"hr@{k}": metrics.get(f"hr@{k}"),
+                     f"ndcg@{k}": metrics.get(f"ndcg@{k}"),
+                     **popularity.recommendation_popularity(pd.read_parquet(path / TOPK_FILE), degree, k)})
+    if not rows:
+        raise SymcereError(f"No finished run with top-K lists for {dataset} in {grid.root}; run the grid first.")
+    f = pd.DataFrame(rows)
+    out = f.groupby("variant", sort=False).mean(numeric_only=True).drop(columns="seed")
+    return out.assign(seeds=f.groupby("variant", sort=False).size()).reset_index()
+
+
+def bucket_table(grid, dataset: str, k: int = 10) -> pd.DataFrame:
+    """HR@k / NDCG@k per item-popularity bucket (tail, mid, head) per variant, mean over seeds."""
+    from ..artifacts import TOPK_FILE
+
+    ds = _dataset(dataset)
+    frames = []
+    for spec in grid.specs:
+        path = spec.directory(grid.root)
+        if spec.dataset == dataset and (path / TOPK_FILE).is_file() and (path / "result.json").is_file():
+            acc = popularity.accuracy_by_popularity(pd.read_parquet(path / TOPK_FILE), ds.test, ds.item_degree, k)
+            frames.append(acc.assign(variant=spec.variant, seed=spec.seed))
+    if not frames:
+        raise SymcereError(f"No finished run with top-K lists for {dataset} in {grid.root}; run the grid first.")
+    f = pd.concat(frames)
+    return (f.groupby(["variant", "bucket"], sort=False)[[f"hr@{k}", f"ndcg@{k}", "n"]].mean().reset_index())
+
+
+def dimension_variances(embeddings: dict[str, RunEmbeddings], space: str = "text") -> dict[str, np.ndarray]:
+    """Figure 4's input: per-dimension variance of each run's unit-normalised ``space`` embeddings."""
+    return {e.label: geometry.dimension_variance(getattr(e, space)) for e in embeddings.values()}
