@@ -125,7 +125,7 @@ def execute(spec: RunSpec, root: str | Path, threads: int | None = None) -> dict
     save_artifacts(out, result)
     record = {"dataset": dataset.name, "dataset_arg": spec.dataset, "variant": spec.variant,
               "label": VARIANTS[spec.variant].label, "seed": spec.seed, "settings": dict(spec.settings),
-              "metrics": result.metrics, "info": result.info}
+              "metrics": result.metrics, "info": result.info, "history": result.history}
     write_json_atomic(out / "result.json", record)
     return record
 
@@ -264,3 +264,19 @@ class Grid:
                                                                            seed=spec.seed))
         cols = ["dataset", "variant", "seed", "user", "value"]
         return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+
+
+def study_dir(quick: bool = False) -> Path:
+    """Where the notebooks write tables (``results/``; QUICK runs under ``results/quick/``)."""
+    from .report import results_dir
+
+    return results_dir() / "quick" if quick else results_dir()
+
+
+def study_grid(datasets: Iterable[str], seeds: Iterable[int] = (0,), epochs: int | None = None,
+               text_mode: str = "frozen", quick: bool = False, variants: Iterable[str] = ("paper",)) -> Grid:
+    """The grid the notebooks share: the same parameters give the same run folders, so notebook 02 or
+    03 trains a run once and 04-07 reuse it. Defaults add no settings, so ``symcere grid`` without
+    ``--set`` fills the same store (``results/grid``)."""
+    settings = {**({"epochs": int(epochs)} if epochs else {}), **({"text_mode": text_mode} if text_mode != "frozen" else {})}
+    return Grid(datasets, variants, seeds, root=study_dir(quick) / "grid", settings=settings)
