@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv test reproduce bench bench-symcere bench-analysis bench-parity clean
+.PHONY: venv test test-browser reproduce bench bench-symcere bench-analysis bench-parity clean
 
 venv: $(STAMP)
 
@@ -21,6 +21,10 @@ $(STAMP): pyproject.toml
 
 test: venv
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# A real Chromium drives the LIME explorer in JupyterLab (Debian: apt-get install chromium chromium-driver).
+test-browser: venv
+	SYMCERE_REQUIRE_BROWSER=1 $(PY) -m pytest -q tests/test_browser.py
 
 reproduce: venv
 	$(PY) -m symcere_kit.reproduce $(if $(QUICK),--quick,)

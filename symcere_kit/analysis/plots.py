@@ -21,8 +21,10 @@ NORMALISATION = {"without": "#1f77b4", "with": "#ff7f0e"}  # Figure 4: blue with
 WORD_CLASS = {"product": "#2a9d8f", "sentiment": "#e76f51", "stop-word": "#8d99ae", "other": "#e9c46a"}
 
 
-def figures_dir() -> Path:
-    return Path(os.environ.get("SYMCERE_FIGURES_DIR") or project_root() / "figures")
+def figures_dir(quick: bool = False) -> Path:
+    """``figures/`` (``$SYMCERE_FIGURES_DIR``); QUICK runs write to its ``quick/`` folder, never over the real figures."""
+    base = Path(os.environ.get("SYMCERE_FIGURES_DIR") or project_root() / "figures")
+    return base / "quick" if quick else base
 
 
 def use_style() -> None:
@@ -97,11 +99,11 @@ def plot_fusion_gap(frame: pd.DataFrame, colour_by: str = "modality", title: str
             for modality, colour in MODALITY.items():
                 m = part[part["modality"] == modality]
                 ax.scatter(m["x"], m["y"], s=4, color=colour, alpha=0.6, label=modality)
-        ax.set(title=f"{panel}\nmodality gap {part['gap'].iloc[0]:.3f}", xticks=[], yticks=[])
+        ax.set(title=f"{panel.replace(' (', chr(10) + '(')}\nmodality gap {part['gap'].iloc[0]:.3f}", xticks=[], yticks=[])
     if colour_by != "popularity":
         axes[0].legend(frameon=False, markerscale=3)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, y=1.06)
     return fig
 
 
@@ -123,4 +125,29 @@ def plot_class_shares(summary: pd.DataFrame, title: str = "Share of LIME attribu
     for y, v in enumerate(s["share_of_mass"]):
         ax.text(v, y, f" {v:.1%}", va="center")
     ax.set(xlabel="share of attribution mass", xlim=(0, max(1e-9, s["share_of_mass"].max()) * 1.2), title=title)
+    return fig
+
+
+def plot_fn_mask(keep, title: str = "In-batch pairs the symmetric NCE keeps"):
+    """The false-negative mask of one batch: rows are anchors i (graph g_i), columns candidates j (text
+    t_j); dark = kept in the denominator, light = dropped because u_i trained on v_j (eqs. 3-5)."""
+    import seaborn as sns
+
+    keep = np.asarray(keep, dtype=float)
+    fig, (ax,) = _figure(width=4.6, height=4.0)
+    sns.heatmap(keep, ax=ax, cmap="Blues", vmin=0, vmax=1, cbar=False, square=True, linewidths=0.3, linecolor="white")
+    ax.set(xlabel="candidate j (text)", ylabel="anchor i (graph)", title=title)
+    return fig
+
+
+def plot_learning_curves(history: list[dict], terms=("loss", "cross", "intra", "bpr"), title: str = "Training"):
+    """Per-epoch mean of each loss term (and validation NDCG@10 when early stopping recorded it)."""
+    frame = pd.DataFrame(history)
+    present = [t for t in terms if t in frame]
+    fig, axes = _figure(ncols=len(present), width=3.2, height=2.8)
+    for ax, term in zip(axes, present):
+        ax.plot(frame["epoch"], frame[term], marker="o", ms=2)
+        ax.set(xlabel="epoch", title=term)
+    if title:
+        fig.suptitle(title)
     return fig

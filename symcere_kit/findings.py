@@ -1,0 +1,107 @@
+"""What each notebook found, as Markdown computed from its results: no typed-in conclusions.
+
+Every sentence is built from the numbers passed in, so a rerun on other data or seeds rewrites it;
+a comparison's direction (above / below) comes from the numbers, never from the paper.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .experiments import VARIANTS
+
+
+def _cmp(a: float, b: float) -> str:
+    return "above" if a > b else "below" if a < b else "equal to"
+
+
+def describe_training(history: list[dict], metrics: dict, keep_share: float, batch: int) -> str:
+    first, last = history[0], history[-1]
+    return "\n".join([
+        f"- The total loss went from {first['loss']:.4f} (epoch 1) to {last['loss']:.4f} (epoch {last['epoch']}); "
+        f"the cross-modal term from {first.get('cross', float('nan')):.4f} to {last.get('cross', float('nan')):.4f}.",
+        f"- In a batch of {batch:,} training interactions the false-negative mask dropped "
+        f"{1 - keep_share:.2%} of the in-batch pairs (anchor's user trained on the candidate's item).",
+        f"- Test HR@10 {metrics['hr@10']:.4f}, NDCG@10 {metrics['ndcg@10']:.4f}.",
+    ])
+
+
+def describe_table2(table, sig: pd.DataFrame) -> str:
+    """Per dataset and metric: best SymCERE vs best baseline (Max Improv.), and the paired test."""
+    lines = []
+    for (dataset, metric), extra in table.extra.items():
+        row = table.values.loc[(dataset, metric)].dropna()
+        if row.empty:
+            continue
+        best = row.idxmax()
+        lines.append(f"- **{dataset}, {metric}**: best is {best} ({row.max():.4f}); best SymCERE vs best baseline "
+                     f"{extra:+.1f}%." if pd.notna(extra) else f"- **{dataset}, {metric}**: best is {best} ({row.max():.4f}).")
+    for r in sig.itertuples(index=False):
+        verdict = "significant" if r.p_holm < 0.05 else "not significant"
+        lines.append(f"- {r.dataset}: {r.symcere} vs {r.baseline} per-user NDCG@10 difference {r.mean_diff:+.4f} "
+                     f"(95% CI {r.ci_low:+.4f} to {r.ci_high:+.4f}, {r.users:,} users), Wilcoxon p {r.p:.3g}, "
+                     f"Holm {r.p_holm:.3g}: {verdict} at 5%.")
+    return "\n".join(lines)
+
+
+def describe_table3(tables: dict) -> str:
+    """Per backbone, dataset and metric: which of the three variants is best and the Min. Drop."""
+    lines = []
+    for backbone, t in tables.items():
+        for (dataset, metric), drop in t.extra.items():
+            row = t.values.loc[(dataset, metric)].dropna()
+            if row.empty:
+                continue
+            lines.append(f"- **{backbone}, {dataset}, {metric}**: " + ", ".join(f"{c} {v:.4f}" for c, v in row.items())
+                         + (f"; Min. Drop {drop:+.1f}% (full model vs its weakest variant)." if pd.notna(drop) else "."))
+    return "\n".join(lines)
+
+
+def describe_geometry(table4: pd.DataFrame, norm_degree: pd.DataFrame, anchoring: pd.DataFrame) -> str:
+    lines = []
+    for space, part in table4.groupby("space", sort=False):
+        cells = "; ".join(f"{r.run}: std {r.std:.4f}, mean {r.mean:.4f}, uniformity {r.uniformity:.3f}"
+                          for r in part.itertuples())
+        lines.append(f"- Pairwise cosine similarities of {space} embeddings — {cells}.")
+    for r in norm_degree.itertuples():
+        lines.append(f"- {r.run}: Spearman rho between item-embedding norm and training degree {r.spearman_rho:+.3f} "
+                     f"(p {r.p_value:.2g}, {r.n_items:,} items).")
+    for r in anchoring.itertuples():
+        lines.append(f"- {r.run} ({r.space}): median angle of an item's interactions to their centroid "
+                     f"{r.median_angle_deg:.1f}°, median λ_obj {r.median_lambda_obj:.3f} over {r.items:,} items.")
+    return "\n".join(lines)
+
+
+def describe_popularity(pop: pd.DataFrame, buckets: pd.DataFrame) -> str:
+    lines = []
+    for _, r in pop.iterrows():
+        label = VARIANTS[r["variant"]].label if r["variant"] in VARIANTS else r["variant"]
+        lines.append(f"- {label}: NDCG@10 {r['ndcg@10']:.4f}; average training degree of recommended items "
+                     f"{r['avg_popularity@10']:.1f}, coverage@10 {r['coverage@10']:.3f}, Gini {r['gini@10']:.3f}.")
+    tail = buckets[buckets["bucket"] == "tail"].sort_values("ndcg@10", ascending=False)
+    if len(tail):
+        top = tail.iloc[0]
+        lines.append(f"- On tail items (lowest-degree third) the highest NDCG@10 is {top['ndcg@10']:.4f} "
+                     f"({VARIANTS.get(top['variant']).label if top['variant'] in VARIANTS else top['variant']}).")
+    return "\n".join(lines)
+
+
+def describe_fusion_gap(frame: pd.DataFrame) -> str:
+    gaps = frame.groupby("panel", sort=False)["gap"].first()
+    lines = [f"- {panel}: modality gap {gap:.3f} (distance between the mean unit graph and text vectors)."
+             for panel, gap in gaps.items()]
+    if len(gaps) == 2:
+        a, b = gaps.iloc[0], gaps.iloc[1]
+        lines.append(f"- The gap after normalisation is {_cmp(b, a)} the gap before ({b:.3f} vs {a:.3f}).")
+    return "\n".join(lines)
+
+
+def describe_lime(summary: pd.DataFrame, n_reviews: int, mean_r2: float) -> str:
+    s = summary.set_index("class")
+    lines = [f"- Over {n_reviews:,} explained reviews (mean R² of LIME's local models {mean_r2:.3f}):"]
+    for cls, r in s.iterrows():
+        lines.append(f"  - {cls}: {r['share_of_mass']:.1%} of the attribution mass, mean weight {r['mean_weight']:+.5f}"
+                     + (f"; strongest: {r['top_words']}" if r["top_words"] else "") + ".")
+    if {"product", "sentiment"} <= set(s.index):
+        p, q = s.loc["product", "mean_weight"], s.loc["sentiment", "mean_weight"]
+        lines.append(f"- Product terms' mean weight is {_cmp(p, q)} sentiment words' ({p:+.5f} vs {q:+.5f}).")
+    return "\n".join(lines)
