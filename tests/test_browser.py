@@ -16,8 +16,12 @@ import sys
 import time
 from pathlib import Path
 
+import logging
+
 import nbformat
 import pytest
+
+log = logging.getLogger(__name__)
 
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
@@ -43,6 +47,7 @@ def lab(tmp_path_factory, synthetic_file, tiny_bert_dir):
 
     work = tmp_path_factory.mktemp("lab")
     settings = {"text_model": str(tiny_bert_dir), "pooling": "mean", "max_length": 32, "epochs": 5, "batch_size": 256}
+    log.info("training the run the explorer opens")
     Grid([str(synthetic_file)], ["symcere-lightgcn"], [0], root=work / "grid", settings=settings).run(progress=False)
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(
@@ -56,6 +61,7 @@ def lab(tmp_path_factory, synthetic_file, tiny_bert_dir):
                                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
                                "--ServerApp.open_browser=False", "--LabApp.news_url=None"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log.info("JupyterLab starting on port %s", port)
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
@@ -95,6 +101,7 @@ def test_a_person_explores_reviews_in_jupyterlab(lab, browser):
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select
 
+    log.info("opening %s", lab)
     browser.get(lab)
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"), what="the notebook")
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-Notebook-ExecutionIndicator[data-status='idle'], "
@@ -109,7 +116,9 @@ def test_a_person_explores_reviews_in_jupyterlab(lab, browser):
         found = d.find_elements(By.CSS_SELECTOR, ".symcere-lime-explorer .symcere-lime")
         return found[0].get_attribute("innerHTML") if found else False
 
+    log.info("running all cells")
     first = _wait(browser, explanation, what="the first explanation")
+    log.info("first explanation on the page")
     status = lambda d: d.find_element(By.CSS_SELECTOR, ".symcere-lime-explorer .widget-html-content").text  # noqa: E731
     assert "100 samples" in status(browser)
 
