@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import logging
@@ -62,14 +63,17 @@ def lab(tmp_path_factory, synthetic_file, tiny_bert_dir):
                                "--ServerApp.open_browser=False", "--LabApp.news_url=None"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     log.info("JupyterLab starting on port %s", port)
-    deadline = time.time() + 120
-    while time.time() < deadline:
+    deadline = time.time() + 300
+    while True:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=5).close()
             break
         except OSError:
             if server.poll() is not None:
-                pytest.fail(server.stderr.read().decode()[-2000:])
+                pytest.fail("JupyterLab exited: " + server.stderr.read().decode()[-2000:])
+            if time.time() > deadline:
+                server.kill()
+                pytest.fail(f"JupyterLab did not answer on port {port} within 300 s")
             time.sleep(0.5)
     yield f"http://127.0.0.1:{port}/lab/tree/explore.ipynb?token={token}"
     server.terminate()

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -120,8 +122,6 @@ class InteractionExplainer:
         key = self._key(text, num_samples, seed, num_features)
         path = self.cache_dir / f"{key}.json"
         if use_cache and not refresh and path.is_file():
-            import json
-
             d = json.loads(path.read_text(encoding="utf-8"))
             d["weights"] = [tuple(w) for w in d["weights"]]
             return Explanation(**{**d, "row": row})
@@ -186,8 +186,6 @@ def highlight_html(explanation: Explanation, max_alpha: float = 0.75) -> str:
     """The review as HTML, each word shaded by its weight: green pulls towards g_uv, red pushes away."""
     weights = {w.lower(): v for w, v in explanation.weights}
     scale = max((abs(v) for v in weights.values()), default=0.0) or 1.0
-    import re
-
     parts = []
     for piece in re.split(r"(\w+)", explanation.text):
         v = weights.get(piece.lower()) if piece and re.fullmatch(r"\w+", piece) else None
