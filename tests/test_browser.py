@@ -60,7 +60,8 @@ def lab(tmp_path_factory, synthetic_file, tiny_bert_dir):
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(work / ".jupyter"), "JUPYTER_RUNTIME_DIR": str(work / ".runtime")}
     server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
                                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
-                               "--ServerApp.open_browser=False", "--LabApp.news_url=None"],
+                               "--ServerApp.open_browser=False", "--LabApp.news_url=None",
+                               "--allow-root"],  # CI containers and this machine run as root
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     log.info("JupyterLab starting on port %s", port)
     deadline = time.time() + 300
@@ -95,9 +96,15 @@ def browser():
 
 
 def _wait(driver, predicate, timeout: float = 180, what: str = "the page"):
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.5).until(predicate, message=f"timed out waiting for {what}")
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.5).until(predicate, message=f"timed out waiting for {what}")
+    except TimeoutException:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(SCREENSHOTS / "failure.png"))  # what the page showed instead
+        raise
 
 
 def test_a_person_explores_reviews_in_jupyterlab(lab, browser):
