@@ -141,7 +141,8 @@ def test_a_person_explores_reviews_in_jupyterlab(lab, browser):
     handle = browser.find_element(By.CSS_SELECTOR, ".symcere-lime-explorer .noUi-handle")
     handle.click()
     handle.send_keys(Keys.ARROW_RIGHT)
-    _wait(browser, lambda d: "150 samples" in status(d), what="the explanation at 150 samples")
+    _wait(browser, lambda d: "150 samples" in status(d) and "LIME R²" in status(d), what="the explanation at 150 samples")
+    assert explanation(browser)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SCREENSHOTS / "lime_explorer.png"))
     assert (SCREENSHOTS / "lime_explorer.png").stat().st_size > 10_000
