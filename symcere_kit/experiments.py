@@ -2,8 +2,8 @@
 
 Each run lives in ``<root>/runs/<dataset>/<variant>/seed<k>/``: ``per_user.parquet`` (per-user metrics,
 for paired tests), then ``model.safetensors`` and ``topk.parquet`` (see ``artifacts``, for the
-analyses), and ``result.json`` (metrics, config, provenance) last, each atomically. A run is finished exactly when its ``result.json`` exists, so a killed run leaves nothing
-that counts and a rerun of the grid does only what is missing. ``<root>/results.csv`` is the tidy
+analyses), and ``result.json`` (metrics, config, provenance) last, each atomically. A run is
+finished exactly when its ``result.json`` exists, so a killed run leaves nothing that counts and a rerun of the grid does only what is missing. ``<root>/results.csv`` is the tidy
 table (one row per dataset x variant x seed x metric), rebuilt after every finished run.
 
 Executors follow ``concurrent.futures``: ``"local"`` runs in this process (the default; progress and

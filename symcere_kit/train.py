@@ -43,7 +43,7 @@ class RunResult:
     info: dict
     history: list[dict] = field(default_factory=list)
     evaluation: EvalResult | None = None  # per-user metrics and each evaluated user's top-K list
-    model: Recommender | None = None  # the trained model, for saving (``artifacts.save_run``) and analysis
+    model: Recommender | None = None  # the trained model, for saving (``artifacts.save_artifacts``) and analysis
 
     def to_dict(self) -> dict:
         """Metrics first, then run info: the JSON line the CLI prints."""

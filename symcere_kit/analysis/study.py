@@ -26,7 +26,7 @@ def run_dir(grid, dataset: str, variant: str, seed: int = 0):
     for spec in grid.specs:
         if (spec.dataset, spec.variant, spec.seed) == (dataset, variant, seed):
             path = spec.directory(grid.root)
-            if not (path / "result.json").is_file():
+            if not grid.is_done(spec):
                 raise SymcereError(f"{variant} seed {seed} on {dataset} has not run yet ({path}); run the grid first.")
             return path
     raise SymcereError(f"{variant} seed {seed} on {dataset} is not part of this grid.")
@@ -68,6 +68,17 @@ def anchoring_table(embeddings: dict[str, RunEmbeddings], space: str = "text") -
     return pd.DataFrame(rows)
 
 
+def _finished_with_topk(grid, dataset: str):
+    """(spec, folder) of every finished run of ``dataset`` in ``grid`` that kept its top-K lists."""
+    from ..artifacts import RESULT_FILE, TOPK_FILE
+
+    found = [(spec, spec.directory(grid.root)) for spec in grid.specs if spec.dataset == dataset]
+    found = [(s, p) for s, p in found if (p / RESULT_FILE).is_file() and (p / TOPK_FILE).is_file()]
+    if not found:
+        raise SymcereError(f"No finished run with top-K lists for {dataset} in {grid.root}; run the grid first.")
+    return found
+
+
 def popularity_table(grid, dataset: str, k: int = 10) -> pd.DataFrame:
     """Per variant, mean over its finished seeds: HR@k and NDCG@k with the popularity profile of its
     top-k lists (average training degree of recommended items, coverage, Gini)."""
@@ -75,16 +86,11 @@ def popularity_table(grid, dataset: str, k: int = 10) -> pd.DataFrame:
 
     degree = _dataset(dataset).item_degree
     rows = []
-    for spec in grid.specs:
-        path = spec.directory(grid.root)
-        if spec.dataset != dataset or not (path / "result.json").is_file() or not (path / TOPK_FILE).is_file():
-            continue
+    for spec, path in _finished_with_topk(grid, dataset):
         metrics = read_record(path)["metrics"]
         rows.append({"variant": spec.variant, "seed": spec.seed, f"hr@{k}": metrics.get(f"hr@{k}"),
                      f"ndcg@{k}": metrics.get(f"ndcg@{k}"),
                      **popularity.recommendation_popularity(pd.read_parquet(path / TOPK_FILE), degree, k)})
-    if not rows:
-        raise SymcereError(f"No finished run with top-K lists for {dataset} in {grid.root}; run the grid first.")
     f = pd.DataFrame(rows)
     out = f.groupby("variant", sort=False).mean(numeric_only=True).drop(columns="seed")
     return out.assign(seeds=f.groupby("variant", sort=False).size()).reset_index()
@@ -95,14 +101,8 @@ def bucket_table(grid, dataset: str, k: int = 10) -> pd.DataFrame:
     from ..artifacts import TOPK_FILE
 
     ds = _dataset(dataset)
-    frames = []
-    for spec in grid.specs:
-        path = spec.directory(grid.root)
-        if spec.dataset == dataset and (path / TOPK_FILE).is_file() and (path / "result.json").is_file():
-            acc = popularity.accuracy_by_popularity(pd.read_parquet(path / TOPK_FILE), ds.test, ds.item_degree, k)
-            frames.append(acc.assign(variant=spec.variant, seed=spec.seed))
-    if not frames:
-        raise SymcereError(f"No finished run with top-K lists for {dataset} in {grid.root}; run the grid first.")
+    frames = [popularity.accuracy_by_popularity(pd.read_parquet(path / TOPK_FILE), ds.test, ds.item_degree, k)
+              .assign(variant=spec.variant, seed=spec.seed) for spec, path in _finished_with_topk(grid, dataset)]
     f = pd.concat(frames)
     return (f.groupby(["variant", "bucket"], sort=False)[[f"hr@{k}", f"ndcg@{k}", "n"]].mean().reset_index())
 
