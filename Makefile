@@ -26,8 +26,9 @@ test: venv
 test-browser: venv
 	SYMCERE_REQUIRE_BROWSER=1 $(PY) -m pytest -q tests/test_browser.py
 
+# make reproduce [QUICK=1] [PARAMS="SEEDS=[0,1,2] TEXT_MODE=lora-top"]  (notebook parameters, YAML values)
 reproduce: venv
-	$(PY) -m symcere_kit.reproduce $(if $(QUICK),--quick,)
+	$(PY) -m symcere_kit.reproduce $(if $(QUICK),--quick,) $(foreach p,$(PARAMS),--param '$(p)')
 
 bench: venv
 	$(PY) benchmarks/bench_core.py

@@ -274,9 +274,11 @@ def study_dir(quick: bool = False) -> Path:
 
 
 def study_grid(datasets: Iterable[str], seeds: Iterable[int] = (0,), epochs: int | None = None,
-               text_mode: str = "frozen", quick: bool = False, variants: Iterable[str] = ("paper",)) -> Grid:
+               text_mode: str = "frozen", quick: bool = False, variants: Iterable[str] = ("paper",),
+               text_model: str | None = None) -> Grid:
     """The grid the notebooks share: the same parameters give the same run folders, so notebook 02 or
     03 trains a run once and 04-07 reuse it. Defaults add no settings, so ``symcere grid`` without
     ``--set`` fills the same store (``results/grid``)."""
-    settings = {**({"epochs": int(epochs)} if epochs else {}), **({"text_mode": text_mode} if text_mode != "frozen" else {})}
+    settings = {**({"epochs": int(epochs)} if epochs else {}), **({"text_mode": text_mode} if text_mode != "frozen" else {}),
+                **({"text_model": text_model} if text_model else {})}
     return Grid(datasets, variants, seeds, root=study_dir(quick) / "grid", settings=settings)

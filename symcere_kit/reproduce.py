@@ -2,7 +2,7 @@
 
 Executed copies go to build/notebooks/ (git-ignored); notebooks write figures/ and results/.
 Resumable: a notebook whose source and parameters are unchanged since its last successful run
-is skipped (state in build/notebooks/done.json).
+is skipped (state in build/notebooks/done.json), and the runs it trained live in the run store.
 """
 from __future__ import annotations
 
@@ -20,25 +20,48 @@ def notebooks(root: Path) -> list[Path]:
     return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def run_all(quick: bool = False, force: bool = False, only: list[str] | None = None) -> list[dict]:
+def parse_params(pairs: list[str], books: list[Path]) -> dict:
+    """``NAME=VALUE`` pairs, VALUE read as YAML (``SEEDS=[0,1]``, ``EPOCHS=5``, ``TEXT_MODEL=org/name``).
+
+    A name no notebook declares in its ``parameters`` cell is an error rather than silently ignored."""
+    import yaml
+    from papermill.inspection import inspect_notebook
+
+    known = {name for nb in books for name in inspect_notebook(str(nb))}
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise ValueError(f"parameter {pair!r}: expected NAME=VALUE, e.g. SEEDS=[0,1,2]")
+        if name not in known:
+            raise ValueError(f"parameter {name!r} is not declared by any notebook in "
+                             f"{books[0].parent if books else 'notebooks/'}; known: {', '.join(sorted(known))}")
+        params[name] = yaml.safe_load(value) if value else None
+    return params
+
+
+def run_all(quick: bool = False, force: bool = False, only: list[str] | None = None,
+            params: list[str] | None = None, root: Path | None = None) -> list[dict]:
     import papermill as pm
     from tqdm.auto import tqdm
 
-    root = project_root()
+    root = Path(root or project_root())
     out_dir = root / "build" / "notebooks"
+    todo = [nb for nb in notebooks(root) if not only or any(nb.name.startswith(o) for o in only)]
+    values = {"QUICK": False, **parse_params(params or [], notebooks(root))}
+    if quick:
+        values["QUICK"] = True
     out_dir.mkdir(parents=True, exist_ok=True)
     state_file = out_dir / "done.json"
     state = json.loads(state_file.read_text()) if state_file.is_file() else {}
-    params = {"QUICK": quick}
-    todo = [nb for nb in notebooks(root) if not only or any(nb.name.startswith(o) for o in only)]
     report = []
     for nb in tqdm(todo, desc="notebooks", unit="nb"):
-        key = stable_hash({"nb": sha256_file(nb), "params": params})
+        key = stable_hash({"nb": sha256_file(nb), "params": values})
         if not force and state.get(nb.name) == key:
             report.append({"notebook": nb.name, "status": "up to date"})
             continue
         start = time.perf_counter()
-        pm.execute_notebook(str(nb), str(out_dir / nb.name), parameters=params, cwd=str(root),
+        pm.execute_notebook(str(nb), str(out_dir / nb.name), parameters=values, cwd=str(root),
                             kernel_name="python3", progress_bar=False)
         state[nb.name] = key
         write_json_atomic(state_file, state)
@@ -51,8 +74,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="small data and few epochs (CI)")
     p.add_argument("--force", action="store_true", help="re-run notebooks that are up to date")
     p.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 03")
+    p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a notebook parameter, VALUE in YAML: DATASETS=[amazon2023_All_Beauty] "
+                        "SEEDS=[0,1,2] TEXT_MODEL=hyp1231/blair-roberta-base (repeatable)")
     args = p.parse_args(argv)
-    for row in run_all(args.quick, args.force, args.only):
+    try:
+        report = run_all(args.quick, args.force, args.only, args.param)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for row in report:
         print(f"{row['notebook']:<40} {row['status']:<12} {row.get('seconds', '')}")
     print(f"executed notebooks: {project_root() / 'build' / 'notebooks'}; tables: {project_root() / 'results'}")
     return 0

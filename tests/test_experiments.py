@@ -29,6 +29,16 @@ def test_unknown_setting_fails_before_any_run(tmp_path, synthetic_file):
         Grid([str(synthetic_file)], ["lightgcn"], [0], root=tmp_path, settings={"nosuch": 1})
 
 
+def test_the_notebooks_store_shares_run_folders_and_separates_other_text_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMCERE_RESULTS_DIR", str(tmp_path))
+    plain = experiments.study_grid(["d"], [0], variants=["symcere-lightgcn"])
+    assert plain.root == tmp_path / "grid" and plain.specs == Grid(["d"], ["symcere-lightgcn"], [0]).specs
+    other = experiments.study_grid(["d"], [0], text_mode="lora-top", text_model="org/model", variants=["symcere-lightgcn"])
+    assert dict(other.specs[0].settings) == {"text_mode": "lora-top", "text_model": "org/model"}
+    assert other.specs[0].directory(other.root) != plain.specs[0].directory(plain.root)
+    assert experiments.study_grid(["d"], quick=True, variants=["lightgcn"]).root == tmp_path / "quick" / "grid"
+
+
 def test_grid_writes_tidy_results_and_never_redoes_a_finished_run(tmp_path, synthetic_file, monkeypatch):
     grid = Grid([str(synthetic_file)], ["mostpop", "lightgcn"], [0, 1], root=tmp_path, settings=FAST)
     tidy = grid.run(progress=False)

@@ -1,0 +1,53 @@
+"""The main job runner: notebook parameters from the command line, resume, clear errors."""
+import json
+
+import nbformat
+import pytest
+
+from symcere_kit import reproduce
+
+
+def _project(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("SEEDS = [0]\nTEXT_MODEL = None\nQUICK = False")
+    params.metadata["tags"] = ["parameters"]
+    body = nbformat.v4.new_code_cell(
+        "import json, pathlib\n"
+        "out = pathlib.Path('out.json')\n"
+        "runs = json.loads(out.read_text())['runs'] if out.exists() else 0\n"
+        "out.write_text(json.dumps({'seeds': SEEDS, 'model': TEXT_MODEL, 'quick': QUICK, 'runs': runs + 1}))")
+    nb.cells = [params, body]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(nb, tmp_path / "notebooks" / "01_demo.ipynb")
+    return tmp_path
+
+
+def test_parameters_reach_the_notebook_and_unchanged_runs_are_skipped(tmp_path):
+    pytest.importorskip("papermill")
+    root = _project(tmp_path)
+    out = root / "out.json"
+    first = reproduce.run_all(params=["SEEDS=[1,2]", "TEXT_MODEL=org/model"], root=root)
+    assert first[0]["status"] == "ran"
+    assert json.loads(out.read_text()) == {"seeds": [1, 2], "model": "org/model", "quick": False, "runs": 1}
+    again = reproduce.run_all(params=["SEEDS=[1,2]", "TEXT_MODEL=org/model"], root=root)
+    assert again[0]["status"] == "up to date" and json.loads(out.read_text())["runs"] == 1
+    reproduce.run_all(quick=True, params=["SEEDS=[1,2]", "TEXT_MODEL=org/model"], root=root)
+    assert json.loads(out.read_text()) == {"seeds": [1, 2], "model": "org/model", "quick": True, "runs": 2}
+    assert (root / "build" / "notebooks" / "01_demo.ipynb").is_file()
+
+
+@pytest.mark.parametrize("pair, message", [("SEED=[1]", "'SEED' is not declared"), ("SEEDS", "expected NAME=VALUE")])
+def test_bad_parameter_is_a_clear_error_and_runs_nothing(tmp_path, pair, message):
+    pytest.importorskip("papermill")
+    root = _project(tmp_path)
+    with pytest.raises(ValueError, match=message):
+        reproduce.run_all(params=[pair], root=root)
+    assert not (root / "out.json").exists() and not (root / "build").exists()
+
+
+def test_cli_reports_a_bad_parameter_with_exit_code_2(capsys):
+    pytest.importorskip("papermill")
+    assert reproduce.main(["--param", "NOT_A_PARAMETER=1"]) == 2
+    err = capsys.readouterr().err
+    assert "NOT_A_PARAMETER" in err and "DATASETS" in err
