@@ -46,6 +46,6 @@ def batch_of_users(dataset: ReviewDataset, n_users: int, per_user: int, generato
     chosen = eligible[torch.randperm(len(eligible), generator=generator)[:n_users]]
     all_users = dataset.train["user"].to_numpy()
     rows = torch.cat([torch.from_numpy(np.flatnonzero(all_users == int(u))[:per_user]) for u in chosen])
-    users = torch.from_numpy(all_users)[rows]
+    users = torch.as_tensor(all_users[rows.numpy()])  # a copy: pandas may hand out a read-only array
     items = torch.tensor(dataset.train["item"].to_numpy())[rows]
     return {"index": rows, "user": users, "pos": items, "neg": sample_negatives(dataset, users, generator)}
