@@ -1,6 +1,7 @@
 """The main job (`make reproduce`): execute notebooks/NN_*.ipynb in order with papermill.
 
 Executed copies go to build/notebooks/ (git-ignored); notebooks write figures/ and results/.
+QUICK runs keep to build/notebooks/quick/, figures/quick/ and results/quick/, never over a full run.
 Resumable: a notebook whose source and parameters are unchanged since its last successful run
 is skipped (state in build/notebooks/done.json), and the runs it trained live in the run store.
 """
@@ -41,12 +42,12 @@ def parse_params(pairs: list[str], books: list[Path]) -> dict:
 
 
 def run_all(quick: bool = False, force: bool = False, only: list[str] | None = None,
-            params: list[str] | None = None, root: Path | None = None) -> list[dict]:
+            params: list[str] | None = None, root: Path | None = None, out_dir: Path | None = None) -> list[dict]:
     import papermill as pm
     from tqdm.auto import tqdm
 
     root = Path(root or project_root())
-    out_dir = root / "build" / "notebooks"
+    out_dir = Path(out_dir or root / "build" / "notebooks" / ("quick" if quick else ""))
     todo = [nb for nb in notebooks(root) if not only or any(nb.name.startswith(o) for o in only)]
     values = {"QUICK": False, **parse_params(params or [], notebooks(root))}
     if quick:
@@ -85,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for row in report:
         print(f"{row['notebook']:<40} {row['status']:<12} {row.get('seconds', '')}")
-    print(f"executed notebooks: {project_root() / 'build' / 'notebooks'}; tables: {project_root() / 'results'}")
+    sub = "quick" if args.quick else ""
+    root = project_root()
+    print(f"executed notebooks: {root / 'build' / 'notebooks' / sub}; tables: {root / 'results' / sub}; "
+          f"figures: {root / 'figures' / sub}")
     return 0
 
 

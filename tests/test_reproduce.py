@@ -34,7 +34,8 @@ def test_parameters_reach_the_notebook_and_unchanged_runs_are_skipped(tmp_path):
     assert again[0]["status"] == "up to date" and json.loads(out.read_text())["runs"] == 1
     reproduce.run_all(quick=True, params=["SEEDS=[1,2]", "TEXT_MODEL=org/model"], root=root)
     assert json.loads(out.read_text()) == {"seeds": [1, 2], "model": "org/model", "quick": True, "runs": 2}
-    assert (root / "build" / "notebooks" / "01_demo.ipynb").is_file()
+    assert (root / "build" / "notebooks" / "01_demo.ipynb").is_file()  # the full run's executed copy ...
+    assert (root / "build" / "notebooks" / "quick" / "01_demo.ipynb").is_file()  # ... and QUICK's beside it
 
 
 @pytest.mark.parametrize("pair, message", [("SEED=[1]", "'SEED' is not declared"), ("SEEDS", "expected NAME=VALUE")])
