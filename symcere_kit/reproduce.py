@@ -17,6 +17,10 @@ from .data.registry import project_root
 from .io import sha256_file, stable_hash, write_json_atomic
 
 
+class NotebookFailed(RuntimeError):
+    """A cell raised: the message names the notebook, the cell and the error, and where the executed copy is."""
+
+
 def notebooks(root: Path) -> list[Path]:
     return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -62,8 +66,14 @@ def run_all(quick: bool = False, force: bool = False, only: list[str] | None = N
             report.append({"notebook": nb.name, "status": "up to date"})
             continue
         start = time.perf_counter()
-        pm.execute_notebook(str(nb), str(out_dir / nb.name), parameters=values, cwd=str(root),
-                            kernel_name="python3", progress_bar=False)
+        try:
+            pm.execute_notebook(str(nb), str(out_dir / nb.name), parameters=values, cwd=str(root),
+                                kernel_name="python3", progress_bar=False)
+        except pm.PapermillExecutionError as exc:
+            raise NotebookFailed(
+                f"{nb.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
+                f"The executed copy with the traceback: {out_dir / nb.name}. Notebooks before it are done; "
+                f"the same command resumes here.") from None
         state[nb.name] = key
         write_json_atomic(state_file, state)
         report.append({"notebook": nb.name, "status": "ran", "seconds": round(time.perf_counter() - start, 1)})
@@ -76,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="re-run notebooks that are up to date")
     p.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 03")
     p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a notebook parameter, VALUE in YAML: DATASETS=[amazon2023_All_Beauty] "
+                   help="override a notebook parameter, VALUE in YAML: DATASETS=[amazon2023_health_and_household] "
                         "SEEDS=[0,1,2] TEXT_MODEL=hyp1231/blair-roberta-base (repeatable)")
     args = p.parse_args(argv)
     try:
@@ -84,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except NotebookFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     for row in report:
         print(f"{row['notebook']:<40} {row['status']:<12} {row.get('seconds', '')}")
     sub = "quick" if args.quick else ""

@@ -7,7 +7,7 @@ import pytest
 from symcere_kit import reproduce
 
 
-def _project(tmp_path):
+def _project(tmp_path, extra: str = ""):
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell("SEEDS = [0]\nTEXT_MODEL = None\nQUICK = False")
     params.metadata["tags"] = ["parameters"]
@@ -15,7 +15,7 @@ def _project(tmp_path):
         "import json, pathlib\n"
         "out = pathlib.Path('out.json')\n"
         "runs = json.loads(out.read_text())['runs'] if out.exists() else 0\n"
-        "out.write_text(json.dumps({'seeds': SEEDS, 'model': TEXT_MODEL, 'quick': QUICK, 'runs': runs + 1}))")
+        "out.write_text(json.dumps({'seeds': SEEDS, 'model': TEXT_MODEL, 'quick': QUICK, 'runs': runs + 1}))" + extra)
     nb.cells = [params, body]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     (tmp_path / "notebooks").mkdir()
@@ -52,3 +52,13 @@ def test_cli_reports_a_bad_parameter_with_exit_code_2(capsys):
     assert reproduce.main(["--param", "NOT_A_PARAMETER=1"]) == 2
     err = capsys.readouterr().err
     assert "NOT_A_PARAMETER" in err and "DATASETS" in err
+
+
+def test_a_failing_cell_names_the_notebook_and_is_not_marked_done(tmp_path):
+    pytest.importorskip("papermill")
+    root = _project(tmp_path, extra="\nraise KeyError('no such column')")
+    with pytest.raises(reproduce.NotebookFailed, match=r"01_demo.ipynb failed in cell \d+: KeyError: .*no such column"):
+        reproduce.run_all(root=root)
+    assert (root / "out.json").exists()  # it ran up to the error ...
+    state = root / "build" / "notebooks" / "done.json"
+    assert not state.exists() or "01_demo.ipynb" not in json.loads(state.read_text())  # ... and will run again
