@@ -56,7 +56,8 @@ def _figure(ncols: int = 1, width: float = 5.0, height: float = 3.6):
     import matplotlib.pyplot as plt
 
     use_style()
-    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
+    # constrained layout keeps suptitles, colour bars and legends off the panels
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False, layout="constrained")
     return fig, axes[0]
 
 
@@ -68,7 +69,8 @@ def plot_dimension_variance(variances: dict[str, np.ndarray], title: str = "Per-
     for (label, v), colour in zip(variances.items(), colours):
         ax.hist(v, bins=bins, alpha=0.6, color=colour, label=f"{label} (mean {np.mean(v):.4f})")
     ax.set(xlabel="variance of a dimension (unit-normalised embeddings)", ylabel="dimensions", title=title)
-    ax.legend(frameon=False)
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.35)  # headroom: the legend sits above the bars, not on them
+    ax.legend(frameon=False, loc="upper left")
     return fig
 
 
@@ -103,7 +105,7 @@ def plot_fusion_gap(frame: pd.DataFrame, colour_by: str = "modality", title: str
     if colour_by != "popularity":
         axes[0].legend(frameon=False, markerscale=3)
     if title:
-        fig.suptitle(title, y=1.06)
+        fig.suptitle(title)
     return fig
 
 
@@ -128,7 +130,7 @@ def plot_class_shares(summary: pd.DataFrame, title: str = "Share of LIME attribu
     return fig
 
 
-def plot_fn_mask(keep, title: str = "In-batch pairs the symmetric NCE keeps"):
+def plot_fn_mask(keep, title: str = "In-batch pairs the symmetric NCE keeps\n(dark: kept; light: dropped false negative)"):
     """The false-negative mask of one batch: rows are anchors i (graph g_i), columns candidates j (text
     t_j); dark = kept in the denominator, light = dropped because u_i trained on v_j (eqs. 3-5)."""
     import seaborn as sns
