@@ -69,8 +69,8 @@ def run_all(quick: bool = False, force: bool = False, only: list[str] | None = N
         try:
             pm.execute_notebook(str(nb), str(out_dir / nb.name), parameters=values, cwd=str(root),
                                 kernel_name="python3", progress_bar=False,
-                                # the kernel's warning about local TCP ports would break the progress bar
-                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                                # kernel log lines (a TCP-port warning, an interrupt at shutdown) would break the progress bar; errors in cells still raise
+                                extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
         except pm.PapermillExecutionError as exc:
             raise NotebookFailed(
                 f"{nb.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
