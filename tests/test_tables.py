@@ -90,3 +90,14 @@ def test_identical_models_are_not_significant_and_exports_land(tmp_path):
     names = {p.name for p in written}
     assert {"table2.md", "table2.tex", "table2.csv", "table3_ngcf.md", "significance.csv"} <= names
     assert all(p.stat().st_size > 0 for p in written)
+
+
+def test_the_ablation_grid_does_not_overwrite_table2(tmp_path):
+    """Notebook 04 exports the Table 3 grid (ablations + the full models) after 03 wrote Table 2."""
+    full = tidy_from(MEANS)
+    export_tables(full, _per_user({"A": np.zeros(50)}), tmp_path)
+    table2_before = (tmp_path / "table2.md").read_text()
+    ablations = full[full["variant"].str.startswith("symcere")]
+    written = {p.name for p in export_tables(ablations, _per_user({"A": np.zeros(50)}), tmp_path)}
+    assert "table3_ngcf.md" in written and not any(n.startswith("table2") for n in written)
+    assert (tmp_path / "table2.md").read_text() == table2_before
