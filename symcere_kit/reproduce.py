@@ -45,15 +45,20 @@ def parse_params(pairs: list[str], books: list[Path]) -> dict:
     return params
 
 
+def executed_dir(root: Path, quick: bool) -> Path:
+    return root / "build" / "notebooks" / ("quick" if quick else "")
+
+
 def run_all(quick: bool = False, force: bool = False, only: list[str] | None = None,
             params: list[str] | None = None, root: Path | None = None, out_dir: Path | None = None) -> list[dict]:
     import papermill as pm
     from tqdm.auto import tqdm
 
     root = Path(root or project_root())
-    out_dir = Path(out_dir or root / "build" / "notebooks" / ("quick" if quick else ""))
-    todo = [nb for nb in notebooks(root) if not only or any(nb.name.startswith(o) for o in only)]
-    values = {"QUICK": False, **parse_params(params or [], notebooks(root))}
+    out_dir = Path(out_dir or executed_dir(root, quick))
+    books = notebooks(root)
+    todo = [nb for nb in books if not only or any(nb.name.startswith(o) for o in only)]
+    values = {"QUICK": False, **parse_params(params or [], books)}
     if quick:
         values["QUICK"] = True
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -101,10 +106,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for row in report:
         print(f"{row['notebook']:<40} {row['status']:<12} {row.get('seconds', '')}")
-    sub = "quick" if args.quick else ""
-    root = project_root()
-    print(f"executed notebooks: {root / 'build' / 'notebooks' / sub}; tables: {root / 'results' / sub}; "
-          f"figures: {root / 'figures' / sub}")
+    from .analysis.plots import figures_dir
+    from .experiments import study_dir
+
+    print(f"executed notebooks: {executed_dir(project_root(), args.quick)}; tables: {study_dir(args.quick)}; "
+          f"figures: {figures_dir(args.quick)}")
     return 0
 
 

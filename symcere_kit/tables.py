@@ -191,7 +191,7 @@ def export_tables(tidy: pd.DataFrame, per_user: pd.DataFrame, directory) -> list
     directory = Path(directory)
     # Table 2 needs a baseline: the ablation grid also holds the full SymCERE runs, and its export must
     # not overwrite the main comparison with a table of SymCERE alone.
-    baselines = {v for v in GROUPS["table2"] if not v.startswith("symcere")}
+    baselines = {v for v in GROUPS["table2"] if VARIANTS[v].role == "baseline"}
     tables = {"table2": table2(tidy)} if set(tidy["variant"]) & baselines else {}
     tables.update({f"table3_{b}": t for b, t in table3(tidy).items()})
     written = []

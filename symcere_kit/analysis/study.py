@@ -70,10 +70,10 @@ def anchoring_table(embeddings: dict[str, RunEmbeddings], space: str = "text") -
 
 def _finished_with_topk(grid, dataset: str):
     """(spec, folder) of every finished run of ``dataset`` in ``grid`` that kept its top-K lists."""
-    from ..artifacts import RESULT_FILE, TOPK_FILE
+    from ..artifacts import TOPK_FILE
 
-    found = [(spec, spec.directory(grid.root)) for spec in grid.specs if spec.dataset == dataset]
-    found = [(s, p) for s, p in found if (p / RESULT_FILE).is_file() and (p / TOPK_FILE).is_file()]
+    found = [(spec, spec.directory(grid.root)) for spec in grid.specs if spec.dataset == dataset and grid.is_done(spec)]
+    found = [(s, p) for s, p in found if (p / TOPK_FILE).is_file()]
     if not found:
         raise SymcereError(f"No finished run with top-K lists for {dataset} in {grid.root}; run the grid first.")
     return found
