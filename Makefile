@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 test test-browser: export HF_HUB_OFFLINE := 1
 test test-browser: export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv test test-browser reproduce bench bench-symcere bench-analysis bench-parity clean
+.PHONY: venv test test-browser reproduce bench bench-cli bench-symcere bench-analysis bench-parity clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,10 @@ reproduce: venv
 
 bench: venv
 	$(PY) benchmarks/bench_core.py
+
+# `symcere --help` and a usage error against Python's start-up and `import torch`.
+bench-cli: venv
+	$(PY) benchmarks/bench_cli.py
 
 # SymCERE per text mode (takes ~45 min here: one cold whole run per mode).
 bench-symcere: venv

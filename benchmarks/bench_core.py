@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from symcere_kit.config import TrainConfig
+from symcere_kit.config import LoopConfig, RunConfig
 from symcere_kit.data.dataset import load_dataset
 from symcere_kit.data.export import export_recbole_atomic
 from symcere_kit.evaluate import evaluate
@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 
 
 
-def ours(dataset: str, config: TrainConfig) -> tuple:
+def ours(dataset: str, config: RunConfig) -> tuple:
     start = time.perf_counter()
     ds = load_dataset(dataset, use_cache=False, progress=False)
     load_s = time.perf_counter() - start
@@ -47,32 +47,31 @@ def ours(dataset: str, config: TrainConfig) -> tuple:
     }
 
 
-def recbole_settings(config: TrainConfig) -> tuple[str, dict]:
+def recbole_settings(config: RunConfig) -> tuple[str, dict]:
     """RecBole's model name and the settings that make it the model our ``config`` trains."""
-    from symcere_kit.models.neumf import DROPOUT, MLP_HIDDEN
-
-    d = config.embedding_dim
+    s = config.settings
+    d = s.embedding_dim
     extra = {
-        "lightgcn": {},
-        "ngcf": {"hidden_size_list": [d] * config.n_layers, "node_dropout": 0.0,
-                 "message_dropout": config.message_dropout},
-        "neumf": {"mf_embedding_size": d, "mlp_embedding_size": d, "mlp_hidden_size": list(MLP_HIDDEN),
-                  "dropout_prob": DROPOUT},
-        "sgl": {"type": "ED", "ssl_tau": config.tau, "ssl_weight": config.alpha, "drop_ratio": config.edge_dropout},
-    }[config.model]
+        "lightgcn": lambda: {},
+        "ngcf": lambda: {"hidden_size_list": [d] * s.n_layers, "node_dropout": 0.0, "message_dropout": s.message_dropout},
+        "neumf": lambda: {"mf_embedding_size": d, "mlp_embedding_size": d, "mlp_hidden_size": list(s.mlp_hidden),
+                          "dropout_prob": s.dropout},
+        "sgl": lambda: {"type": "ED", "ssl_tau": s.ssl_tau, "ssl_weight": s.ssl_weight, "drop_ratio": s.drop_ratio},
+    }[config.model]()
     return {"lightgcn": "LightGCN", "ngcf": "NGCF", "neumf": "NeuMF", "sgl": "SGL"}[config.model], extra
 
 
-def recbole(ds, config: TrainConfig, python: str) -> dict:
+def recbole(ds, config: RunConfig, python: str) -> dict:
     name, extra = recbole_settings(config)
+    loop, s = config.loop, config.settings
     with tempfile.TemporaryDirectory() as tmp:
         export_recbole_atomic(tmp, ds.name, ds.train, ds.test)
         emb = Path(tmp) / "emb.npz"
         cmd = [python, str(HERE / "recbole_run.py"), "--model", name, "--config", json.dumps(extra),
                "--data-path", tmp, "--dataset", ds.name,
-               "--epochs", str(config.epochs), "--embedding-size", str(config.embedding_dim),
-               "--n-layers", str(config.n_layers), "--batch-size", str(config.batch_size),
-               "--lr", str(config.lr), "--reg-weight", str(config.reg_weight), "--seed", str(config.seed)]
+               "--epochs", str(loop.epochs), "--embedding-size", str(s.embedding_dim),
+               "--n-layers", str(getattr(s, "n_layers", 0)), "--batch-size", str(loop.batch_size),
+               "--lr", str(loop.lr), "--reg-weight", str(getattr(s, "reg_weight", 0.0)), "--seed", str(loop.seed)]
         if name == "LightGCN":
             cmd += ["--save-embeddings", str(emb)]
         env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
@@ -93,7 +92,7 @@ def recbole(ds, config: TrainConfig, python: str) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--dataset", default="amazon2014_musical_instruments")
-    defaults = TrainConfig()
+    defaults = LoopConfig()
     p.add_argument("--epochs", type=int, default=defaults.epochs)
     p.add_argument("--lr", type=float, default=defaults.lr)
     p.add_argument("--seed", type=int, default=0)
@@ -102,12 +101,13 @@ def main() -> None:
     p.add_argument("--parity-epochs", type=int, help="default: each model's own default epochs")
     args = p.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
-    config = TrainConfig(model="lightgcn", epochs=args.epochs, lr=args.lr, seed=args.seed)
+    config = RunConfig.for_model("lightgcn", epochs=args.epochs, lr=args.lr, seed=args.seed)
+    loop, s = config.loop, config.settings
     ds, a = ours(args.dataset, config)
-    b = recbole(ds, config, args.recbole_python) if args.recbole_python and config.epochs else {}
+    b = recbole(ds, config, args.recbole_python) if args.recbole_python and loop.epochs else {}
     print(f"\n{args.dataset}: {ds.n_users:,} users, {ds.n_items:,} items, {len(ds.train):,} train / "
-          f"{len(ds.test):,} test; LightGCN dim {config.embedding_dim}, {config.n_layers} layers, batch "
-          f"{config.batch_size}, lr {config.lr}, {config.epochs} epochs, seed {config.seed}, "
+          f"{len(ds.test):,} test; LightGCN dim {s.embedding_dim}, {s.n_layers} layers, batch "
+          f"{loop.batch_size}, lr {loop.lr}, {loop.epochs} epochs, seed {loop.seed}, "
           f"{torch.get_num_threads()} threads\n")
     rows = [("load + preprocess (s)", "load_preprocess_s"), ("LightGCN epoch (s)", "epoch_time_s"),
             ("LightGCN train total (s)", "train_time_s"), ("full-ranking eval, all users (s)", "eval_time_s"),
@@ -132,10 +132,10 @@ def parity(ds, args) -> None:
     rows = []
     for model in args.parity_models:
         given = {"epochs": args.parity_epochs} if args.parity_epochs else {}
-        config = TrainConfig.for_model(model, seed=args.seed, **given)
+        config = RunConfig.for_model(model, seed=args.seed, **given)
         res = run(ds, config, progress=False)
         rb = recbole(ds, config, args.recbole_python)
-        rows.append((model, config.epochs, res.metrics["hr@10"], rb["hr@10"], res.metrics["ndcg@10"], rb["ndcg@10"],
+        rows.append((model, config.loop.epochs, res.metrics["hr@10"], rb["hr@10"], res.metrics["ndcg@10"], rb["ndcg@10"],
                      res.info["epoch_seconds"], rb["epoch_time_s"]))
     print(f"\nParity on {ds.name}, seed {args.seed}, each model with our defaults on both sides\n")
     print("| model | epochs | HR@10 ours | HR@10 RecBole | NDCG@10 ours | NDCG@10 RecBole | epoch s ours | epoch s RecBole |")

@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
 from peak_memory import peak_rss_mb  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-from symcere_kit.config import TrainConfig  # noqa: E402
+from symcere_kit.config import RunConfig  # noqa: E402
 from symcere_kit.data.dataset import load_dataset  # noqa: E402
 
 
@@ -64,24 +64,25 @@ def train_throughput(dataset: str, mode: str, steps: int, batch_size: int | None
 
     ds = load_dataset(dataset, progress=False)
     overrides = {"batch_size": batch_size} if batch_size else {}
-    config = TrainConfig.for_model("symcere", text_mode=mode, **overrides)
+    config = RunConfig.for_model("symcere", text_mode=mode, **overrides)
+    loop = config.loop
     generator = seed_everything(0)
     start = time.perf_counter()
-    model = build_model("symcere", ds, config)
+    model = build_model(config, ds)
     prepare = time.perf_counter() - start
-    optimizer = torch.optim.Adam(model.param_groups(), lr=config.lr)
+    optimizer = torch.optim.Adam(model.param_groups(), lr=loop.lr)
     model.train()
     model.on_epoch_start(generator)
     n, start = 0, time.perf_counter()
-    for _, batch in zip(range(steps), bpr_batches(ds, config.batch_size, generator)):
+    for _, batch in zip(range(steps), bpr_batches(ds, loop.batch_size, generator)):
         loss = model.batch_loss(batch)["loss"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         n += len(batch["user"])
     rate = n / (time.perf_counter() - start)
-    return {"batch": config.batch_size, "prepare_s": prepare, "rate": rate, "epoch_s": len(ds.train) / rate,
-            "epochs": config.epochs, "peak_mb": peak_rss_mb()}
+    return {"batch": loop.batch_size, "prepare_s": prepare, "rate": rate, "epoch_s": len(ds.train) / rate,
+            "epochs": loop.epochs, "peak_mb": peak_rss_mb()}
 
 
 def full_run(dataset: str, mode: str) -> dict:
@@ -89,7 +90,7 @@ def full_run(dataset: str, mode: str) -> dict:
 
     start = time.perf_counter()
     ds = load_dataset(dataset, progress=False)
-    res = run(ds, TrainConfig.for_model("symcere", text_mode=mode), progress=False)
+    res = run(ds, RunConfig.for_model("symcere", text_mode=mode), progress=False)
     return {"wall_s": time.perf_counter() - start, "epochs": res.info["epochs"], "hr": res.metrics["hr@10"],
             "ndcg": res.metrics["ndcg@10"], "peak_mb": peak_rss_mb()}
 

@@ -1,15 +1,16 @@
-"""The `symcere` command. User errors print one paragraph and exit 2 (traceback only with --debug)."""
+"""The `symcere` command. User errors print one paragraph and exit 2 (traceback only with --debug).
+
+Building the parser imports nothing heavy (no torch, transformers or pandas): ``--help`` and usage
+errors answer at once; each command imports what it needs when it runs."""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from dataclasses import fields
 
-import yaml
-
-from .config import DataConfig, TrainConfig
+from .config import DataConfig
 from .errors import SymcereError
+from .runs.variants import GROUPS, VARIANTS, model_names
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
@@ -70,10 +71,9 @@ def cmd_stats(args) -> None:
 
 
 def cmd_train(args) -> None:
+    from .config import RunConfig
     from .train import run
 
-    ds = _load(args, progress=not args.quiet)
-    _report_skipped(ds)
     given = {"epochs": args.epochs, "lr": args.lr, "embedding_dim": args.dim, "n_layers": args.layers,
              "batch_size": args.batch_size, "reg_weight": args.reg_weight, "backbone": args.backbone,
              "text_mode": args.text_mode, "text_model": args.text_model, "tau": args.tau,
@@ -81,7 +81,9 @@ def cmd_train(args) -> None:
              "fn_mask": False if args.no_fn_mask else None,
              "trust_remote_code": True if args.trust_remote_code else None}
     given = {**{k: v for k, v in given.items() if v is not None}, **_settings(args.set)}
-    config = TrainConfig.for_model(args.model, seed=args.seed, device=args.device, **given)
+    config = RunConfig.for_model(args.model, seed=args.seed, device=args.device, **given)  # bad options fail before loading
+    ds = _load(args, progress=not args.quiet)
+    _report_skipped(ds)
     result = run(ds, config, progress=not args.quiet)
     print("  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()) + f"  ({ds.name}, seed {args.seed})")
     if args.json:
@@ -89,7 +91,7 @@ def cmd_train(args) -> None:
 
 
 def cmd_grid(args) -> None:
-    from .experiments import Grid
+    from .runs.grid import Grid
     from .tables import export_tables
 
     grid = Grid(args.datasets, args.models, args.seeds, root=args.out, settings=_settings(args.set))
@@ -105,13 +107,15 @@ def cmd_grid(args) -> None:
 
 
 def _settings(pairs: list[str]) -> dict:
-    """``--set key=value`` pairs as config overrides; values are read as YAML (``0.1``, ``false``, ``mean``)."""
-    known = {f.name for f in fields(TrainConfig)}
+    """``--set key=value`` pairs as config overrides; values are read as YAML (``0.1``, ``false``, ``mean``).
+    Whether a key exists is the model's to say (``RunConfig.for_model`` lists its options)."""
+    import yaml
+
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or key not in known:
-            raise SymcereError(f"--set {pair!r}: expected KEY=VALUE with KEY one of {sorted(known)}.")
+        if not sep or not key.isidentifier():
+            raise SymcereError(f"--set {pair!r}: expected KEY=VALUE, e.g. --set bpr_reduction=mean.")
         out[key] = yaml.safe_load(value)
     return out
 
@@ -132,9 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train and evaluate one model")
     _data_args(p)
-    from .models import MODELS
-
-    p.add_argument("--model", choices=sorted(MODELS), default="lightgcn")
+    p.add_argument("--model", choices=model_names(), default="lightgcn")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int)
     p.add_argument("--lr", type=float)
@@ -145,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, help="early stopping on the training holdout (0: off)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other training option, e.g. --set bpr_reduction=mean (repeatable)")
+                   help="any other option of the model or the training loop, e.g. --set bpr_reduction=mean "
+                        "(repeatable; an unknown key lists the model's options)")
     g = p.add_argument_group("SymCERE (--model symcere)")
     g.add_argument("--backbone", choices=["lightgcn", "ngcf"], help="graph encoder")
     g.add_argument("--text-mode", choices=["frozen", "lora", "lora-top"])
@@ -155,8 +158,6 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-fn-mask", action="store_true", help='ablation "InfoNCE w/ Norm"')
     g.add_argument("--trust-remote-code", action="store_true", help="allow a hub model's own code to run")
     p.set_defaults(func=cmd_train)
-
-    from .experiments import GROUPS, VARIANTS
 
     p = sub.add_parser("grid", help="run a datasets x models x seeds grid (resumable), then write Tables 2 and 3")
     p.add_argument("--datasets", nargs="+", required=True, metavar="NAME-or-PATH")

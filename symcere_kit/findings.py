@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .experiments import VARIANTS
+from .runs.variants import VARIANTS
 
 
 def _cmp(a: float, b: float) -> str:

@@ -5,7 +5,7 @@ import platform
 import subprocess
 from importlib import metadata
 
-from .data.registry import project_root
+from .paths import project_root
 
 _PACKAGES = ("symcere-kit", "torch", "torch-geometric", "numpy", "pandas", "scipy", "transformers", "peft")
 

@@ -1,17 +1,12 @@
 """Where results go: tidy tables as CSV plus a Markdown view, written atomically into results/."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 
-from .data.registry import project_root
 from .io import write_text_atomic
-
-
-def results_dir() -> Path:
-    return Path(os.environ.get("SYMCERE_RESULTS_DIR") or project_root() / "results")
+from .paths import results_dir
 
 
 def save_table(table: pd.DataFrame, stem: str, directory: str | Path | None = None) -> dict[str, Path]:

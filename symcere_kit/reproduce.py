@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .data.registry import project_root
+from .paths import executed_notebooks_dir, project_root
 from .io import sha256_file, stable_hash, write_json_atomic
 
 
@@ -45,17 +45,13 @@ def parse_params(pairs: list[str], books: list[Path]) -> dict:
     return params
 
 
-def executed_dir(root: Path, quick: bool) -> Path:
-    return root / "build" / "notebooks" / ("quick" if quick else "")
-
-
 def run_all(quick: bool = False, force: bool = False, only: list[str] | None = None,
             params: list[str] | None = None, root: Path | None = None, out_dir: Path | None = None) -> list[dict]:
     import papermill as pm
     from tqdm.auto import tqdm
 
     root = Path(root or project_root())
-    out_dir = Path(out_dir or executed_dir(root, quick))
+    out_dir = Path(out_dir or executed_notebooks_dir(quick, root))
     books = notebooks(root)
     todo = [nb for nb in books if not only or any(nb.name.startswith(o) for o in only)]
     values = {"QUICK": False, **parse_params(params or [], books)}
@@ -106,10 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for row in report:
         print(f"{row['notebook']:<40} {row['status']:<12} {row.get('seconds', '')}")
-    from .analysis.plots import figures_dir
-    from .experiments import study_dir
+    from .paths import figures_dir, results_dir
 
-    print(f"executed notebooks: {executed_dir(project_root(), args.quick)}; tables: {study_dir(args.quick)}; "
+    print(f"executed notebooks: {executed_notebooks_dir(args.quick)}; tables: {results_dir(args.quick)}; "
           f"figures: {figures_dir(args.quick)}")
     return 0
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .experiments import GROUPS, VARIANTS
+from .runs.variants import GROUPS, VARIANTS
 
 METRIC_NAMES = {"hr@10": "HR@10", "ndcg@10": "NDCG@10"}
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .config import TrainConfig
+from .config import RunConfig
 from .data.dataset import ReviewDataset
 from .errors import TrainingError
 from .io import atomic_path
@@ -43,7 +43,7 @@ class RunResult:
     info: dict
     history: list[dict] = field(default_factory=list)
     evaluation: EvalResult | None = None  # per-user metrics and each evaluated user's top-K list
-    model: Recommender | None = None  # the trained model, for saving (``artifacts.save_artifacts``) and analysis
+    model: Recommender | None = None  # the trained model, for saving (``runs.RunStore.save``) and analysis
 
     def to_dict(self) -> dict:
         """Metrics first, then run info: the JSON line the CLI prints."""
@@ -53,33 +53,33 @@ class RunResult:
 class Trainer:
     """Epoch loop shared by every model; owns the optimiser so a checkpoint can resume exactly."""
 
-    def __init__(self, model: Recommender, dataset: ReviewDataset, config: TrainConfig,
+    def __init__(self, model: Recommender, dataset: ReviewDataset, config: RunConfig,
                  generator: torch.Generator, device: torch.device, progress: bool = True):
-        self.model, self.dataset, self.config = model, dataset, config
+        self.model, self.dataset, self.name, self.loop = model, dataset, config.model, config.loop
         self.generator, self.device, self.progress = generator, device, progress
         self.history: list[dict] = []
         self.extras: dict[str, object] = {}  # objects with state_dict()/load_state_dict() saved with checkpoints
-        self.optimizer = torch.optim.Adam(model.param_groups(), lr=config.lr) if model.trainable else None
+        self.optimizer = torch.optim.Adam(model.param_groups(), lr=self.loop.lr) if model.trainable else None
 
     def fit(self, on_epoch_end: Callable[[dict], bool | None] | None = None,
             checkpoint: Path | None = None) -> list[dict]:
-        """Train up to ``config.epochs`` (continuing after a loaded checkpoint); ``on_epoch_end(record)``
+        """Train up to ``loop.epochs`` (continuing after a loaded checkpoint); ``on_epoch_end(record)``
         may return True to stop early; with ``checkpoint`` the state is saved after every epoch."""
         if not self.model.trainable:
             return self.history
-        bar = tqdm(range(len(self.history) + 1, self.config.epochs + 1), desc=f"{self.config.model} epochs",
+        bar = tqdm(range(len(self.history) + 1, self.loop.epochs + 1), desc=f"{self.name} epochs",
                    disable=not self.progress, unit="epoch")
         for epoch in bar:
             self.model.train()
             self.model.on_epoch_start(self.generator)
             start, sums, n = time.perf_counter(), {}, 0
-            for batch in bpr_batches(self.dataset, self.config.batch_size, self.generator):
+            for batch in bpr_batches(self.dataset, self.loop.batch_size, self.generator):
                 terms = self.model.batch_loss({k: v.to(self.device) for k, v in batch.items()})
                 loss = terms["loss"]
                 if not math.isfinite(loss.item()):
                     raise TrainingError(
-                        f"{self.config.model}: the loss became {loss.item()} in epoch {epoch} "
-                        f"(lr={self.config.lr}). Lower the learning rate or check the input data."
+                        f"{self.name}: the loss became {loss.item()} in epoch {epoch} "
+                        f"(lr={self.loop.lr}). Lower the learning rate or check the input data."
                     )
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -122,7 +122,7 @@ class Trainer:
         self.model.eval()
         self.model.prepare_scoring()
         return evaluate(self.model.score, dataset.train_csr, dataset.test_csr,
-                        ks=tuple(ks or self.config.eval_ks), batch_size=self.config.eval_batch_size,
+                        ks=tuple(ks or self.loop.eval_ks), batch_size=self.loop.eval_batch_size,
                         device=self.device, progress=self.progress, return_topk=return_topk)
 
 
@@ -163,26 +163,22 @@ class EarlyStopping:
             self.trainer.model.load_state_dict(self.best_state)
 
 
-def fit_dataset(dataset: ReviewDataset, config: TrainConfig) -> ReviewDataset:
-    """What the model trains on: ``dataset``, or its holdout when early stopping needs a validation slice."""
-    return dataset.holdout(config.validation_ratio) if config.patience else dataset
-
-
-def run(dataset: ReviewDataset, config: TrainConfig, progress: bool = True,
+def run(dataset: ReviewDataset, config: RunConfig, progress: bool = True,
         checkpoint: str | Path | None = None) -> RunResult:
-    """Train ``config.model`` from ``config.seed`` and evaluate on ``dataset``'s test split.
+    """Train ``config.model`` from ``config.loop.seed`` and evaluate on ``dataset``'s test split.
 
-    With ``config.patience`` > 0 the model trains on ``dataset.holdout(config.validation_ratio)``
+    With ``loop.patience`` > 0 the model trains on ``dataset.holdout(loop.validation_ratio)``
     and stops on its validation slice; the test evaluation then masks every training item,
     validation slice included. With ``checkpoint`` the run saves after every epoch and resumes
     from that file when it exists.
     """
-    generator = seed_everything(config.seed)
-    device = resolve_device(config.device)
-    fit_data = fit_dataset(dataset, config)
-    model = build_model(config.model, fit_data, config, progress=progress).to(device)
+    loop = config.loop
+    generator = seed_everything(loop.seed)
+    device = resolve_device(loop.device)
+    fit_data = loop.fit_data(dataset)
+    model = build_model(config, fit_data, progress=progress).to(device)
     trainer = Trainer(model, fit_data, config, generator, device, progress)
-    stopper = EarlyStopping(trainer, fit_data, config.patience, config.eval_every) if config.patience else None
+    stopper = EarlyStopping(trainer, fit_data, loop.patience, loop.eval_every) if loop.patience else None
     if stopper:
         trainer.extras["early_stopping"] = stopper
     checkpoint = Path(checkpoint) if checkpoint else None
@@ -199,7 +195,7 @@ def run(dataset: ReviewDataset, config: TrainConfig, progress: bool = True,
         "model": config.model,
         "dataset": dataset.name,
         "dataset_fingerprint": dataset.fingerprint,
-        "seed": config.seed,
+        "seed": loop.seed,
         "device": str(device),
         "epochs": len(history),
         "best_epoch": stopper.best_epoch if stopper else len(history),

@@ -9,9 +9,8 @@ from symcere_kit.analysis import geometry, popularity, projection
 from symcere_kit.analysis.embeddings import run_embeddings
 from symcere_kit.analysis.explain import InteractionExplainer, class_summary, highlight_html, sample_rows, word_table
 from symcere_kit.analysis.lexicon import WordClasses
-from symcere_kit.artifacts import find_runs, load_run
 from symcere_kit.data.synthetic import PRODUCT_WORDS, SENTIMENT_WORDS
-from symcere_kit.experiments import Grid
+from symcere_kit.runs import Grid, RunStore, load_run
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +21,7 @@ def store(tmp_path_factory, synthetic_file, tiny_bert_dir):
     grid = Grid([str(synthetic_file)], ["symcere-lightgcn", "symcere-lightgcn-wo-norm", "lightgcn"], [0], root=root,
                 settings=settings)
     grid.run(progress=False)
-    runs = find_runs(root).set_index("variant")
+    runs = RunStore(root).find().set_index("variant")
     loaded = {v: load_run(runs.loc[v, "directory"]) for v in runs.index}
     return root, runs, loaded, grid
 
@@ -30,7 +29,7 @@ def store(tmp_path_factory, synthetic_file, tiny_bert_dir):
 def test_run_store_lists_runs_and_embeddings_have_the_right_shapes(store):
     root, runs, loaded, _ = store
     assert set(runs.index) == {"symcere-lightgcn", "symcere-lightgcn-wo-norm", "lightgcn"} and runs["has_weights"].all()
-    assert list(find_runs(root, model="symcere")["variant"].sort_values()) == ["symcere-lightgcn", "symcere-lightgcn-wo-norm"]
+    assert list(RunStore(root).find(model="symcere")["variant"].sort_values()) == ["symcere-lightgcn", "symcere-lightgcn-wo-norm"]
     sym = run_embeddings(loaded["symcere-lightgcn"])
     ds = loaded["symcere-lightgcn"].dataset
     assert sym.interactions.shape == sym.text.shape == (len(ds.train), 64) and sym.normalize

@@ -44,7 +44,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory, synthetic_file, tiny_bert_dir):
     """A grid store with one small SymCERE run, a notebook that opens the explorer on it, and JupyterLab."""
-    from symcere_kit.experiments import Grid
+    from symcere_kit.runs import Grid
 
     work = tmp_path_factory.mktemp("lab")
     settings = {"text_model": str(tiny_bert_dir), "pooling": "mean", "max_length": 32, "epochs": 5, "batch_size": 256}

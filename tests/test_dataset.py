@@ -3,7 +3,8 @@ import pytest
 
 from symcere_kit.config import DataConfig
 from symcere_kit.data import dataset as dataset_mod
-from symcere_kit.data.dataset import cache_dir, load_dataset
+from symcere_kit.data.dataset import load_dataset
+from symcere_kit.paths import cache_dir
 from symcere_kit.data.split import leakage_report
 
 

@@ -9,9 +9,10 @@ import time
 import pandas as pd
 import pytest
 
-from symcere_kit import experiments
 from symcere_kit.errors import SymcereError
-from symcere_kit.experiments import Grid, expand_variants
+from symcere_kit.runs import grid as grid_module
+from symcere_kit.runs.grid import Grid, study_grid
+from symcere_kit.runs.variants import expand_variants
 
 FAST = {"epochs": 2, "batch_size": 256}
 
@@ -31,12 +32,12 @@ def test_unknown_setting_fails_before_any_run(tmp_path, synthetic_file):
 
 def test_the_notebooks_store_shares_run_folders_and_separates_other_text_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("SYMCERE_RESULTS_DIR", str(tmp_path))
-    plain = experiments.study_grid(["d"], [0], variants=["symcere-lightgcn"])
+    plain = study_grid(["d"], [0], variants=["symcere-lightgcn"])
     assert plain.root == tmp_path / "grid" and plain.specs == Grid(["d"], ["symcere-lightgcn"], [0]).specs
-    other = experiments.study_grid(["d"], [0], text_mode="lora-top", text_model="org/model", variants=["symcere-lightgcn"])
+    other = study_grid(["d"], [0], text_mode="lora-top", text_model="org/model", variants=["symcere-lightgcn"])
     assert dict(other.specs[0].settings) == {"text_mode": "lora-top", "text_model": "org/model"}
     assert other.specs[0].directory(other.root) != plain.specs[0].directory(plain.root)
-    assert experiments.study_grid(["d"], quick=True, variants=["lightgcn"]).root == tmp_path / "quick" / "grid"
+    assert study_grid(["d"], quick=True, variants=["lightgcn"]).root == tmp_path / "quick" / "grid"
 
 
 def test_grid_writes_tidy_results_and_never_redoes_a_finished_run(tmp_path, synthetic_file, monkeypatch):
@@ -53,7 +54,7 @@ def test_grid_writes_tidy_results_and_never_redoes_a_finished_run(tmp_path, synt
     assert set(pu["variant"]) == {"mostpop", "lightgcn"} and pu["value"].between(0, 1).all()
 
     calls = []
-    monkeypatch.setattr(experiments, "execute", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(grid_module, "execute", lambda *a, **k: calls.append(a))
     again = Grid([str(synthetic_file)], ["mostpop", "lightgcn"], [0, 1, 2], root=tmp_path, settings=FAST)
     assert [s.seed for s in again.pending()] == [2, 2]
     again.run(progress=False)

@@ -2,11 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from symcere_kit.config import DataConfig, TrainConfig
-from symcere_kit.data.dataset import dataset_from_reviews, normalized_bipartite_adjacency
+from symcere_kit.config import DataConfig, RunConfig
+from symcere_kit.data.dataset import dataset_from_reviews
 from symcere_kit.data.synthetic import synthetic_reviews
 from symcere_kit.errors import TrainingError
 from symcere_kit.graph import LightGCNEncoder
+from symcere_kit.graph.adjacency import normalized_bipartite_adjacency
 from symcere_kit.sampling import bpr_batches, sample_negatives
 from symcere_kit.train import run
 
@@ -69,7 +70,7 @@ def test_an_epoch_visits_every_training_interaction_once(ds):
 
 
 def test_same_seed_same_metrics_and_other_seed_differs(ds):
-    cfg = TrainConfig(model="lightgcn", epochs=3, batch_size=256, seed=7)
+    cfg = RunConfig.for_model("lightgcn", epochs=3, batch_size=256, seed=7)
     a, b = run(ds, cfg, progress=False), run(ds, cfg, progress=False)
     assert a.metrics == b.metrics and [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
     c = run(ds, cfg.replace(seed=8), progress=False)
@@ -77,14 +78,14 @@ def test_same_seed_same_metrics_and_other_seed_differs(ds):
 
 
 def test_lightgcn_clearly_beats_mostpop_on_clustered_data(ds):
-    pop = run(ds, TrainConfig(model="mostpop"), progress=False).metrics
-    lgcn = run(ds, TrainConfig(model="lightgcn", epochs=40, batch_size=256, lr=0.01), progress=False).metrics
+    pop = run(ds, RunConfig.for_model("mostpop"), progress=False).metrics
+    lgcn = run(ds, RunConfig.for_model("lightgcn", epochs=40, batch_size=256, lr=0.01), progress=False).metrics
     assert lgcn["ndcg@10"] > 1.2 * pop["ndcg@10"]
     assert lgcn["hr@10"] > pop["hr@10"]
 
 
 def test_run_records_provenance(ds):
-    info = run(ds, TrainConfig(model="mostpop", seed=4), progress=False).info
+    info = run(ds, RunConfig.for_model("mostpop", seed=4), progress=False).info
     assert info["seed"] == 4 and info["dataset_fingerprint"] == ds.fingerprint
     assert "torch" in info["versions"] and info["git_commit"]
     assert info["config"]["model"] == "mostpop"
@@ -102,7 +103,7 @@ def test_nan_loss_stops_with_a_clear_message(ds, monkeypatch):
 
     monkeypatch.setattr(LightGCN, "batch_loss", poisoned)
     with pytest.raises(TrainingError, match=r"loss became nan in epoch 1.*Lower the learning rate"):
-        run(ds, TrainConfig(model="lightgcn", epochs=2), progress=False)
+        run(ds, RunConfig.for_model("lightgcn", epochs=2), progress=False)
 
 
 def test_dataset_texts_are_training_texts_only():
@@ -120,13 +121,13 @@ def test_lightgcn_clearly_beats_mostpop_on_musical_instruments(needs_shared):
     from symcere_kit.data.dataset import load_dataset
 
     mi = load_dataset("amazon2014_musical_instruments", progress=False)
-    pop = run(mi, TrainConfig(model="mostpop"), progress=False).metrics
-    lgcn = run(mi, TrainConfig(model="lightgcn", seed=0), progress=False).metrics
+    pop = run(mi, RunConfig.for_model("mostpop"), progress=False).metrics
+    lgcn = run(mi, RunConfig.for_model("lightgcn", seed=0), progress=False).metrics
     assert lgcn["ndcg@10"] > 1.3 * pop["ndcg@10"] and lgcn["hr@10"] > 1.3 * pop["hr@10"]
 
 
 def test_resume_from_checkpoint_gives_the_uninterrupted_result(ds, tmp_path):
-    cfg = TrainConfig(model="lightgcn", epochs=4, batch_size=256, seed=2)
+    cfg = RunConfig.for_model("lightgcn", epochs=4, batch_size=256, seed=2)
     whole = run(ds, cfg, progress=False)
     ckpt = tmp_path / "ckpt.pt"
     run(ds, cfg.replace(epochs=2), progress=False, checkpoint=ckpt)  # "killed" after epoch 2
@@ -146,7 +147,7 @@ def test_early_stopping_uses_the_training_holdout_and_restores_the_best_epoch(ds
         return original(self, dataset, **kw)
 
     monkeypatch.setattr(train_mod.Trainer, "evaluate", spy)
-    res = run(ds, TrainConfig(model="lightgcn", epochs=60, batch_size=256, lr=0.05, patience=2, seed=1), progress=False)
+    res = run(ds, RunConfig.for_model("lightgcn", epochs=60, batch_size=256, lr=0.05, patience=2, seed=1), progress=False)
     val_scores = [h["val_ndcg@10"] for h in res.history]
     assert len(res.history) < 60 and res.info["best_epoch"] == 1 + int(np.argmax(val_scores))
     validation = seen[0]

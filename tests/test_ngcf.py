@@ -4,11 +4,12 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from symcere_kit.config import TrainConfig
-from symcere_kit.data.dataset import dataset_from_reviews, normalized_bipartite_adjacency
+from symcere_kit.config import RunConfig
+from symcere_kit.data.dataset import dataset_from_reviews
 from symcere_kit.data.synthetic import synthetic_reviews
 from symcere_kit.graph import NGCFConv, NGCFEncoder, edge_dropout_adjacency
-from symcere_kit.models import MODELS, build_model
+from symcere_kit.graph.adjacency import normalized_bipartite_adjacency
+from symcere_kit.models import build_model, model_class
 from symcere_kit.train import run
 
 
@@ -143,14 +144,14 @@ def test_edge_dropout_is_seeded(ds):
 
 
 def test_ngcf_is_registered_and_uses_the_config(ds):
-    assert "ngcf" in MODELS
-    model = build_model("ngcf", ds, TrainConfig(model="ngcf", embedding_dim=16, n_layers=3, message_dropout=0.2))
+    assert model_class("ngcf").__name__ == "NGCF"
+    model = build_model(RunConfig.for_model("ngcf", embedding_dim=16, n_layers=3, message_dropout=0.2), ds)
     assert model.encoder.out_dim == 64 and len(model.encoder.convs) == 3 and model.encoder.dropout.p == 0.2
     assert model.score(torch.arange(5)).shape == (5, ds.n_items)
 
 
 def test_ngcf_same_seed_same_metrics(ds):
-    cfg = TrainConfig(model="ngcf", n_layers=3, epochs=3, batch_size=256, seed=7)
+    cfg = RunConfig.for_model("ngcf", n_layers=3, epochs=3, batch_size=256, seed=7)
     a, b = run(ds, cfg, progress=False), run(ds, cfg, progress=False)
     assert a.metrics == b.metrics and [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
     c = run(ds, cfg.replace(seed=8), progress=False)
@@ -158,9 +159,9 @@ def test_ngcf_same_seed_same_metrics(ds):
 
 
 def test_ngcf_clearly_beats_mostpop_on_clustered_data(ds):
-    a = run(ds, TrainConfig(model="ngcf", n_layers=3, epochs=20, batch_size=256, lr=0.01), progress=False)
+    a = run(ds, RunConfig.for_model("ngcf", n_layers=3, epochs=20, batch_size=256, lr=0.01), progress=False)
     assert all(np.isfinite(v) for v in a.metrics.values())
     assert a.history[-1]["loss"] < a.history[0]["loss"]
-    pop = run(ds, TrainConfig(model="mostpop"), progress=False).metrics
+    pop = run(ds, RunConfig.for_model("mostpop"), progress=False).metrics
     assert a.metrics["ndcg@10"] > 1.2 * pop["ndcg@10"] and a.metrics["hr@10"] > pop["hr@10"]
     assert a.metrics["hr@10"] > 3 * 10 / ds.n_items  # random ranking: HR@10 ~ 10/n_items per test item

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from symcere_kit.config import TrainConfig
+from symcere_kit.config import RunConfig
 from symcere_kit.data.dataset import dataset_from_reviews
 from symcere_kit.data.synthetic import synthetic_reviews
 from symcere_kit.errors import SymcereError
@@ -18,8 +18,8 @@ def ds():
 
 
 def cfg(tiny_bert_dir, **kw):
-    base = dict(model="symcere", text_model=str(tiny_bert_dir), epochs=2, batch_size=256, max_length=32)
-    return TrainConfig(**{**base, **kw})
+    base = dict(text_model=str(tiny_bert_dir), epochs=2, batch_size=256, max_length=32, tau=0.07)
+    return RunConfig.for_model("symcere", **{**base, **kw})
 
 
 @pytest.mark.parametrize("mode", ["frozen", "lora", "lora-top"])
@@ -37,7 +37,7 @@ def test_same_seed_same_metrics(ds, tiny_bert_dir):
 
 def _loss_terms(ds, c):
     g = seed_everything(0)
-    model = build_model("symcere", ds, c)
+    model = build_model(c, ds)
     model.on_epoch_start(g)
     batch = {"index": torch.arange(64), "user": torch.tensor(ds.train["user"].to_numpy()[:64]),
              "pos": torch.tensor(ds.train["item"].to_numpy()[:64]), "neg": torch.randint(ds.n_items, (64,), generator=g)}
@@ -58,7 +58,7 @@ def test_bpr_is_summed_over_the_batch_as_eq7_writes_it(ds, tiny_bert_dir):
     torch.testing.assert_close(summed["bpr"], 64 * mean["bpr"])
     torch.testing.assert_close(summed["cross"], mean["cross"])  # the NCE terms stay batch means (eq. 4)
     with pytest.raises(SymcereError, match="bpr_reduction"):
-        build_model("symcere", ds, cfg(tiny_bert_dir, bpr_reduction="median"))
+        cfg(tiny_bert_dir, bpr_reduction="median")
 
 
 def test_fn_mask_switch_controls_the_false_negative_mask(ds, tiny_bert_dir, monkeypatch):
@@ -75,7 +75,7 @@ def test_fn_mask_switch_controls_the_false_negative_mask(ds, tiny_bert_dir, monk
 
 def test_normalised_scores_are_cosines_and_the_ablation_is_not(ds, tiny_bert_dir):
     for normalize, bounded in [(True, True), (False, False)]:
-        model = build_model("symcere", ds, cfg(tiny_bert_dir, normalize=normalize))
+        model = build_model(cfg(tiny_bert_dir, normalize=normalize), ds)
         with torch.no_grad():
             model.graph.embedding.weight.mul_(10)
         s = model.score(torch.arange(ds.n_users))
@@ -118,12 +118,14 @@ def test_cli_set_rejects_unknown_options(synthetic_file, capsys):
 
 
 def test_text_mode_defaults_layer_between_model_defaults_and_overrides():
-    from symcere_kit.config import MODEL_DEFAULTS, TEXT_MODE_DEFAULTS
+    from symcere_kit.config import LoopConfig
+    from symcere_kit.models.symcere import SymCERESettings
 
-    frozen = TrainConfig.for_model("symcere")
-    assert (frozen.tau, frozen.epochs) == (MODEL_DEFAULTS["symcere"]["tau"], MODEL_DEFAULTS["symcere"]["epochs"])
-    top = TrainConfig.for_model("symcere", text_mode="lora-top")
-    assert top.epochs == TEXT_MODE_DEFAULTS["lora-top"]["epochs"] != frozen.epochs
-    assert top.tau == frozen.tau  # model defaults still apply underneath
-    assert TrainConfig.for_model("symcere", text_mode="lora-top", epochs=2).epochs == 2  # the caller wins
-    assert TrainConfig.for_model("lightgcn", text_mode="lora-top").epochs == TrainConfig().epochs
+    frozen = RunConfig.for_model("symcere")
+    assert frozen.loop.epochs == SymCERESettings.LOOP["epochs"] != LoopConfig().epochs
+    top = RunConfig.for_model("symcere", text_mode="lora-top")
+    assert top.loop.epochs == SymCERESettings.TEXT_MODE_LOOP["lora-top"]["epochs"] != frozen.loop.epochs
+    assert top.settings.tau == frozen.settings.tau  # the model's settings still apply underneath
+    assert RunConfig.for_model("symcere", text_mode="lora-top", epochs=2).loop.epochs == 2  # the caller wins
+    with pytest.raises(SymcereError, match="lightgcn has no option"):
+        RunConfig.for_model("lightgcn", text_mode="lora-top")  # a baseline has no text mode

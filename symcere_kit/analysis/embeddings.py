@@ -40,10 +40,8 @@ class RunEmbeddings:
 
 @torch.no_grad()
 def run_embeddings(trained, text_batch: int = 1024) -> RunEmbeddings:
-    """``RunEmbeddings`` of a ``TrainedRun`` (see ``symcere_kit.artifacts.load_run``)."""
-    from ..train import fit_dataset
-
-    model, dataset = trained.model, fit_dataset(trained.dataset, trained.config)  # the rows it trained on
+    """``RunEmbeddings`` of a ``TrainedRun`` (see ``symcere_kit.runs.load_run``)."""
+    model, dataset = trained.model, trained.fit_data  # the rows it trained on
     model.eval()
     train = dataset.train
     text = None
@@ -59,5 +57,5 @@ def run_embeddings(trained, text_batch: int = 1024) -> RunEmbeddings:
     users, items = users.float().cpu(), items.float().cpu()
     u, i = train["user"].to_numpy(), train["item"].to_numpy()
     inter = (users[torch.tensor(u, dtype=torch.long)] + items[torch.tensor(i, dtype=torch.long)]) / 2
-    normalize = bool(getattr(trained.config, "normalize", True)) if trained.config.model == "symcere" else False
+    normalize = bool(getattr(trained.config.settings, "normalize", False))  # only SymCERE compares on the sphere
     return RunEmbeddings(trained.label, normalize, users, items, inter, text, u, i, dataset.item_degree)

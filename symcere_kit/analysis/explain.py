@@ -52,7 +52,7 @@ class Explanation:
 
 
 def _weights_key(model: torch.nn.Module) -> str:
-    from ..artifacts import trainable_state
+    from ..runs.store import trainable_state
 
     h = hashlib.sha256()
     for name, tensor in sorted(trainable_state(model).items()):
@@ -62,18 +62,17 @@ def _weights_key(model: torch.nn.Module) -> str:
 
 
 class InteractionExplainer:
-    """LIME over one trained SymCERE run (a ``TrainedRun`` from ``artifacts.load_run``)."""
+    """LIME over one trained SymCERE run (a ``TrainedRun`` from ``runs.load_run``)."""
 
     def __init__(self, trained, cache_dir: str | Path | None = None, batch_size: int = 64):
         model = trained.model
         if not (hasattr(model, "graph") and hasattr(model, "text")):
             raise SymcereError(f"{trained.label}: LIME semantic anchoring needs a SymCERE run (it explains "
                                f"text-graph similarity); {trained.config.model} has no text encoder.")
-        from ..data.dataset import cache_dir as default_cache
-        from ..train import fit_dataset
+        from ..paths import cache_dir as default_cache
 
         self.trained, self.model, self.batch_size = trained, model.eval(), batch_size
-        self.train = fit_dataset(trained.dataset, trained.config).train
+        self.train = trained.fit_data.train
         with torch.no_grad():
             users, items = model.graph(model.adj)
         self.users, self.items = users.float(), items.float()

@@ -6,25 +6,18 @@ moves the folder (tests use it).
 """
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..data.registry import project_root
 from ..io import atomic_path
+from ..paths import figures_dir
 
 MODALITY = {"graph": "#1f77b4", "text": "#ff7f0e"}  # the paper's Figure 1: graph blue, text orange
 NORMALISATION = {"without": "#1f77b4", "with": "#ff7f0e"}  # Figure 4: blue without, orange with
 WORD_CLASS = {"product": "#2a9d8f", "sentiment": "#e76f51", "stop-word": "#8d99ae", "other": "#e9c46a"}
-
-
-def figures_dir(quick: bool = False) -> Path:
-    """``figures/`` (``$SYMCERE_FIGURES_DIR``); QUICK runs write to its ``quick/`` folder, never over the real figures."""
-    base = Path(os.environ.get("SYMCERE_FIGURES_DIR") or project_root() / "figures")
-    return base / "quick" if quick else base
 
 
 def use_style() -> None:

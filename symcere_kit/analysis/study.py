@@ -22,20 +22,10 @@ def _dataset(name_or_path: str):
     return load_dataset(name_or_path, progress=False)
 
 
-def run_dir(grid, dataset: str, variant: str, seed: int = 0):
-    for spec in grid.specs:
-        if (spec.dataset, spec.variant, spec.seed) == (dataset, variant, seed):
-            path = spec.directory(grid.root)
-            if not grid.is_done(spec):
-                raise SymcereError(f"{variant} seed {seed} on {dataset} has not run yet ({path}); run the grid first.")
-            return path
-    raise SymcereError(f"{variant} seed {seed} on {dataset} is not part of this grid.")
-
-
 def load_variant(grid, dataset: str, variant: str, seed: int = 0):
-    from ..artifacts import load_run
+    from ..runs.store import load_run
 
-    return load_run(run_dir(grid, dataset, variant, seed), dataset=_dataset(dataset))
+    return load_run(grid.run_dir(dataset, variant, seed), dataset=_dataset(dataset))
 
 
 def variant_embeddings(grid, dataset: str, variants: list[str], seed: int = 0) -> dict[str, RunEmbeddings]:
@@ -70,10 +60,9 @@ def anchoring_table(embeddings: dict[str, RunEmbeddings], space: str = "text") -
 
 def _finished_with_topk(grid, dataset: str):
     """(spec, folder) of every finished run of ``dataset`` in ``grid`` that kept its top-K lists."""
-    from ..artifacts import TOPK_FILE
+    from ..runs.store import TOPK_FILE
 
-    found = [(spec, spec.directory(grid.root)) for spec in grid.specs if spec.dataset == dataset and grid.is_done(spec)]
-    found = [(s, p) for s, p in found if (p / TOPK_FILE).is_file()]
+    found = [(s, p) for s, p in grid.finished(dataset) if (p / TOPK_FILE).is_file()]
     if not found:
         raise SymcereError(f"No finished run with top-K lists for {dataset} in {grid.root}; run the grid first.")
     return found
@@ -82,7 +71,7 @@ def _finished_with_topk(grid, dataset: str):
 def popularity_table(grid, dataset: str, k: int = 10) -> pd.DataFrame:
     """Per variant, mean over its finished seeds: HR@k and NDCG@k with the popularity profile of its
     top-k lists (average training degree of recommended items, coverage, Gini)."""
-    from ..artifacts import TOPK_FILE, read_record
+    from ..runs.store import TOPK_FILE, read_record
 
     degree = _dataset(dataset).item_degree
     rows = []
@@ -98,7 +87,7 @@ def popularity_table(grid, dataset: str, k: int = 10) -> pd.DataFrame:
 
 def bucket_table(grid, dataset: str, k: int = 10) -> pd.DataFrame:
     """HR@k / NDCG@k per item-popularity bucket (tail, mid, head) per variant, mean over seeds."""
-    from ..artifacts import TOPK_FILE
+    from ..runs.store import TOPK_FILE
 
     ds = _dataset(dataset)
     frames = [popularity.accuracy_by_popularity(pd.read_parquet(path / TOPK_FILE), ds.test, ds.item_degree, k)

@@ -21,9 +21,9 @@ class LimeExplorer:
                  max_options: int = 200, seed: int = 0):
         import ipywidgets as W
 
-        from ..artifacts import find_runs
+        from ..runs.store import RunStore
 
-        self.runs = runs if runs is not None else find_runs(root or "results/grid", model="symcere")
+        self.runs = runs if runs is not None else RunStore(root or "results/grid").find(model="symcere")
         self.runs = self.runs[self.runs["has_weights"]] if "has_weights" in self.runs else self.runs
         if self.runs.empty:
             raise SymcereError(f"No SymCERE run with stored weights under {root}; run the grid (notebook 03) first.")
@@ -56,7 +56,7 @@ class LimeExplorer:
         self.run.value = self.run.options[0][1] if self.run.options else None  # ipywidgets 8 keeps None
 
     def explainer(self, directory: str | None = None):
-        from ..artifacts import load_run
+        from ..runs.store import load_run
         from .explain import InteractionExplainer
 
         directory = directory or self.run.value

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,8 +21,9 @@ import torch
 
 from ..config import DataConfig
 from ..io import atomic_path, sha256_file, stable_hash
+from ..paths import cache_dir
 from .preprocess import preprocess
-from .registry import project_root, resolve
+from .registry import resolve
 from .split import check_no_leakage, chronological_split
 from .stats import compute_stats
 
@@ -105,42 +104,10 @@ class ReviewDataset:
         key = str(device)
         cache = self.__dict__.setdefault("_adj_cache", {})
         if key not in cache:
+            from ..graph.adjacency import normalized_bipartite_adjacency
+
             cache[key] = normalized_bipartite_adjacency(self.train_csr).to(device)
         return cache[key]
-
-
-def normalized_bipartite_adjacency(r: sp.csr_matrix) -> torch.Tensor:
-    """LightGCN/NGCF propagation matrix (He et al. 2020, eq. 7) as torch sparse CSR float32."""
-    n_users, n_items = r.shape
-    a = sp.bmat([[None, r], [r.T, None]], format="csr", dtype=np.float32)
-    d = sp.diags(inverse_sqrt(np.asarray(a.sum(axis=1)).ravel()))
-    return scipy_to_torch_csr(d @ a @ d)
-
-
-def inverse_sqrt(deg: np.ndarray) -> np.ndarray:
-    """The diagonal of :math:`D^{-1/2}` (same dtype as ``deg``): zero where a node has no weight."""
-    out = np.zeros_like(deg)
-    out[deg > 0] = deg[deg > 0] ** -0.5
-    return out
-
-
-def scipy_to_torch_csr(a: sp.spmatrix) -> torch.Tensor:
-    """A scipy sparse matrix as torch sparse CSR float32 (sorted indices), the form every spmm here uses."""
-    a = sp.csr_matrix(a, dtype=np.float32)
-    a.sort_indices()
-    with warnings.catch_warnings():  # "sparse CSR support is in beta": we rely only on spmm
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(
-            torch.from_numpy(a.indptr.astype(np.int64)),
-            torch.from_numpy(a.indices.astype(np.int64)),
-            torch.from_numpy(a.data),
-            size=a.shape,
-            check_invariants=False,
-        )
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("SYMCERE_CACHE_DIR") or project_root() / "data" / "processed")
 
 
 def _process(raw: pd.DataFrame, config: DataConfig, source: str) -> tuple[pd.DataFrame, dict]:

@@ -1,6 +1,6 @@
 """Dataset names -> publisher files, URLs and the paper's Table 1 counts; where to find the files.
 
-Look-up order (DESIGN.md): ``$SYMCERE_DATA_DIR``, ``data/raw/``, the mirror ``../shared/data/``,
+Look-up order: ``$SYMCERE_DATA_DIR``, ``data/raw/``, the mirror ``../shared/data/``,
 then the publisher's URL when online (not when ``SYMCERE_OFFLINE=1``). In each directory a file
 may sit at the top or in a sub-folder named after the dataset. Any existing path works in place
 of a name.
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import DatasetNotFoundError
 from ..io import atomic_path
+from ..paths import project_root, raw_data_dir
 
 AMAZON_2023_URL = "https://mcauleylab.ucsd.edu/public_datasets/data/amazon_2023/raw/review_categories/{}.jsonl.gz"
 AMAZON_2018_URL = "https://datarepo.eng.ucsd.edu/mcauley_group/data/amazon_v2/categoryFilesSmall/{}"
@@ -33,33 +34,29 @@ class DatasetEntry:
     aliases: tuple[str, ...] = ()
 
 
-def project_root() -> Path:
-    """The checkout this package lives in (editable install), else the working directory."""
-    root = Path(__file__).resolve().parents[2]
-    return root if (root / "pyproject.toml").exists() else Path.cwd()
-
-
 _SHARED_NOTE = "Mirror in ../shared/data; see PROVENANCE.md there."
 _PAPER_NOTE = (
     "The paper's counts come from a subsample of the Amazon Reviews 2023 category whose procedure "
     "it does not state; the full 5-core file is much larger, so our counts differ."
 )
 
-_PAPER_AMAZON = {  # Amazon Reviews 2023 category -> Table 1 (users, items, reviews)
-    "Clothing_Shoes_and_Jewelry": (1786, 4291, 13676),
-    "CDs_and_Vinyl": (2078, 3888, 24604),
-    "Tools_and_Home_Improvement": (1290, 4571, 18456),
-    "Sports_and_Outdoors": (1372, 4190, 18660),
-    "Beauty_and_Personal_Care": (1405, 5066, 23870),
-    "Automotive": (1187, 2833, 12106),
-    "Toys_and_Games": (1045, 4152, 17568),
-    "Pet_Supplies": (1114, 4241, 20722),
-    "Health_and_Household": (820, 3679, 14442),
-    "Video_Games": (870, 2812, 17572),
-    "Cell_Phones_and_Accessories": (401, 1943, 6872),
-    "Patio_Lawn_and_Garden": (282, 1373, 3944),
-    "Office_Products": (256, 1287, 3828),
-}
+# Amazon Reviews 2023 category -> the paper's Table 1: users, items, reviews
+_PAPER_AMAZON_TABLE = """
+Clothing_Shoes_and_Jewelry    1786  4291  13676
+CDs_and_Vinyl                 2078  3888  24604
+Tools_and_Home_Improvement    1290  4571  18456
+Sports_and_Outdoors           1372  4190  18660
+Beauty_and_Personal_Care      1405  5066  23870
+Automotive                    1187  2833  12106
+Toys_and_Games                1045  4152  17568
+Pet_Supplies                  1114  4241  20722
+Health_and_Household           820  3679  14442
+Video_Games                    870  2812  17572
+Cell_Phones_and_Accessories    401  1943   6872
+Patio_Lawn_and_Garden          282  1373   3944
+Office_Products                256  1287   3828
+"""
+_PAPER_AMAZON = {name: (int(u), int(i), int(r)) for name, u, i, r in map(str.split, _PAPER_AMAZON_TABLE.strip().splitlines())}
 
 
 def _amazon2018(name: str, file: str, title: str) -> DatasetEntry:
@@ -124,8 +121,7 @@ def search_dirs() -> list[Path]:
     dirs = []
     if os.environ.get("SYMCERE_DATA_DIR"):
         dirs.append(Path(os.environ["SYMCERE_DATA_DIR"]).expanduser())
-    root = project_root()
-    dirs += [root / "data" / "raw", root.parent / "shared" / "data"]
+    dirs += [raw_data_dir(), project_root().parent / "shared" / "data"]
     return dirs
 
 
@@ -146,7 +142,7 @@ def download(entry: DatasetEntry, timeout: float = 30.0) -> Path:
     """Fetch the publisher's file into data/raw/ atomically, with a progress bar."""
     from tqdm.auto import tqdm
 
-    target = project_root() / "data" / "raw" / entry.files[0]
+    target = raw_data_dir() / entry.files[0]
     with urllib.request.urlopen(entry.url, timeout=timeout) as resp, atomic_path(target) as tmp:
         total = int(resp.headers.get("Content-Length") or 0) or None
         with open(tmp, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=entry.files[0]) as bar:

@@ -5,7 +5,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ..data.dataset import normalized_bipartite_adjacency
+from .adjacency import normalized_bipartite_adjacency
 
 
 def edge_dropout_adjacency(train_csr: sp.csr_matrix, p: float, generator: torch.Generator) -> torch.Tensor:

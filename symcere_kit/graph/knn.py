@@ -6,7 +6,7 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from ..data.dataset import inverse_sqrt, scipy_to_torch_csr
+from .adjacency import inverse_sqrt, scipy_to_torch_csr
 
 ROWS_PER_CHUNK = 4096  # bounds the dense similarity block to ROWS_PER_CHUNK x n_items
 

@@ -1,23 +1,32 @@
 """The one interface every recommender shares (Cornac-style): train on batches, score users."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
-from ..config import TrainConfig
+from ..config import ModelSettings
 from ..data.dataset import ReviewDataset
 
 
 class Recommender(nn.Module):
     """``batch_loss`` returns a dict with the total under "loss" (plus named terms for logging);
-    ``score`` returns [B, n_items] ranking scores. Non-trainable models set ``trainable = False``."""
+    ``score`` returns [B, n_items] ranking scores. Non-trainable models set ``trainable = False``.
+
+    Each subclass names its settings dataclass as ``Settings``; it is built as
+    ``Model(dataset, settings, progress=...)`` (``progress``: bars of one-off work such as encoding
+    reviews)."""
 
     trainable = True
+    Settings: ClassVar[type[ModelSettings]] = ModelSettings
 
-    def __init__(self, dataset: ReviewDataset, config: TrainConfig):
+    def __init__(self, dataset: ReviewDataset, settings: ModelSettings, progress: bool = True):
         super().__init__()
+        if not isinstance(settings, self.Settings):
+            raise TypeError(f"{type(self).__name__} takes {self.Settings.__name__}, not {type(settings).__name__}.")
         self.n_users, self.n_items = dataset.n_users, dataset.n_items
-        self.config = config
+        self.settings = settings
 
     def batch_loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         raise NotImplementedError

@@ -2,11 +2,34 @@
 propagated embeddings, BPR loss plus L2 on the batch's ego (layer-0) embeddings."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 from torch import nn
 
+from ..config import ModelSettings, Range
 from ..losses import bpr_loss, l2_reg
 from .base import Recommender
+
+RECBOLE_LR = Range(1e-4, 1e-2, log=True,
+                   source="RecBole 1.2.1 docs, LightGCN/NGCF 'Tuning Hyper Parameters': learning_rate 1e-4 .. 1e-2")
+RECBOLE_REG = Range(1e-5, 1e-2, log=True,
+                    source="RecBole 1.2.1 docs, LightGCN 'Tuning Hyper Parameters': reg_weight 1e-5 .. 1e-2")
+
+
+@dataclass(frozen=True)
+class GraphSettings(ModelSettings):
+    """What every model with a LightGCN/NGCF-style embedding table and propagation shares."""
+
+    embedding_dim: int = 64  # RecBole 1.2.1 embedding_size; the SymCERE paper's graph width
+    n_layers: int = 2  # RecBole 1.2.1 LightGCN n_layers, so parity runs compare like with like
+    reg_weight: float = 1e-4  # lambda of eq. (8): squared L2 of the batch's ego embeddings / 2B (RecBole LightGCN 1e-4)
+    SEARCH_SPACE: ClassVar[dict] = {
+        "lr": RECBOLE_LR,
+        "n_layers": Range(1, 4, integer=True, source="RecBole 1.2.1 docs, LightGCN: n_layers 1 .. 4"),
+        "reg_weight": RECBOLE_REG,
+    }
 
 
 def batch_ego_l2(ego: torch.Tensor, n_users: int, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -20,14 +43,15 @@ class GraphBPRRecommender(Recommender):
     (n_users + n_items) rows whose ``forward(adj)`` returns (user_emb, item_emb)."""
 
     bpr_reduction = "mean"  # RecBole's LightGCN/NGCF; SGL's reference code sums
+    Settings = GraphSettings
 
-    def __init__(self, dataset, config):
-        super().__init__(dataset, config)
-        self.encoder = self.build_encoder(dataset, config)
+    def __init__(self, dataset, settings: GraphSettings, progress: bool = True):
+        super().__init__(dataset, settings)
+        self.encoder = self.build_encoder(dataset, settings)
         self.register_buffer("adj", dataset.norm_adjacency(), persistent=False)
 
     @staticmethod
-    def build_encoder(dataset, config) -> nn.Module:
+    def build_encoder(dataset, settings) -> nn.Module:
         raise NotImplementedError
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,7 +67,7 @@ class GraphBPRRecommender(Recommender):
         p, n = items.index_select(0, batch["pos"]), items.index_select(0, batch["neg"])
         bpr = bpr_loss((u * p).sum(-1), (u * n).sum(-1), self.bpr_reduction)
         reg = batch_ego_l2(self.encoder.embedding.weight, self.n_users, batch)
-        return {"loss": bpr + self.config.reg_weight * reg, "bpr": bpr, "reg": reg}
+        return {"loss": bpr + self.settings.reg_weight * reg, "bpr": bpr, "reg": reg}
 
     @torch.no_grad()
     def prepare_scoring(self):

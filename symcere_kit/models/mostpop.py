@@ -3,15 +3,20 @@ from __future__ import annotations
 
 import torch
 
+from ..config import ModelSettings
 from .base import Recommender
 
 
 class MostPop(Recommender):
     trainable = False
+    Settings = ModelSettings  # nothing to set
 
-    def __init__(self, dataset, config):
-        super().__init__(dataset, config)
+    def __init__(self, dataset, settings, progress: bool = True):
+        super().__init__(dataset, settings)
         self.register_buffer("popularity", torch.as_tensor(dataset.item_degree, dtype=torch.float32))
 
     def score(self, users: torch.Tensor) -> torch.Tensor:
         return self.popularity.expand(len(users), -1)
+
+
+MODEL = MostPop

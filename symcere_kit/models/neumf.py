@@ -1,9 +1,8 @@
 """NeuMF (He et al. 2017): GMF and an MLP tower on separate embeddings, fused by one output layer.
 
 Trained pointwise with binary cross-entropy on each training pair (label 1) and its sampled negative
-(label 0), as in the paper and RecBole. Sizes follow RecBole's defaults: 64-dim GMF and MLP
-embeddings, MLP hidden layers [128, 64], dropout 0.1. Full ranking runs the network on every
-(user, item) pair, so scoring is chunked by users (``eval_batch_size``).
+(label 0), as in the paper and RecBole. Full ranking runs the network on every (user, item) pair,
+so scoring is chunked (about 2^18 pairs at a time).
 """
 from __future__ import annotations
 
@@ -11,22 +10,40 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..config import Choice, ModelSettings, Range
 from .base import Recommender
 
-MLP_HIDDEN = (128, 64)
-DROPOUT = 0.1
 PAIRS_PER_CHUNK = 1 << 18
+RECBOLE_GRID = "RecBole 1.2.1 docs, NeuMF 'Tuning Hyper Parameters'"
+
+
+@dataclass(frozen=True)
+class NeuMFSettings(ModelSettings):
+    embedding_dim: int = 64  # RecBole 1.2.1 NeuMF mf_embedding_size = mlp_embedding_size = 64
+    mlp_hidden: tuple[int, ...] = (128, 64)  # RecBole 1.2.1 mlp_hidden_size
+    dropout: float = 0.1  # RecBole 1.2.1 dropout_prob
+    SEARCH_SPACE: ClassVar[dict] = {
+        "lr": Range(1e-4, 1e-2, log=True, source=RECBOLE_GRID + ": learning_rate 1e-4 .. 1e-2"),
+        "dropout": Range(0.0, 0.5, source=RECBOLE_GRID + ": dropout_prob 0.0 .. 0.5"),
+        "mlp_hidden": Choice(((128, 64), (64, 32, 16), (32, 16, 8)),
+                             source=RECBOLE_GRID + " ([64,32,16], [32,16,8]) and its default [128,64]"),
+    }
 
 
 class NeuMF(Recommender):
-    def __init__(self, dataset, config):
-        super().__init__(dataset, config)
-        d = config.embedding_dim
+    Settings = NeuMFSettings
+
+    def __init__(self, dataset, settings: NeuMFSettings, progress: bool = True):
+        super().__init__(dataset, settings)
+        d = settings.embedding_dim
         self.user_mf, self.item_mf = nn.Embedding(self.n_users, d), nn.Embedding(self.n_items, d)
         self.user_mlp, self.item_mlp = nn.Embedding(self.n_users, d), nn.Embedding(self.n_items, d)
         layers, width = [], 2 * d
-        for hidden in MLP_HIDDEN:
-            layers += [nn.Dropout(DROPOUT), nn.Linear(width, hidden), nn.ReLU()]
+        for hidden in settings.mlp_hidden:
+            layers += [nn.Dropout(settings.dropout), nn.Linear(width, hidden), nn.ReLU()]
             width = hidden
         self.mlp = nn.Sequential(*layers)
         self.out = nn.Linear(d + width, 1)
@@ -53,3 +70,6 @@ class NeuMF(Recommender):
         step = max(1, PAIRS_PER_CHUNK // self.n_items)
         return torch.cat([self.logits(chunk.repeat_interleave(self.n_items), items.repeat(len(chunk))).view(len(chunk), -1)
                           for chunk in users.split(step)])
+
+
+MODEL = NeuMF

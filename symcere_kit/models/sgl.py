@@ -1,29 +1,53 @@
 """SGL (Wu et al. 2021): LightGCN plus a self-supervised InfoNCE between two edge-dropout views.
 
-As RecBole 1.2.1's SGL (and the authors' code) does: two fresh SGL-ED views each epoch (``edge_dropout``
-0.1), InfoNCE over the batch's users and positive items against every node of the other view
-(:func:`~symcere_kit.losses.node_info_nce`, ``tau`` 0.5, weight ``alpha`` 0.05), BPR summed over the
-batch, 3 layers. Scores are the dot products of the full graph's embeddings, as LightGCN's.
+As RecBole 1.2.1's SGL (and the authors' code) does: two fresh SGL-ED views each epoch
+(``drop_ratio``), InfoNCE over the batch's users and positive items against every node of the other
+view (:func:`~symcere_kit.losses.node_info_nce`, temperature ``ssl_tau``, weight ``ssl_weight``), BPR
+summed over the batch, 3 layers. Scores are the dot products of the full graph's embeddings, as LightGCN's.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 
+from ..config import Range
 from ..graph.augment import edge_dropout_adjacency
 from ..losses import node_info_nce
+from .graph_bpr import RECBOLE_LR, GraphSettings
 from .lightgcn import LightGCN
+
+RECBOLE_GRID = "RecBole 1.2.1 docs, SGL 'Tuning Hyper Parameters'"
+
+
+@dataclass(frozen=True)
+class SGLSettings(GraphSettings):
+    n_layers: int = 3  # RecBole 1.2.1 SGL n_layers
+    ssl_tau: float = 0.5  # RecBole 1.2.1 SGL ssl_tau
+    ssl_weight: float = 0.05  # RecBole 1.2.1 SGL ssl_weight
+    drop_ratio: float = 0.1  # RecBole 1.2.1 SGL drop_ratio (edge dropout of each view)
+    SEARCH_SPACE: ClassVar[dict] = {
+        "lr": RECBOLE_LR,
+        "ssl_tau": Range(0.1, 1.0, log=True, source=RECBOLE_GRID + ": lamb (ssl_tau) 0.1 .. 1.0"),
+        "ssl_weight": Range(0.005, 1.0, log=True, source=RECBOLE_GRID + ": ssl_reg (ssl_weight) 0.005 .. 1.0"),
+        "drop_ratio": Range(0.0, 0.5, source=RECBOLE_GRID + ": ratio (drop_ratio) 0 .. 0.5"),
+    }
+    # Run records before per-model settings used the shared names.
+    LEGACY_NAMES: ClassVar[dict] = {"tau": "ssl_tau", "alpha": "ssl_weight", "edge_dropout": "drop_ratio"}
 
 
 class SGL(LightGCN):
     bpr_reduction = "sum"
+    Settings = SGLSettings
 
-    def __init__(self, dataset, config):
-        super().__init__(dataset, config)
+    def __init__(self, dataset, settings: SGLSettings, progress: bool = True):
+        super().__init__(dataset, settings)
         self.train_csr = dataset.train_csr
         self.views: list[torch.Tensor] | None = None
 
     def on_epoch_start(self, generator: torch.Generator) -> None:
-        self.views = [edge_dropout_adjacency(self.train_csr, self.config.edge_dropout, generator).to(self.adj.device)
+        self.views = [edge_dropout_adjacency(self.train_csr, self.settings.drop_ratio, generator).to(self.adj.device)
                       for _ in range(2)]
 
     def batch_loss(self, batch):
@@ -31,6 +55,9 @@ class SGL(LightGCN):
         if self.views is None:
             raise RuntimeError("SGL.on_epoch_start(generator) draws the views; the Trainer calls it each epoch.")
         (u1, i1), (u2, i2) = (self.encoder(view) for view in self.views)
-        tau = self.config.tau
+        tau = self.settings.ssl_tau
         ssl = node_info_nce(u1, u2, batch["user"], tau) + node_info_nce(i1, i2, batch["pos"], tau)
-        return {**terms, "loss": terms["loss"] + self.config.alpha * ssl, "ssl": ssl}
+        return {**terms, "loss": terms["loss"] + self.settings.ssl_weight * ssl, "ssl": ssl}
+
+
+MODEL = SGL

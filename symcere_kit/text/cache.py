@@ -31,7 +31,7 @@ CACHE_VERSION = 1
 
 
 def default_cache_dir() -> Path:
-    from ..data.dataset import cache_dir
+    from ..paths import cache_dir
 
     return cache_dir() / "text"
 

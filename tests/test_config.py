@@ -1,0 +1,63 @@
+"""Run configs: per-model settings, loop defaults, round trips, and records written before them."""
+import pytest
+
+from symcere_kit.config import Choice, LoopConfig, Range, RunConfig
+from symcere_kit.errors import SymcereError
+from symcere_kit.runs.variants import model_names
+
+# A run record's config as symcere-kit wrote it before per-model settings: one flat TrainConfig
+# (every field, used or not), here an SGL run with a non-default SSL weight.
+LEGACY_SGL = {
+    "alpha": 0.1, "backbone": "lightgcn", "batch_size": 2048, "beta": 0.05, "bpr_reduction": "sum", "device": "auto",
+    "edge_dropout": 0.2, "embedding_dim": 64, "epochs": 30, "eval_batch_size": 1024, "eval_every": 1, "eval_ks": [10],
+    "fn_mask": True, "knn_k": 10, "lora_alpha": 16, "lora_dropout": 0.05, "lora_rank": 8, "lora_top_layers": 1,
+    "lr": 0.005, "max_length": 128, "message_dropout": 0.1, "model": "sgl", "n_layers": 3, "normalize": True,
+    "patience": 0, "pooling": "auto", "reg_weight": 0.0001, "seed": 3, "t2g_mask": "same", "tau": 0.5,
+    "text_chunk": 64, "text_lr": 0.0005, "text_mode": "frozen", "text_model": None, "trust_remote_code": False,
+    "validation_ratio": 0.2, "word_mask": 0.15,
+}
+
+
+def test_a_flat_record_from_before_per_model_settings_loads_with_its_values():
+    config = RunConfig.from_dict(LEGACY_SGL)
+    assert config == RunConfig.for_model("sgl", seed=3, ssl_weight=0.1, drop_ratio=0.2)
+    assert (config.settings.ssl_tau, config.loop.eval_ks) == (0.5, (10,))
+    smore = RunConfig.from_dict({**LEGACY_SGL, "model": "smore", "alpha": 0.02, "tau": 0.3, "message_dropout": 0.2})
+    assert (smore.settings.cl_weight, smore.settings.cl_tau, smore.settings.dropout) == (0.02, 0.3, 0.2)
+
+
+def test_an_unknown_key_is_an_error_naming_the_models_options():
+    with pytest.raises(SymcereError, match="warp_speed.*ssl_tau"):
+        RunConfig.from_dict({**LEGACY_SGL, "warp_speed": 9})
+    with pytest.raises(SymcereError, match="lightgcn has no option.*tau"):
+        RunConfig.for_model("lightgcn", tau=0.1)
+
+
+@pytest.mark.parametrize("model", model_names())
+def test_every_model_round_trips_and_declares_a_valid_search_space(tmp_path, model):
+    config = RunConfig.for_model(model, seed=7)
+    assert RunConfig.from_dict(config.to_dict()) == config
+    config.to_yaml(tmp_path / "c.yaml")
+    assert RunConfig.from_yaml(tmp_path / "c.yaml") == config
+    space = type(config.settings).search_space()  # names neither a setting nor a loop field: an error
+    own = type(config.settings).field_names() | LoopConfig.field_names()
+    for name, dim in space.items():
+        assert name in own and dim.source
+        if isinstance(dim, Range):
+            assert dim.low < dim.high
+            default = getattr(config.settings, name, None) if name in type(config.settings).field_names() else getattr(config.loop, name)
+            assert dim.low <= default <= dim.high, f"{model}.{name}: default {default} outside its range"
+        else:
+            assert isinstance(dim, Choice) and len(dim.values) > 1
+
+
+def test_loop_defaults_come_from_the_model_and_the_caller_wins():
+    assert RunConfig.for_model("ngcf").loop.epochs == 100 != LoopConfig().epochs
+    assert RunConfig.for_model("smore").loop.lr == 0.001
+    assert RunConfig.for_model("ngcf", epochs=3).loop.epochs == 3
+    assert RunConfig.for_model("lightgcn").replace(lr=0.1, n_layers=4).to_dict()["n_layers"] == 4
+
+
+def test_settings_validate_their_choices():
+    with pytest.raises(SymcereError, match="backbone must be one of lightgcn, ngcf"):
+        RunConfig.for_model("symcere", backbone="gat")
