@@ -14,9 +14,12 @@ import torch
 from symcere_kit.errors import SymcereError
 from symcere_kit.text import (
     DEFAULT_TEXT_MODEL,
+    MODES,
     FrozenText,
     LoraSettings,
+    LoraText,
     LoraTopText,
+    TextEncoder,
     TextModelError,
     UnsupportedArchitectureError,
     auto_pooling,
@@ -89,6 +92,46 @@ def no_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+# ---------------------------------------------------------------- one class per mode
+def test_factory_picks_the_class_of_each_mode_and_names_the_modes_otherwise():
+    classes = {"frozen": FrozenText, "lora": LoraText, "lora-top": LoraTopText}
+    assert MODES == tuple(classes)
+    for mode, cls in classes.items():
+        assert text_encoder_class(mode) is cls and issubclass(cls, TextEncoder)
+        enc = encoder("bert", mode=mode)
+        assert type(enc) is cls and enc.mode == mode == enc.settings()["mode"]
+    for bad in ("sideways", "LoRA", None):
+        with pytest.raises(SymcereError, match="frozen, lora, lora-top") as info:
+            text_encoder_class(bad)
+        assert repr(bad) in str(info.value)
+    with pytest.raises(SymcereError, match="trains no LoRA"):
+        encoder("bert", lora=LoraSettings())
+
+
+def test_from_config_reads_any_settings_object_and_takes_the_mode_explicitly(tiny_bert_dir):
+    from types import SimpleNamespace
+
+    # no text_mode, no normalize, no lora_* fields (a baseline's settings): frozen, today's defaults
+    bare = text_encoder_from_config(SimpleNamespace(text_model=str(tiny_bert_dir), max_length=32))
+    assert type(bare) is FrozenText and (bare.normalize, bare.requested_pooling, bare.lora) == (True, "auto", None)
+    cfg = SimpleNamespace(text_model=str(tiny_bert_dir), text_mode="lora", lora_rank=2, lora_top_layers=1)
+    assert type(text_encoder_from_config(cfg, mode="frozen")) is FrozenText  # the argument wins
+    assert text_encoder_from_config(cfg).lora == LoraSettings(rank=2, layers="all")
+    assert text_encoder_from_config(cfg, mode="lora-top").lora == LoraSettings(rank=2, layers=1)
+
+
+def test_for_training_frozen_keeps_two_matrices_lora_keeps_the_encoder(tmp_path):
+    frozen = encoder("bert", tmp_path)
+    corpus = frozen.for_training(TEXTS, 0.5, progress=False)
+    assert corpus.kept_encoder is None and corpus.lora_parameters() == [] and not corpus.state_dict()
+    rows = torch.tensor([4, 0, 2])
+    assert torch.equal(corpus.embed(rows), frozen.encode(TEXTS, progress=False)[rows])
+    view = frozen.encode(frozen.mask_words(TEXTS, 0.5, torch.Generator().manual_seed(0)), progress=False)
+    assert torch.equal(corpus.embed(rows, mask_prob=0.5), view[rows])
+    lora = encoder("bert", tmp_path, mode="lora")
+    assert lora.for_training(TEXTS, 0.5, progress=False) is lora and lora.kept_encoder is lora
 
 
 # ---------------------------------------------------------------- pooling and normalisation
