@@ -65,8 +65,9 @@ class TextEncoder(nn.Module):
 
     Build a mode class (:func:`~symcere_kit.text.modes.text_encoder_class` of a mode name) directly from
     a transformers model and tokenizer (tests, custom models), with its :meth:`from_pretrained` (model
-    name -> resolve -> load), or with :func:`~symcere_kit.text.modes.text_encoder_from_config`. ``identity`` names the weights for the caches; by default it is a hash of the
-    model's weights and tokenizer. ``lora`` is the mode's LoRA settings (an error in ``frozen``).
+    name -> resolve -> load), or with :func:`~symcere_kit.text.modes.text_encoder_from_config`.
+    ``identity`` names the weights for the caches; by default it is a hash of the model's weights and
+    tokenizer. ``lora`` is the mode's LoRA settings (an error in ``frozen``).
 
     Raises :class:`~symcere_kit.errors.SymcereError` for an unknown pooling or ``max_length`` < 2.
     """
@@ -117,7 +118,8 @@ class TextEncoder(nn.Module):
 
     def _attach(self, model: nn.Module, lora: LoraSettings | None) -> nn.Module:
         """Set ``model`` up for the mode (freeze it, or inject LoRA) and return what ``backbone`` holds."""
-        raise NotImplementedError
+        raise NotImplementedError("TextEncoder is the mode classes' base; build the class of a mode: "
+                                  "text_encoder_class('frozen' | 'lora' | 'lora-top').")
 
     def _prepare_corpus(self, batch_size: int, progress: bool, bottom_dtype: torch.dtype,
                         bottom_device: str | torch.device | None) -> None:
