@@ -33,10 +33,10 @@ from symcere_kit.data.dataset import load_dataset  # noqa: E402
 def encoder_throughput(texts: list[str]) -> list[tuple]:
     from sentence_transformers import SentenceTransformer
 
-    from symcere_kit.text import TextEncoder
+    from symcere_kit.text import FrozenText
     from symcere_kit.text.resolve import packaged_model_dir
 
-    ours = TextEncoder.from_pretrained(None, mode="frozen")
+    ours = FrozenText.from_pretrained(None)
     st = SentenceTransformer(str(packaged_model_dir()), device="cpu")
     st.max_seq_length = 128
     runs = {

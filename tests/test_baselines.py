@@ -90,11 +90,11 @@ def test_knn_adjacency_matches_smores_dense_formula():
 
 def test_smore_item_features_average_only_that_items_training_reviews(ds, tiny_bert_dir):
     from symcere_kit.models.smore import item_text_features
-    from symcere_kit.text import TextEncoder
+    from symcere_kit.text import text_encoder_from_config
 
     config = smore_config(tiny_bert_dir)
     feats = item_text_features(ds, config.settings, progress=False)
-    reviews = TextEncoder.from_config(config.settings).encode(ds.train_texts, progress=False, cache=False)
+    reviews = text_encoder_from_config(config.settings, mode="frozen").encode(ds.train_texts, progress=False, cache=False)
     items = ds.train["item"].to_numpy()
     for item in (int(items[0]), int(items[-1])):
         torch.testing.assert_close(feats[item], reviews[torch.from_numpy(items == item)].mean(0), atol=1e-5, rtol=1e-5)

@@ -1,4 +1,4 @@
-"""Text encoder: pooling, caches, LoRA placement, lora vs lora-top equivalence, masking, model resolution.
+"""Text encoder: mode classes, pooling, caches, LoRA placement, lora vs lora-top equivalence, masking, model resolution.
 
 Tiny randomly initialised models and tokenizers built here; the packaged MiniLM is the only real model.
 Nothing touches the network (HF_HUB_OFFLINE=1, and sockets are blocked where a hub id is tried).
@@ -14,7 +14,11 @@ import torch
 from symcere_kit.errors import SymcereError
 from symcere_kit.text import (
     DEFAULT_TEXT_MODEL,
+    MODES,
+    FrozenText,
     LoraSettings,
+    LoraText,
+    LoraTopText,
     TextEncoder,
     TextModelError,
     UnsupportedArchitectureError,
@@ -23,6 +27,8 @@ from symcere_kit.text import (
     mask_words,
     pool,
     resolve_model,
+    text_encoder_class,
+    text_encoder_from_config,
     token_keep_mask,
 )
 from symcere_kit.text.resolve import packaged_model_dir
@@ -74,9 +80,9 @@ def tiny(family: str, seed: int = 0):
     raise ValueError(family)
 
 
-def encoder(family="bert", tmp_path=None, **kw):
+def encoder(family="bert", tmp_path=None, mode="frozen", **kw):
     model, tok = tiny(family)
-    return TextEncoder(model, tok, cache_dir=tmp_path, **kw)
+    return text_encoder_class(mode)(model, tok, cache_dir=tmp_path, **kw)
 
 
 @pytest.fixture
@@ -86,6 +92,46 @@ def no_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+# ---------------------------------------------------------------- one class per mode
+def test_factory_picks_the_class_of_each_mode_and_names_the_modes_otherwise():
+    classes = {"frozen": FrozenText, "lora": LoraText, "lora-top": LoraTopText}
+    assert MODES == tuple(classes)
+    for mode, cls in classes.items():
+        assert text_encoder_class(mode) is cls and issubclass(cls, TextEncoder)
+        enc = encoder("bert", mode=mode)
+        assert type(enc) is cls and enc.mode == mode == enc.settings()["mode"]
+    for bad in ("sideways", "LoRA", None):
+        with pytest.raises(SymcereError, match="frozen, lora, lora-top") as info:
+            text_encoder_class(bad)
+        assert repr(bad) in str(info.value)
+    with pytest.raises(SymcereError, match="trains no LoRA"):
+        encoder("bert", lora=LoraSettings())
+
+
+def test_from_config_reads_any_settings_object_and_takes_the_mode_explicitly(tiny_bert_dir):
+    from types import SimpleNamespace
+
+    # no text_mode, no normalize, no lora_* fields (a baseline's settings): frozen, today's defaults
+    bare = text_encoder_from_config(SimpleNamespace(text_model=str(tiny_bert_dir), max_length=32))
+    assert type(bare) is FrozenText and (bare.normalize, bare.requested_pooling, bare.lora) == (True, "auto", None)
+    cfg = SimpleNamespace(text_model=str(tiny_bert_dir), text_mode="lora", lora_rank=2, lora_top_layers=1)
+    assert type(text_encoder_from_config(cfg, mode="frozen")) is FrozenText  # the argument wins
+    assert text_encoder_from_config(cfg).lora == LoraSettings(rank=2, layers="all")
+    assert text_encoder_from_config(cfg, mode="lora-top").lora == LoraSettings(rank=2, layers=1)
+
+
+def test_for_training_frozen_keeps_two_matrices_lora_keeps_the_encoder(tmp_path):
+    frozen = encoder("bert", tmp_path)
+    corpus = frozen.for_training(TEXTS, 0.5, progress=False)
+    assert corpus.kept_encoder is None and corpus.lora_parameters() == [] and not corpus.state_dict()
+    rows = torch.tensor([4, 0, 2])
+    assert torch.equal(corpus.embed(rows), frozen.encode(TEXTS, progress=False)[rows])
+    view = frozen.encode(frozen.mask_words(TEXTS, 0.5, torch.Generator().manual_seed(0)), progress=False)
+    assert torch.equal(corpus.embed(rows, mask_prob=0.5), view[rows])
+    lora = encoder("bert", tmp_path, mode="lora")
+    assert lora.for_training(TEXTS, 0.5, progress=False) is lora and lora.kept_encoder is lora
 
 
 # ---------------------------------------------------------------- pooling and normalisation
@@ -143,18 +189,18 @@ def test_frozen_cache_is_hit_the_second_time(tmp_path):
     again = enc.encode(TEXTS, batch_size=4, progress=False)
     assert len(calls) == n_first and torch.equal(first, again)
     # a fresh encoder over the same weights finds the file too; other texts or settings miss it
-    other = TextEncoder(enc.transformer, enc.tokenizer, cache_dir=tmp_path)
+    other = FrozenText(enc.transformer, enc.tokenizer, cache_dir=tmp_path)
     assert torch.equal(other.encode(TEXTS, progress=False), first)
     enc.encode(TEXTS[:3], progress=False)
     assert len(calls) == n_first + 1
-    TextEncoder(enc.transformer, enc.tokenizer, cache_dir=tmp_path, pooling="mean").encode(TEXTS, progress=False)
+    FrozenText(enc.transformer, enc.tokenizer, cache_dir=tmp_path, pooling="mean").encode(TEXTS, progress=False)
     assert len(list(tmp_path.glob("frozen-*.safetensors"))) == 3
 
 
 def test_frozen_cache_serves_the_unnormalised_ablation(tmp_path):
     enc = encoder("bert", tmp_path, mode="frozen")
     normed = enc.encode(TEXTS, progress=False)
-    raw_enc = TextEncoder(enc.transformer, enc.tokenizer, cache_dir=tmp_path, normalize=False)
+    raw_enc = FrozenText(enc.transformer, enc.tokenizer, cache_dir=tmp_path, normalize=False)
     forward = raw_enc.transformer.forward
     raw_enc.transformer.forward = lambda *a, **k: pytest.fail("w/o Norm should reuse the cached file")
     raw = raw_enc.encode(TEXTS, progress=False)
@@ -162,7 +208,7 @@ def test_frozen_cache_serves_the_unnormalised_ablation(tmp_path):
     assert not torch.allclose(raw.norm(dim=1), torch.ones(len(TEXTS)))
     assert torch.allclose(torch.nn.functional.normalize(raw, dim=-1), normed, atol=1e-6)
     raw_enc.transformer.forward = forward
-    fresh = TextEncoder(raw_enc.transformer, raw_enc.tokenizer, normalize=False).encode(TEXTS, progress=False, cache=False)
+    fresh = FrozenText(raw_enc.transformer, raw_enc.tokenizer, normalize=False).encode(TEXTS, progress=False, cache=False)
     assert torch.allclose(raw, fresh, atol=1e-5)
 
 
@@ -223,7 +269,7 @@ def test_lora_top_rejects_unsupported_architecture():
 
     model = GPT2Model(GPT2Config(n_embd=32, n_layer=2, n_head=4, vocab_size=40, n_positions=64))
     with pytest.raises(UnsupportedArchitectureError, match="lora"):
-        TextEncoder(model, decoder_tokenizer(), mode="lora-top")
+        LoraTopText(model, decoder_tokenizer())
 
 
 # ---------------------------------------------------------------- lora == bottom cache + lora-top
@@ -293,7 +339,7 @@ def test_bottom_states_cached_in_memory_and_on_disk(tmp_path, monkeypatch):
     s32 = enc.bottom_states(TEXTS, progress=False, dtype=torch.float32)
     assert s16.nbytes * 2 == s32.nbytes
     assert torch.allclose(s16.states.float(), s32.states, atol=1e-2)
-    fresh = TextEncoder(*tiny("bert"), mode="lora-top", lora=LoraSettings(layers=1), cache_dir=tmp_path)
+    fresh = LoraTopText(*tiny("bert"), lora=LoraSettings(layers=1), cache_dir=tmp_path)
     monkeypatch.setattr(fresh, "_compute_bottom", lambda *a, **k: pytest.fail("disk cache missed"))
     assert torch.equal(fresh.bottom_states(TEXTS, progress=False).states, s16.states)
 
@@ -380,7 +426,7 @@ def test_uncached_hub_id_fails_offline_with_a_clear_message(no_network):
 
 
 def test_minilm_default_embeds_sentences_sensibly(tmp_path, no_network):
-    enc = TextEncoder.from_pretrained(None, cache_dir=tmp_path)
+    enc = FrozenText.from_pretrained(None, cache_dir=tmp_path)
     assert enc.pooling == "mean" and enc.out_dim == 384 and enc.n_layers == 6
     e = enc.encode(["a guitar string", "guitar strings", "tax law"], progress=False)
     assert torch.allclose(e.norm(dim=1), torch.ones(3), atol=1e-5)
@@ -406,7 +452,7 @@ def test_from_config_builds_lora_top_minilm(tmp_path):
 
     cfg = SimpleNamespace(text_model=None, text_mode="lora-top", pooling="auto", max_length=64, normalize=True,
                           lora_rank=4, lora_alpha=8, lora_dropout=0.0, lora_top_layers=1, trust_remote_code=False)
-    enc = TextEncoder.from_config(cfg, cache_dir=tmp_path)
+    enc = text_encoder_from_config(cfg, cache_dir=tmp_path)
     assert (enc.mode, enc.pooling, enc.max_length, enc.n_bottom, enc.top_layers) == ("lora-top", "mean", 64, 5, 1)
     assert enc.lora == LoraSettings(rank=4, alpha=8, dropout=0.0, layers=1)
     assert len(enc.lora_parameters()) == 4

@@ -66,9 +66,9 @@ class SMORESettings(TextModelSettings, GraphSettings):
 
 def item_text_features(dataset, settings, progress: bool = True) -> torch.Tensor:
     """[n_items, text_dim]: mean embedding of each item's TRAINING reviews (zeros where it has none)."""
-    from ..text import TextEncoder
+    from ..text import text_encoder_from_config
 
-    encoder = TextEncoder.from_config(settings)  # no text_mode: frozen
+    encoder = text_encoder_from_config(settings, mode="frozen")
     reviews = encoder.encode(dataset.train_texts, progress=progress)
     items = torch.from_numpy(dataset.train["item"].to_numpy(dtype=np.int64, copy=True))
     total = torch.zeros(dataset.n_items, reviews.shape[1]).index_add_(0, items, reviews)

@@ -4,9 +4,10 @@ A linear projection maps the encoder's width (384 for MiniLM, 768 for BLaIR-RoBE
 embedding width, which eqs. 4-5 need for the dot products g.t; the paper does not say how it
 matches them, this is the smallest choice.
 
-``frozen`` encodes every review once and also one word-masked copy of every review once (the view
-t' of eq. 6, drawn with a fixed seed so all runs share its cache), so an epoch never runs the
-transformer; ``lora`` and ``lora-top`` run it every step.
+The text mode decides what is kept for training (``TextEncoder.for_training``): ``frozen`` encodes
+every review once and also one word-masked copy of every review once (the view t' of eq. 6, drawn
+with a fixed seed so all runs share its cache), so an epoch never runs the transformer; ``lora`` and
+``lora-top`` keep the encoder and run it every step.
 """
 from __future__ import annotations
 
@@ -15,43 +16,33 @@ import contextlib
 import torch
 from torch import nn
 
-from ..text import TextEncoder
+from ..text import text_encoder_from_config
 
 
 class TextSide(nn.Module):
-    def __init__(self, dataset, config, out_dim: int, progress: bool = True):
+    def __init__(self, dataset, settings, out_dim: int, progress: bool = True):
         super().__init__()
-        self.config = config
-        encoder = TextEncoder.from_config(config)
-        texts = dataset.train_texts
-        encoder.prepare(texts, progress=progress)
+        self.settings = settings
+        encoder = text_encoder_from_config(settings)
+        trained = encoder.for_training(dataset.train_texts, settings.word_mask, progress=progress)
         self.proj = nn.Linear(encoder.out_dim, out_dim)
         self.generator: torch.Generator | None = None
-        if config.text_mode == "frozen":
-            # One fixed masking draw (seed 0) so every seed reuses the cached view encoding.
-            view_texts = encoder.mask_words(texts, config.word_mask, torch.Generator().manual_seed(0))
-            self.register_buffer("base", encoder.embed(torch.arange(len(texts))), persistent=False)
-            self.register_buffer("view", encoder.encode(view_texts, progress=progress), persistent=False)
-            self.encoder = None  # not needed again: nothing of it trains
-        else:
-            self.encoder = encoder
+        self.encoder = trained  # frozen: the cached matrices only; lora modes: the encoder, run each step
 
     def on_epoch_start(self, generator: torch.Generator) -> None:
         self.generator = generator
 
     def lora_parameters(self) -> list[nn.Parameter]:
-        return self.encoder.lora_parameters() if self.encoder is not None else []
+        return self.encoder.lora_parameters()
 
     def _autocast(self):
         device = self.proj.weight.device
         return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
 
     def _encode(self, rows: torch.Tensor, mask_prob: float) -> torch.Tensor:
-        if self.encoder is None:
-            return (self.view if mask_prob else self.base)[rows.to(self.base.device)]
         with self._autocast():
-            return self.encoder.embed(rows.cpu(), mask_prob=mask_prob, generator=self.generator,
-                                      chunk_size=self.config.text_chunk).float()
+            return self.encoder.embed(rows, mask_prob=mask_prob, generator=self.generator,
+                                      chunk_size=self.settings.text_chunk).float()
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
         """t_uv for the training interactions at ``rows`` of ``dataset.train``."""
@@ -62,9 +53,9 @@ class TextSide(nn.Module):
         """t for any texts (e.g. LIME's perturbed reviews): the trained encoder and projection, no cache.
 
         Frozen mode dropped its encoder after caching; the first call loads it again (weights unchanged)."""
-        encoder = self.encoder or self.__dict__.get("_reloaded")
+        encoder = self.encoder.kept_encoder or self.__dict__.get("_reloaded")
         if encoder is None:
-            encoder = self.__dict__["_reloaded"] = TextEncoder.from_config(self.config)  # not a submodule
+            encoder = self.__dict__["_reloaded"] = text_encoder_from_config(self.settings)  # not a submodule
         encoder.to(self.proj.weight.device)
         was_training = self.training
         self.eval()
@@ -77,4 +68,4 @@ class TextSide(nn.Module):
 
     def masked(self, rows: torch.Tensor) -> torch.Tensor:
         """The word-masked view t'_uv (eq. 6)."""
-        return self.proj(self._encode(rows, self.config.word_mask))
+        return self.proj(self._encode(rows, self.settings.word_mask))

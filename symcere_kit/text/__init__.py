@@ -1,10 +1,16 @@
 """Text encoder f_text (paper section 3.1.2): model resolution, pooling, LoRA modes, caches, word masking.
 
-See :mod:`symcere_kit.text.encoder` for the three modes (frozen | lora | lora-top).
+:mod:`symcere_kit.text.backbone` holds what every mode shares; one class per mode (frozen | lora |
+lora-top) in :mod:`~symcere_kit.text.frozen`, :mod:`~symcere_kit.text.lora` and
+:mod:`~symcere_kit.text.lora_top`, picked by name in :mod:`~symcere_kit.text.modes`.
 """
+from .backbone import TextEncoder
 from .cache import BottomStates, TensorCache, texts_digest
-from .encoder import MODES, LoraSettings, TextEncoder
+from .frozen import FrozenText
+from .lora import LoraSettings, LoraText
+from .lora_top import LoraTopText
 from .masking import mask_words, token_keep_mask
+from .modes import MODES, text_encoder_class, text_encoder_from_config
 from .pooling import POOLINGS, auto_pooling, is_decoder_only, pool
 from .resolve import (
     DEFAULT_TEXT_MODEL,
@@ -15,7 +21,8 @@ from .resolve import (
 )
 
 __all__ = [
-    "BottomStates", "DEFAULT_TEXT_MODEL", "LoraSettings", "MODES", "POOLINGS", "TensorCache", "TextEncoder",
-    "TextModelError", "UnsupportedArchitectureError", "auto_pooling", "is_decoder_only", "load_backbone",
-    "mask_words", "pool", "resolve_model", "texts_digest", "token_keep_mask",
+    "BottomStates", "DEFAULT_TEXT_MODEL", "FrozenText", "LoraSettings", "LoraText", "LoraTopText", "MODES",
+    "POOLINGS", "TensorCache", "TextEncoder", "TextModelError", "UnsupportedArchitectureError", "auto_pooling",
+    "is_decoder_only", "load_backbone", "mask_words", "pool", "resolve_model",
+    "text_encoder_class", "text_encoder_from_config", "texts_digest", "token_keep_mask",
 ]
