@@ -1,0 +1,216 @@
+"""Experiment grids (datasets x model variants x seeds): resumable, dispatched through any executor.
+
+Runs live in a :class:`~symcere_kit.runs.store.RunStore` (its docstring has the layout); a run is
+finished exactly when its ``result.json`` exists, so a rerun of the grid does only what is missing.
+``<root>/results.csv`` is the tidy table (one row per dataset x variant x seed x metric), rebuilt
+after every finished run.
+
+Executors follow ``concurrent.futures``: ``"local"`` runs in this process (the default; progress and
+errors as usual), ``"process"`` a spawn-based process pool, ``"dask"`` a Dask distributed
+``LocalCluster`` (or any scheduler address in ``$SYMCERE_DASK_SCHEDULER``) through
+``Client.get_executor()``; an ``Executor`` instance is used as given.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pandas as pd
+
+from ..errors import SymcereError
+from ..io import write_text_atomic
+from ..paths import results_dir
+from .store import PER_USER_FILE, RESULT_FILE, RunStore
+from .variants import VARIANTS, check_grid_settings, expand_variants, variant_config
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    dataset: str
+    variant: str
+    seed: int
+    settings: tuple = ()  # sorted (key, value) config overrides shared by the whole grid
+
+    def config(self):
+        return variant_config(self.variant, self.seed, dict(self.settings))
+
+    def directory(self, root: Path) -> Path:
+        return RunStore(root).run_dir(self.dataset, self.variant, self.seed, dict(self.settings))
+
+
+def execute(spec: RunSpec, root: str | Path, threads: int | None = None) -> dict:
+    """Train and evaluate one run and store it; returns its record. Top-level so it pickles."""
+    import torch
+
+    from ..data.dataset import load_dataset
+    from ..train import run
+
+    out = spec.directory(Path(root))
+    if RunStore.is_done(out):
+        return json.loads((out / RESULT_FILE).read_text())
+    if threads:
+        torch.set_num_threads(threads)
+    dataset = load_dataset(spec.dataset, progress=False)
+    result = run(dataset, spec.config(), progress=False)
+    record = {"dataset": dataset.name, "dataset_arg": spec.dataset, "variant": spec.variant,
+              "label": VARIANTS[spec.variant].label, "seed": spec.seed, "settings": dict(spec.settings)}
+    return RunStore.save(out, record, result)
+
+
+class InlineExecutor(cf.Executor):
+    """Runs each task when it is submitted, in this process: the ``concurrent.futures`` face of a loop."""
+
+    def submit(self, fn, /, *args, **kwargs) -> cf.Future:
+        future: cf.Future = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            future.set_exception(exc)
+        return future
+
+
+@contextlib.contextmanager
+def make_executor(kind: str | cf.Executor = "local", workers: int | None = None) -> Iterator[cf.Executor]:
+    if isinstance(kind, cf.Executor):
+        yield kind
+        return
+    if kind == "local":
+        yield InlineExecutor()
+    elif kind == "process":
+        import multiprocessing
+
+        with cf.ProcessPoolExecutor(max_workers=workers or 1, mp_context=multiprocessing.get_context("spawn")) as ex:
+            yield ex
+    elif kind == "dask":
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as exc:
+            raise SymcereError("--executor dask needs Dask distributed: pip install 'symcere-kit[distributed]'.") from exc
+        address = os.environ.get("SYMCERE_DASK_SCHEDULER")
+        with contextlib.ExitStack() as stack:
+            if address:
+                client = stack.enter_context(Client(address))
+            else:
+                cluster = stack.enter_context(LocalCluster(n_workers=workers or 1, threads_per_worker=1,
+                                                           processes=True, dashboard_address=None))
+                client = stack.enter_context(Client(cluster))
+            yield client.get_executor(pure=False)
+    else:
+        raise SymcereError(f"Unknown executor {kind!r}; choose local, process or dask.")
+
+
+class Grid:
+    """``datasets x variants x seeds`` under ``root`` (default ``results/grid``)."""
+
+    def __init__(self, datasets: Iterable[str], variants: Iterable[str], seeds: Iterable[int],
+                 root: str | Path | None = None, settings: dict | None = None):
+        self.root = Path(root) if root else results_dir() / "grid"
+        self.store = RunStore(self.root)
+        settings_t = tuple(sorted((settings or {}).items()))
+        variants = expand_variants(variants)
+        check_grid_settings(dict(settings_t), variants)  # a typo fails here, before any run starts
+        self.specs = [RunSpec(d, v, int(s), settings_t) for d in datasets for v in variants for s in seeds]
+        if not self.specs:
+            raise SymcereError("The grid is empty: give at least one dataset, model and seed.")
+
+    def is_done(self, spec: RunSpec) -> bool:
+        return self.store.is_done(spec.directory(self.root))
+
+    def run_dir(self, dataset: str, variant: str, seed: int = 0) -> Path:
+        """The folder of a finished run of this grid; an error names a run that is missing or not in it."""
+        for spec in self.specs:
+            if (spec.dataset, spec.variant, spec.seed) == (dataset, variant, seed):
+                if not self.is_done(spec):
+                    raise SymcereError(f"{variant} seed {seed} on {dataset} has not run yet "
+                                       f"({spec.directory(self.root)}); run the grid first.")
+                return spec.directory(self.root)
+        raise SymcereError(f"{variant} seed {seed} on {dataset} is not part of this grid.")
+
+    def finished(self, dataset: str | None = None) -> list[tuple[RunSpec, Path]]:
+        """(spec, folder) of every finished run, optionally of one ``dataset`` only."""
+        return [(s, s.directory(self.root)) for s in self.specs
+                if (dataset is None or s.dataset == dataset) and self.is_done(s)]
+
+    def pending(self) -> list[RunSpec]:
+        return [s for s in self.specs if not self.is_done(s)]
+
+    def run(self, executor: str | cf.Executor = "local", workers: int | None = None, progress: bool = True,
+            threads: int | None = None) -> pd.DataFrame:
+        """Run every unfinished run; return the tidy results. A failed run is reported after the others finish."""
+        from tqdm.auto import tqdm
+
+        pending = self.pending()
+        if threads is None and workers and workers > 1:
+            threads = max(1, (os.cpu_count() or 1) // workers)
+        errors: list[tuple[RunSpec, BaseException]] = []
+        todo = iter(pending)
+        in_flight: dict[cf.Future, RunSpec] = {}
+        with tqdm(total=len(self.specs), initial=len(self.specs) - len(pending), desc="grid", unit="run",
+                  disable=not progress) as bar, make_executor(executor, workers) as ex:
+            # A bounded window of submitted runs: the bar moves as runs finish (the inline executor
+            # runs a task inside submit) and a remote cluster never holds the whole grid at once.
+            window = 1 if isinstance(ex, InlineExecutor) else 2 * max(1, workers or 1)
+            while True:
+                while len(in_flight) < window and (spec := next(todo, None)) is not None:
+                    in_flight[ex.submit(execute, spec, str(self.root), threads)] = spec
+                if not in_flight:
+                    break
+                done, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    spec = in_flight.pop(future)
+                    exc = future.exception()
+                    if exc is not None:
+                        errors.append((spec, exc))
+                    else:
+                        self.write_results()
+                    bar.set_postfix_str(f"{spec.dataset} {spec.variant} seed {spec.seed}")
+                    bar.update(1)
+        tidy = self.write_results()
+        if errors:
+            spec, exc = errors[0]
+            raise SymcereError(f"{len(errors)} run(s) failed; first: {spec.dataset} {spec.variant} seed {spec.seed}: "
+                               f"{type(exc).__name__}: {exc}") from exc
+        return tidy
+
+    def records(self) -> list[dict]:
+        return [json.loads((d / RESULT_FILE).read_text()) for _, d in self.finished()]
+
+    def results(self) -> pd.DataFrame:
+        """Tidy: dataset, variant, label, seed, metric, value for every finished run of this grid."""
+        rows = [{"dataset": r["dataset"], "variant": r["variant"], "label": r["label"], "seed": r["seed"],
+                 "metric": m, "value": v} for r in self.records() for m, v in r["metrics"].items()]
+        return pd.DataFrame(rows, columns=["dataset", "variant", "label", "seed", "metric", "value"])
+
+    def write_results(self) -> pd.DataFrame:
+        tidy = self.results()
+        write_text_atomic(self.root / "results.csv", tidy.to_csv(index=False))
+        return tidy
+
+    def per_user(self, metric: str = "ndcg@10") -> pd.DataFrame:
+        """Long frame: dataset, variant, seed, user, value of ``metric`` for every finished run."""
+        frames = []
+        for spec, d in self.finished():
+            name = json.loads((d / RESULT_FILE).read_text())["dataset"]
+            pu = pd.read_parquet(d / PER_USER_FILE, columns=["user", metric])
+            frames.append(pu.rename(columns={metric: "value"}).assign(dataset=name, variant=spec.variant,
+                                                                       seed=spec.seed))
+        cols = ["dataset", "variant", "seed", "user", "value"]
+        return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+
+
+def study_grid(datasets: Iterable[str], seeds: Iterable[int] = (0,), epochs: int | None = None,
+               text_mode: str = "frozen", quick: bool = False, variants: Iterable[str] = ("paper",),
+               text_model: str | None = None) -> Grid:
+    """The grid the notebooks share: the same parameters give the same run folders, so notebook 02 or
+    03 trains a run once and 04-07 reuse it. Defaults add no settings, so ``symcere grid`` without
+    ``--set`` fills the same store (``results/grid``)."""
+    settings = {**({"epochs": int(epochs)} if epochs else {}), **({"text_mode": text_mode} if text_mode != "frozen" else {}),
+                **({"text_model": text_model} if text_model else {})}
+    return Grid(datasets, variants, seeds, root=results_dir(quick) / "grid", settings=settings)

@@ -1,0 +1,88 @@
+"""Model variants: what Tables 2 and 3 call a column. One row per variant; a new baseline is its model
+file (``models/<name>.py``) plus one row here. Plain data: nothing here imports torch."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from ..errors import SymcereError
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named model setting: ``model`` (a ``models/<model>.py`` file) with ``overrides`` of its settings."""
+
+    label: str
+    model: str
+    overrides: dict = field(default_factory=dict)
+    role: str = "baseline"  # baseline | symcere | ablation
+
+
+def _symcere(backbone: str, label: str, role: str, **extra) -> Variant:
+    return Variant(label, "symcere", {"backbone": backbone, **extra}, role)
+
+
+VARIANTS: dict[str, Variant] = {
+    "mostpop": Variant("MostPop", "mostpop"),
+    "neumf": Variant("NeuMF", "neumf"),
+    "sgl": Variant("SGL", "sgl"),
+    "ngcf": Variant("NGCF", "ngcf"),
+    "lightgcn": Variant("LightGCN", "lightgcn"),
+    "smore": Variant("SMORE", "smore"),
+    "symcere-ngcf": _symcere("ngcf", "SymCERE + NGCF", "symcere"),
+    "symcere-lightgcn": _symcere("lightgcn", "SymCERE + LightGCN", "symcere"),
+    "symcere-ngcf-wo-norm": _symcere("ngcf", "SymCERE w/o Norm + NGCF", "ablation", normalize=False),
+    "symcere-ngcf-infonce": _symcere("ngcf", "InfoNCE w/ Norm + NGCF", "ablation", fn_mask=False),
+    "symcere-lightgcn-wo-norm": _symcere("lightgcn", "SymCERE w/o Norm + LightGCN", "ablation", normalize=False),
+    "symcere-lightgcn-infonce": _symcere("lightgcn", "InfoNCE w/ Norm + LightGCN", "ablation", fn_mask=False),
+}
+
+# Paper tables as variant lists, in the paper's column order.
+GROUPS: dict[str, list[str]] = {
+    "table2": ["neumf", "sgl", "ngcf", "lightgcn", "smore", "symcere-ngcf", "symcere-lightgcn"],
+    "table3": ["symcere-ngcf-wo-norm", "symcere-ngcf-infonce", "symcere-ngcf",
+               "symcere-lightgcn-wo-norm", "symcere-lightgcn-infonce", "symcere-lightgcn"],
+}
+GROUPS["paper"] = list(dict.fromkeys(GROUPS["table2"] + GROUPS["table3"]))
+
+
+def model_names() -> list[str]:
+    """Every model some variant uses (the ``--model`` choices)."""
+    return sorted({v.model for v in VARIANTS.values()})
+
+
+def expand_variants(names: Iterable[str]) -> list[str]:
+    """Variant names with group names (``table2``, ``table3``, ``paper``) expanded, duplicates dropped."""
+    out: list[str] = []
+    for name in names:
+        members = GROUPS.get(name, [name])
+        for m in members:
+            if m not in VARIANTS:
+                raise SymcereError(f"Unknown model variant {m!r}; choose from {sorted(VARIANTS)} "
+                                   f"or a group {sorted(GROUPS)}.")
+        out += members
+    return list(dict.fromkeys(out))
+
+
+def variant_config(variant: str, seed: int, settings: dict | None = None):
+    """The ``RunConfig`` of ``variant`` at ``seed``: the model's defaults, then the grid-wide
+    ``settings`` that this model has (a grid may set ``text_mode`` for SymCERE beside baselines that
+    have none), then the variant's own overrides."""
+    from ..config import LoopConfig, RunConfig
+
+    v = VARIANTS[variant]
+    own = RunConfig.settings_class(v.model).field_names() | LoopConfig.field_names()
+    shared = {k: val for k, val in (settings or {}).items() if k in own}
+    return RunConfig.for_model(v.model, seed=seed, **{**shared, **v.overrides})
+
+
+def check_grid_settings(settings: dict, variants: Iterable[str]) -> None:
+    """Fail before any run starts when a grid-wide setting belongs to no model of the grid (a typo)."""
+    from ..config import LoopConfig, RunConfig
+
+    known = set(LoopConfig.field_names())
+    for model in {VARIANTS[v].model for v in variants}:
+        known |= RunConfig.settings_class(model).field_names()
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise SymcereError(f"Unknown setting(s) {unknown} for this grid's models; known: {sorted(known)}.")
