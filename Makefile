@@ -28,7 +28,7 @@ test-browser: venv
 
 # make reproduce [QUICK=1] [PARAMS="SEEDS=[0,1,2] TEXT_MODE=lora-top"]  (notebook parameters, YAML values)
 reproduce: venv
-	$(PY) -m symcere_kit.reproduce $(if $(QUICK),--quick,) $(foreach p,$(PARAMS),--param '$(p)')
+	$(VENV)/bin/symcere reproduce $(if $(QUICK),--quick,) $(foreach p,$(PARAMS),--param '$(p)')
 
 bench: venv
 	$(PY) benchmarks/bench_core.py
