@@ -1,6 +1,6 @@
 """Dataset names -> publisher files, URLs and the paper's Table 1 counts; where to find the files.
 
-Look-up order (DESIGN.md): ``$SYMCERE_DATA_DIR``, ``data/raw/``, the mirror ``../shared/data/``,
+Look-up order: ``$SYMCERE_DATA_DIR``, ``data/raw/``, the mirror ``../shared/data/``,
 then the publisher's URL when online (not when ``SYMCERE_OFFLINE=1``). In each directory a file
 may sit at the top or in a sub-folder named after the dataset. Any existing path works in place
 of a name.
