@@ -13,6 +13,8 @@ from symcere_kit.artifacts import find_runs, load_run
 from symcere_kit.data.synthetic import PRODUCT_WORDS, SENTIMENT_WORDS
 from symcere_kit.experiments import Grid
 
+pytestmark = pytest.mark.slow  # every test reads the store: a grid of SymCERE runs trained once (~3.5 min here)
+
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, synthetic_file, tiny_bert_dir):

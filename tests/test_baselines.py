@@ -30,6 +30,7 @@ def random_ndcg(ds):
 TEXT = ("smore", "symcere")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model,overrides", [
     ("neumf", {}), ("lightgcn", {}), ("ngcf", {}), ("sgl", {}), ("smore", {}),
     ("symcere", {"backbone": "lightgcn"}), ("symcere", {"backbone": "ngcf"}),
@@ -111,6 +112,7 @@ def test_knn_adjacency_matches_smores_dense_formula():
     assert torch.isfinite(a).all() and a[4].abs().sum() == 0
 
 
+@pytest.mark.slow
 def test_smore_item_features_average_only_that_items_training_reviews(ds, tiny_bert_dir):
     from symcere_kit.models.smore import item_text_features
     from symcere_kit.text import TextEncoder

@@ -68,6 +68,7 @@ def test_an_epoch_visits_every_training_interaction_once(ds):
     assert (b["pos"] == torch.tensor(ds.train["item"].to_numpy())[b["index"]]).all()
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics_and_other_seed_differs(ds):
     cfg = TrainConfig(model="lightgcn", epochs=3, batch_size=256, seed=7)
     a, b = run(ds, cfg, progress=False), run(ds, cfg, progress=False)
@@ -76,6 +77,7 @@ def test_same_seed_same_metrics_and_other_seed_differs(ds):
     assert [h["loss"] for h in c.history] != [h["loss"] for h in a.history]
 
 
+@pytest.mark.slow
 def test_lightgcn_clearly_beats_mostpop_on_clustered_data(ds):
     pop = run(ds, TrainConfig(model="mostpop"), progress=False).metrics
     lgcn = run(ds, TrainConfig(model="lightgcn", epochs=40, batch_size=256, lr=0.01), progress=False).metrics
@@ -116,6 +118,7 @@ def test_dataset_texts_are_training_texts_only():
     assert len(ds.train_texts) == len(ds.train)
 
 
+@pytest.mark.slow
 def test_lightgcn_clearly_beats_mostpop_on_musical_instruments(needs_shared):
     from symcere_kit.data.dataset import load_dataset
 
@@ -125,6 +128,7 @@ def test_lightgcn_clearly_beats_mostpop_on_musical_instruments(needs_shared):
     assert lgcn["ndcg@10"] > 1.3 * pop["ndcg@10"] and lgcn["hr@10"] > 1.3 * pop["hr@10"]
 
 
+@pytest.mark.slow
 def test_resume_from_checkpoint_gives_the_uninterrupted_result(ds, tmp_path):
     cfg = TrainConfig(model="lightgcn", epochs=4, batch_size=256, seed=2)
     whole = run(ds, cfg, progress=False)
@@ -135,6 +139,7 @@ def test_resume_from_checkpoint_gives_the_uninterrupted_result(ds, tmp_path):
     assert resumed.metrics == whole.metrics
 
 
+@pytest.mark.slow
 def test_early_stopping_uses_the_training_holdout_and_restores_the_best_epoch(ds, monkeypatch):
     import symcere_kit.train as train_mod
 

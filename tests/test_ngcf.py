@@ -149,6 +149,7 @@ def test_ngcf_is_registered_and_uses_the_config(ds):
     assert model.score(torch.arange(5)).shape == (5, ds.n_items)
 
 
+@pytest.mark.slow
 def test_ngcf_same_seed_same_metrics(ds):
     cfg = TrainConfig(model="ngcf", n_layers=3, epochs=3, batch_size=256, seed=7)
     a, b = run(ds, cfg, progress=False), run(ds, cfg, progress=False)
@@ -157,6 +158,7 @@ def test_ngcf_same_seed_same_metrics(ds):
     assert [h["loss"] for h in c.history] != [h["loss"] for h in a.history]
 
 
+@pytest.mark.slow
 def test_ngcf_clearly_beats_mostpop_on_clustered_data(ds):
     a = run(ds, TrainConfig(model="ngcf", n_layers=3, epochs=20, batch_size=256, lr=0.01), progress=False)
     assert all(np.isfinite(v) for v in a.metrics.values())

@@ -26,6 +26,7 @@ def _project(tmp_path, extra: str = ""):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_parameters_reach_the_notebook_and_unchanged_runs_are_skipped(tmp_path):
     pytest.importorskip("papermill")
     root = _project(tmp_path)
@@ -67,6 +68,7 @@ def test_the_older_module_spelling_is_the_same_command(capsys, monkeypatch):
     assert exit_.value.code == 2 and "NOT_A_PARAMETER" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_runs_then_resumes_and_prints_where_the_outputs_are(tmp_path, monkeypatch, capsys):
     pytest.importorskip("papermill")
     root = _project(tmp_path)
@@ -79,6 +81,7 @@ def test_cli_runs_then_resumes_and_prints_where_the_outputs_are(tmp_path, monkey
     assert "up to date" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_cli_reports_a_failing_notebook_with_exit_code_1(tmp_path, monkeypatch, capsys):
     pytest.importorskip("papermill")
     root = _project(tmp_path, extra="\nraise KeyError('no such column')")
@@ -88,6 +91,7 @@ def test_cli_reports_a_failing_notebook_with_exit_code_1(tmp_path, monkeypatch, 
     assert err.startswith("symcere: error: 01_demo.ipynb failed in cell") and "no such column" in err
 
 
+@pytest.mark.slow
 def test_a_failing_cell_names_the_notebook_and_is_not_marked_done(tmp_path):
     pytest.importorskip("papermill")
     root = _project(tmp_path, extra="\nraise KeyError('no such column')")
