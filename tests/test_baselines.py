@@ -15,11 +15,6 @@ from symcere_kit.train import run, seed_everything
 
 
 @pytest.fixture(scope="module")
-def ds():
-    return dataset_from_reviews(synthetic_reviews(n_users=160, n_items=90, seed=3), name="syn")
-
-
-@pytest.fixture(scope="module")
 def random_ndcg(ds):
     g = torch.Generator().manual_seed(0)
     res = evaluate(lambda users: torch.rand(len(users), ds.n_items, generator=g), ds.train_csr, ds.test_csr,

@@ -11,11 +11,6 @@ from symcere_kit.sampling import bpr_batches, sample_negatives
 from symcere_kit.train import run
 
 
-@pytest.fixture(scope="module")
-def ds():
-    return dataset_from_reviews(synthetic_reviews(n_users=160, n_items=90, seed=3), name="syn")
-
-
 def dense_norm_adj(r: np.ndarray) -> np.ndarray:
     u, i = r.shape
     a = np.zeros((u + i, u + i))

@@ -5,16 +5,10 @@ import torch
 import torch.nn.functional as F
 
 from symcere_kit.config import TrainConfig
-from symcere_kit.data.dataset import dataset_from_reviews, normalized_bipartite_adjacency
-from symcere_kit.data.synthetic import synthetic_reviews
+from symcere_kit.data.dataset import normalized_bipartite_adjacency
 from symcere_kit.graph import NGCFConv, NGCFEncoder, edge_dropout_adjacency
 from symcere_kit.models import MODELS, build_model
 from symcere_kit.train import run
-
-
-@pytest.fixture(scope="module")
-def ds():
-    return dataset_from_reviews(synthetic_reviews(n_users=160, n_items=90, seed=3), name="syn")
 
 
 @pytest.fixture(scope="module")
