@@ -4,10 +4,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Tests never touch the network; the main job may (a hub model such as TEXT_MODEL=hyp1231/blair-roberta-base).
-test test-browser: export HF_HUB_OFFLINE := 1
-test test-browser: export TRANSFORMERS_OFFLINE := 1
+test test-fast test-browser: export HF_HUB_OFFLINE := 1
+test test-fast test-browser: export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv test test-browser reproduce bench bench-cli bench-symcere bench-analysis bench-parity clean
+.PHONY: venv test test-fast test-browser reproduce bench bench-cli bench-symcere bench-analysis bench-parity clean
 
 venv: $(STAMP)
 
@@ -19,8 +19,12 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
+# The whole suite (what CI runs); test-fast is the unit tier: no tests marked slow or browser (pyproject.toml).
 test: venv
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: venv
+	$(PY) -m pytest -q -m "not slow and not browser" $(PYTEST_ARGS)
 
 # A real Chromium drives the LIME explorer in JupyterLab (Debian: apt-get install chromium chromium-driver).
 test-browser: venv
@@ -28,7 +32,7 @@ test-browser: venv
 
 # make reproduce [QUICK=1] [PARAMS="SEEDS=[0,1,2] TEXT_MODE=lora-top"]  (notebook parameters, YAML values)
 reproduce: venv
-	$(PY) -m symcere_kit.reproduce $(if $(QUICK),--quick,) $(foreach p,$(PARAMS),--param '$(p)')
+	$(VENV)/bin/symcere reproduce $(if $(QUICK),--quick,) $(foreach p,$(PARAMS),--param '$(p)')
 
 bench: venv
 	$(PY) benchmarks/bench_core.py

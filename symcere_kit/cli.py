@@ -106,6 +106,17 @@ def cmd_grid(args) -> None:
                           "tables": [str(p) for p in written]}))
 
 
+def cmd_reproduce(args) -> None:
+    from .paths import executed_notebooks_dir, figures_dir, results_dir
+    from .reproduce import run_all
+
+    report = run_all(args.quick, args.force, args.only, args.param, progress=not args.quiet)
+    for row in report:
+        print(f"{row['notebook']:<40} {row['status']:<12} {row.get('seconds', '')}")
+    print(f"executed notebooks: {executed_notebooks_dir(args.quick)}; tables: {results_dir(args.quick)}; "
+          f"figures: {figures_dir(args.quick)}")
+
+
 def _settings(pairs: list[str]) -> dict:
     """``--set key=value`` pairs as config overrides; values are read as YAML (``0.1``, ``false``, ``mean``).
     Whether a key exists is the model's to say (``RunConfig.for_model`` lists its options)."""
@@ -173,6 +184,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a training option for every run, e.g. --set text_mode=lora-top (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(func=cmd_grid)
+
+    p = sub.add_parser("reproduce", help="the main job (make reproduce): run notebooks/NN_*.ipynb in order, resumably",
+                       description="Execute the notebooks with papermill into build/notebooks/; tables go to results/, "
+                                   "figures to figures/. A notebook whose source and parameters are unchanged since "
+                                   "its last successful run is skipped. Exit code 2: a bad parameter; 1: a notebook "
+                                   "failed (its message names the cell and the executed copy).")
+    p.add_argument("--quick", action="store_true", help="small data and few epochs (CI); writes under quick/ folders")
+    p.add_argument("--force", action="store_true", help="re-run notebooks that are up to date")
+    p.add_argument("--only", nargs="*", metavar="PREFIX", help="notebook name prefixes, e.g. --only 01 03")
+    p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a notebook parameter, VALUE in YAML: DATASETS=[amazon2023_health_and_household] "
+                        "SEEDS=[0,1,2] TEXT_MODEL=hyp1231/blair-roberta-base (repeatable)")
+    p.set_defaults(func=cmd_reproduce)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""The main job (`make reproduce`): execute notebooks/NN_*.ipynb in order with papermill.
+"""The main job (`make reproduce`, i.e. `symcere reproduce`): execute notebooks/NN_*.ipynb in order with papermill.
 
 Executed copies go to build/notebooks/ (git-ignored); notebooks write figures/ and results/.
 QUICK runs keep to build/notebooks/quick/, figures/quick/ and results/quick/, never over a full run.
@@ -7,18 +7,24 @@ is skipped (state in build/notebooks/done.json), and the runs it trained live in
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
+from .errors import SymcereError
 from .paths import executed_notebooks_dir, project_root
 from .io import sha256_file, stable_hash, write_json_atomic
 
 
-class NotebookFailed(RuntimeError):
+class ParameterError(SymcereError):
+    """A ``NAME=VALUE`` pair is malformed or names a parameter no notebook declares (exit code 2)."""
+
+
+class NotebookFailed(SymcereError):
     """A cell raised: the message names the notebook, the cell and the error, and where the executed copy is."""
+
+    exit_code = 1
 
 
 def notebooks(root: Path) -> list[Path]:
@@ -37,16 +43,17 @@ def parse_params(pairs: list[str], books: list[Path]) -> dict:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.isidentifier():
-            raise ValueError(f"parameter {pair!r}: expected NAME=VALUE, e.g. SEEDS=[0,1,2]")
+            raise ParameterError(f"parameter {pair!r}: expected NAME=VALUE, e.g. SEEDS=[0,1,2]")
         if name not in known:
-            raise ValueError(f"parameter {name!r} is not declared by any notebook in "
+            raise ParameterError(f"parameter {name!r} is not declared by any notebook in "
                              f"{books[0].parent if books else 'notebooks/'}; known: {', '.join(sorted(known))}")
         params[name] = yaml.safe_load(value) if value else None
     return params
 
 
 def run_all(quick: bool = False, force: bool = False, only: list[str] | None = None,
-            params: list[str] | None = None, root: Path | None = None, out_dir: Path | None = None) -> list[dict]:
+            params: list[str] | None = None, root: Path | None = None, out_dir: Path | None = None,
+            progress: bool = True) -> list[dict]:
     import papermill as pm
     from tqdm.auto import tqdm
 
@@ -61,7 +68,7 @@ def run_all(quick: bool = False, force: bool = False, only: list[str] | None = N
     state_file = out_dir / "done.json"
     state = json.loads(state_file.read_text()) if state_file.is_file() else {}
     report = []
-    for nb in tqdm(todo, desc="notebooks", unit="nb"):
+    for nb in tqdm(todo, desc="notebooks", unit="nb", disable=not progress):
         key = stable_hash({"nb": sha256_file(nb), "params": values})
         if not force and state.get(nb.name) == key:
             report.append({"notebook": nb.name, "status": "up to date"})
@@ -83,31 +90,7 @@ def run_all(quick: bool = False, force: bool = False, only: list[str] | None = N
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--quick", action="store_true", help="small data and few epochs (CI)")
-    p.add_argument("--force", action="store_true", help="re-run notebooks that are up to date")
-    p.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 03")
-    p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a notebook parameter, VALUE in YAML: DATASETS=[amazon2023_health_and_household] "
-                        "SEEDS=[0,1,2] TEXT_MODEL=hyp1231/blair-roberta-base (repeatable)")
-    args = p.parse_args(argv)
-    try:
-        report = run_all(args.quick, args.force, args.only, args.param)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except NotebookFailed as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    for row in report:
-        print(f"{row['notebook']:<40} {row['status']:<12} {row.get('seconds', '')}")
-    from .paths import figures_dir, results_dir
+if __name__ == "__main__":  # the older spelling of `symcere reproduce`
+    from .cli import main
 
-    print(f"executed notebooks: {executed_notebooks_dir(args.quick)}; tables: {results_dir(args.quick)}; "
-          f"figures: {figures_dir(args.quick)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["reproduce", *sys.argv[1:]]))

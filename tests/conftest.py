@@ -36,6 +36,16 @@ def synthetic_file(tmp_path_factory) -> Path:
     return write_amazon2018_jsonl(synthetic_reviews(seed=0), tmp_path_factory.mktemp("syn") / "synthetic.json.gz")
 
 
+@pytest.fixture(scope="module")
+def ds():
+    """Generated reviews with planted clusters, 160 users x 90 items (seed 3): the model tests' data.
+    A test file that needs other data defines its own ``ds``, which takes precedence."""
+    from symcere_kit.data.dataset import dataset_from_reviews
+    from symcere_kit.data.synthetic import synthetic_reviews
+
+    return dataset_from_reviews(synthetic_reviews(n_users=160, n_items=90, seed=3), name="syn")
+
+
 @pytest.fixture(scope="session")
 def tiny_bert_dir(tmp_path_factory) -> Path:
     """A randomly initialised 2-layer BERT whose vocabulary covers the synthetic reviews, saved as

@@ -12,6 +12,8 @@ from symcere_kit.analysis.lexicon import WordClasses
 from symcere_kit.data.synthetic import PRODUCT_WORDS, SENTIMENT_WORDS
 from symcere_kit.runs import Grid, RunStore, load_run
 
+pytestmark = pytest.mark.slow  # every test reads the store: a grid of SymCERE runs trained once (~3.5 min here)
+
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, synthetic_file, tiny_bert_dir):

@@ -16,6 +16,7 @@ def ds(synthetic_file):
     return load_dataset(synthetic_file, progress=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("overrides", [
     {"model": "neumf"},
     {"model": "symcere", "backbone": "ngcf", "text_mode": "frozen", "n_layers": 2},

@@ -6,16 +6,9 @@ import torch
 import torch.nn.functional as F
 
 from symcere_kit.config import RunConfig
-from symcere_kit.data.dataset import dataset_from_reviews
-from symcere_kit.data.synthetic import synthetic_reviews
 from symcere_kit.losses import node_info_nce
 from symcere_kit.models import build_model
 from symcere_kit.train import seed_everything
-
-
-@pytest.fixture(scope="module")
-def ds():
-    return dataset_from_reviews(synthetic_reviews(n_users=160, n_items=90, seed=3), name="syn")
 
 
 def test_node_info_nce_matches_a_loop_reference():
@@ -88,6 +81,7 @@ def test_knn_adjacency_matches_smores_dense_formula():
     assert torch.isfinite(a).all() and a[4].abs().sum() == 0
 
 
+@pytest.mark.slow
 def test_smore_item_features_average_only_that_items_training_reviews(ds, tiny_bert_dir):
     from symcere_kit.models.smore import item_text_features
     from symcere_kit.text import text_encoder_from_config

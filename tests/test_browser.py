@@ -31,8 +31,9 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / "build" / "browser"
 HAVE_BROWSER = os.path.exists(CHROMEDRIVER) and os.path.exists(CHROMIUM)
 if not HAVE_BROWSER and os.environ.get("SYMCERE_REQUIRE_BROWSER"):  # make test-browser: missing is a failure
     raise RuntimeError("make test-browser needs Chromium and chromedriver: apt-get install chromium chromium-driver")
-pytestmark = pytest.mark.skipif(not HAVE_BROWSER, reason="needs Debian's chromium and chromium-driver "
-                                                         "(apt-get install chromium chromium-driver)")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not HAVE_BROWSER, reason="needs Debian's chromium and chromium-driver "
+                                                          "(apt-get install chromium chromium-driver)")]
 
 
 def _free_port() -> int:

@@ -37,6 +37,7 @@ def test_stats_on_2018_file_reports_dedupe_and_cross_variant_losses(capsys, need
     assert s["users"] <= 453 and s["per_user"]["median"] >= 5
 
 
+@pytest.mark.slow
 def test_train_prints_metrics_json_last_and_is_seed_deterministic(capsys, synthetic_file):
     args = ["train", str(synthetic_file), "--model", "lightgcn", "--seed", "3", "--epochs", "3", "--json"]
     code, out, _ = run_cli(capsys, *args)
@@ -127,6 +128,7 @@ def test_skip_bad_records_reports_the_count(tmp_path, capsys):
     assert code == 0 and last_json(out)["skipped_records"] == 2 and "skipped 2 malformed" in err
 
 
+@pytest.mark.slow
 def test_debug_shows_the_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "symcere_kit", "--debug", "stats", str(tmp_path / "nope.csv")],
                           capture_output=True, text=True)

@@ -7,19 +7,12 @@ import math
 import pytest
 import torch
 
-from symcere_kit.data.dataset import dataset_from_reviews
-from symcere_kit.data.synthetic import synthetic_reviews
 from symcere_kit.evaluate import evaluate
 from symcere_kit.models import model_class
 from symcere_kit.runs.variants import VARIANTS, variant_config
 from symcere_kit.train import run
 
 COLUMNS = [name for name, v in VARIANTS.items() if v.role != "ablation"]
-
-
-@pytest.fixture(scope="module")
-def ds():
-    return dataset_from_reviews(synthetic_reviews(n_users=160, n_items=90, seed=3), name="syn")
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +34,7 @@ def test_every_model_file_has_a_variant_row_and_every_row_a_model_file():
     assert files == {v.model for n, v in VARIANTS.items() if n in COLUMNS}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", COLUMNS)
 def test_model_contract(ds, random_ndcg, tiny_bert_dir, variant):
     # grid-style settings: each model takes the keys it has (text keys only reach models that embed reviews)

@@ -196,6 +196,7 @@ def cases(draw):
     return scores, split == 1, split == 2, tuple(sorted(ks)), draw(st.integers(1, 4))
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(cases())
 def test_property_matches_reference(case):

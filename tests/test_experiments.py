@@ -40,6 +40,7 @@ def test_the_notebooks_store_shares_run_folders_and_separates_other_text_setting
     assert study_grid(["d"], quick=True, variants=["lightgcn"]).root == tmp_path / "quick" / "grid"
 
 
+@pytest.mark.slow
 def test_grid_writes_tidy_results_and_never_redoes_a_finished_run(tmp_path, synthetic_file, monkeypatch):
     grid = Grid([str(synthetic_file)], ["mostpop", "lightgcn"], [0, 1], root=tmp_path, settings=FAST)
     tidy = grid.run(progress=False)
@@ -67,6 +68,7 @@ def _grid_cmd(synthetic_file, root, seeds):
             "--set", "epochs=150", "--set", "batch_size=64"]
 
 
+@pytest.mark.slow
 def test_a_killed_grid_leaves_no_partial_result_and_resumes(tmp_path, synthetic_file):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(_grid_cmd(synthetic_file, tmp_path, [0, 1]), env=env,
@@ -96,6 +98,7 @@ def test_a_killed_grid_leaves_no_partial_result_and_resumes(tmp_path, synthetic_
     assert summary["runs"] == 2 and len(pd.read_csv(summary["results"])) == 2 * 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("executor", ["process", "dask"])
 def test_other_executors_give_the_local_results(tmp_path, synthetic_file, executor):
     if executor == "dask":

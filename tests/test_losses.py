@@ -97,6 +97,7 @@ def test_every_negative_masked_gives_zero_loss(mode):
     assert abs(symmetric_nce_loss(g, t, 0.05, off_diagonal, t2g_mask=mode).item()) <= 1e-6
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), b=st.integers(1, 24), tau=st.floats(0.02, 2.0),
        mode=st.sampled_from(MODES), normalize=st.booleans())

@@ -12,11 +12,6 @@ from symcere_kit.sampling import bpr_batches, sample_negatives
 from symcere_kit.train import run
 
 
-@pytest.fixture(scope="module")
-def ds():
-    return dataset_from_reviews(synthetic_reviews(n_users=160, n_items=90, seed=3), name="syn")
-
-
 def dense_norm_adj(r: np.ndarray) -> np.ndarray:
     u, i = r.shape
     a = np.zeros((u + i, u + i))
@@ -69,6 +64,7 @@ def test_an_epoch_visits_every_training_interaction_once(ds):
     assert (b["pos"] == torch.tensor(ds.train["item"].to_numpy())[b["index"]]).all()
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics_and_other_seed_differs(ds):
     cfg = RunConfig.for_model("lightgcn", epochs=3, batch_size=256, seed=7)
     a, b = run(ds, cfg, progress=False), run(ds, cfg, progress=False)
@@ -77,6 +73,7 @@ def test_same_seed_same_metrics_and_other_seed_differs(ds):
     assert [h["loss"] for h in c.history] != [h["loss"] for h in a.history]
 
 
+@pytest.mark.slow
 def test_lightgcn_clearly_beats_mostpop_on_clustered_data(ds):
     pop = run(ds, RunConfig.for_model("mostpop"), progress=False).metrics
     lgcn = run(ds, RunConfig.for_model("lightgcn", epochs=40, batch_size=256, lr=0.01), progress=False).metrics
@@ -117,6 +114,7 @@ def test_dataset_texts_are_training_texts_only():
     assert len(ds.train_texts) == len(ds.train)
 
 
+@pytest.mark.slow
 def test_lightgcn_clearly_beats_mostpop_on_musical_instruments(needs_shared):
     from symcere_kit.data.dataset import load_dataset
 
@@ -126,6 +124,7 @@ def test_lightgcn_clearly_beats_mostpop_on_musical_instruments(needs_shared):
     assert lgcn["ndcg@10"] > 1.3 * pop["ndcg@10"] and lgcn["hr@10"] > 1.3 * pop["hr@10"]
 
 
+@pytest.mark.slow
 def test_resume_from_checkpoint_gives_the_uninterrupted_result(ds, tmp_path):
     cfg = RunConfig.for_model("lightgcn", epochs=4, batch_size=256, seed=2)
     whole = run(ds, cfg, progress=False)
@@ -136,6 +135,7 @@ def test_resume_from_checkpoint_gives_the_uninterrupted_result(ds, tmp_path):
     assert resumed.metrics == whole.metrics
 
 
+@pytest.mark.slow
 def test_early_stopping_uses_the_training_holdout_and_restores_the_best_epoch(ds, monkeypatch):
     import symcere_kit.train as train_mod
 

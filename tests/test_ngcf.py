@@ -5,17 +5,10 @@ import torch
 import torch.nn.functional as F
 
 from symcere_kit.config import RunConfig
-from symcere_kit.data.dataset import dataset_from_reviews
-from symcere_kit.data.synthetic import synthetic_reviews
 from symcere_kit.graph import NGCFConv, NGCFEncoder, edge_dropout_adjacency
 from symcere_kit.graph.adjacency import normalized_bipartite_adjacency
 from symcere_kit.models import build_model, model_class
 from symcere_kit.train import run
-
-
-@pytest.fixture(scope="module")
-def ds():
-    return dataset_from_reviews(synthetic_reviews(n_users=160, n_items=90, seed=3), name="syn")
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +143,7 @@ def test_ngcf_is_registered_and_uses_the_config(ds):
     assert model.score(torch.arange(5)).shape == (5, ds.n_items)
 
 
+@pytest.mark.slow
 def test_ngcf_same_seed_same_metrics(ds):
     cfg = RunConfig.for_model("ngcf", n_layers=3, epochs=3, batch_size=256, seed=7)
     a, b = run(ds, cfg, progress=False), run(ds, cfg, progress=False)
@@ -158,6 +152,7 @@ def test_ngcf_same_seed_same_metrics(ds):
     assert [h["loss"] for h in c.history] != [h["loss"] for h in a.history]
 
 
+@pytest.mark.slow
 def test_ngcf_clearly_beats_mostpop_on_clustered_data(ds):
     a = run(ds, RunConfig.for_model("ngcf", n_layers=3, epochs=20, batch_size=256, lr=0.01), progress=False)
     assert all(np.isfinite(v) for v in a.metrics.values())

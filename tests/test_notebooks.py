@@ -20,6 +20,7 @@ def test_committed_notebook_has_no_outputs_and_a_parameters_cell(nb):
     assert any("QUICK" in "".join(c["source"]) for c in code)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_in_quick_mode(nb, tmp_path, needs_shared):
     """The path `make reproduce QUICK=1` takes, one notebook at a time; an error in any cell fails."""

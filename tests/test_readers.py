@@ -187,6 +187,7 @@ def test_content_wins_over_a_lying_file_name(tmp_path):
     assert len(read_reviews(path, progress=False).frame) == 3
 
 
+@pytest.mark.slow
 def test_progress_bar_counts_lines(tmp_path, capsys):
     path = write_jsonl(tmp_path / "big.json.gz", [amazon_record(i) for i in range(20_001)])
     assert len(read_reviews(path, progress=True).frame) == 20_001

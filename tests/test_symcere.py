@@ -22,6 +22,7 @@ def cfg(tiny_bert_dir, **kw):
     return RunConfig.for_model("symcere", **{**base, **kw})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["frozen", "lora", "lora-top"])
 @pytest.mark.parametrize("backbone", ["lightgcn", "ngcf"])
 def test_every_text_mode_and_backbone_trains_end_to_end(ds, tiny_bert_dir, mode, backbone):
@@ -30,6 +31,7 @@ def test_every_text_mode_and_backbone_trains_end_to_end(ds, tiny_bert_dir, mode,
     assert {"cross", "intra", "bpr", "reg"} <= set(res.history[-1])
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics(ds, tiny_bert_dir):
     c = cfg(tiny_bert_dir, text_mode="lora-top", seed=5)
     assert run(ds, c, progress=False).metrics == run(ds, c, progress=False).metrics
@@ -61,6 +63,7 @@ def test_bpr_is_summed_over_the_batch_as_eq7_writes_it(ds, tiny_bert_dir):
         cfg(tiny_bert_dir, bpr_reduction="median")
 
 
+@pytest.mark.slow
 def test_fn_mask_switch_controls_the_false_negative_mask(ds, tiny_bert_dir, monkeypatch):
     import symcere_kit.models.symcere as sym
 
@@ -94,6 +97,7 @@ def test_text_side_sees_training_reviews_only(ds, tiny_bert_dir, monkeypatch):
     assert len(seen[0]) < len(ds.train)
 
 
+@pytest.mark.slow
 def test_cli_trains_symcere_with_ablation_flags(synthetic_file, tiny_bert_dir, capsys):
     import json
 

@@ -167,6 +167,7 @@ def test_normalisation(tmp_path, normalize):
 
 
 # ---------------------------------------------------------------- frozen encode and its cache
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["bert", "llama"])
 def test_length_sorted_encode_keeps_input_order(tmp_path, family):
     enc = encoder(family, tmp_path)
@@ -176,6 +177,7 @@ def test_length_sorted_encode_keeps_input_order(tmp_path, family):
     assert torch.allclose(batched, single, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_frozen_cache_is_hit_the_second_time(tmp_path):
     enc = encoder("bert", tmp_path, mode="frozen")
     calls = []
@@ -273,6 +275,7 @@ def test_lora_top_rejects_unsupported_architecture():
 
 
 # ---------------------------------------------------------------- lora == bottom cache + lora-top
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["bert", "llama", "qwen2"])
 def test_lora_top_equals_full_forward_outputs_and_gradients(tmp_path, family):
     enc = encoder(family, tmp_path, mode="lora-top", lora=LoraSettings(layers=2, dropout=0.0))
@@ -299,6 +302,7 @@ def test_lora_top_equals_full_forward_outputs_and_gradients(tmp_path, family):
         assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["lora", "lora-top"])
 def test_chunked_embed_matches_one_batch_outputs_and_gradients(tmp_path, mode, monkeypatch):
     """Length-sorted, checkpointed micro-batches compute the whole batch's function: same outputs in the
@@ -344,6 +348,7 @@ def test_bottom_states_cached_in_memory_and_on_disk(tmp_path, monkeypatch):
     assert torch.equal(fresh.bottom_states(TEXTS, progress=False).states, s16.states)
 
 
+@pytest.mark.slow
 def test_high_level_embed_in_every_mode(tmp_path):
     for mode in ("frozen", "lora", "lora-top"):
         enc = encoder("bert", tmp_path, mode=mode, lora=LoraSettings(layers=2) if mode == "lora-top" else None)

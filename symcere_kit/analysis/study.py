@@ -1,4 +1,5 @@
-"""The paper's analyses over a grid's run store, one call per table (notebooks 05-07 and the notes).
+"""The paper's analyses over a grid's run store, one call per table (notebooks 05-07), plus the measurements
+beyond the paper that notebook 05 shows: anchoring, norm vs degree, popularity of recommendations.
 
 Every function reads finished runs of a ``Grid`` (built with the same datasets, settings and root
 as the grid that trained them) and never trains: a missing run is an error that names it.
