@@ -136,3 +136,11 @@ def test_debug_shows_the_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "symcere_kit", "stats", str(tmp_path / "nope.csv")],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_building_the_parser_imports_no_torch():
+    """`symcere --help` and usage errors answer at once: the parser needs no model, tensor or frame."""
+    code = ("import sys; from symcere_kit.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('torch', 'transformers', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
