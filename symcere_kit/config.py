@@ -161,7 +161,7 @@ _LEGACY_FLAT_FIELDS = frozenset({
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class RunConfig(_Config):
     """One run: which model, its loop settings and its own settings (``models.<model>.Settings``).
 
     Build with :meth:`for_model` (defaults: ``LoopConfig``, then the model's ``loop_defaults()``, then
@@ -176,6 +176,11 @@ class RunConfig:
         from .models import model_class
 
         return model_class(model).Settings
+
+    @classmethod
+    def option_names(cls, model: str) -> set[str]:
+        """Every flat name ``model``'s config takes: its settings and the loop's."""
+        return cls.settings_class(model).field_names() | LoopConfig.field_names()
 
     @classmethod
     def for_model(cls, model: str, **overrides) -> "RunConfig":
@@ -205,10 +210,9 @@ class RunConfig:
         for old, new in settings_cls.LEGACY_NAMES.items():
             if old in d and new not in d:
                 d[new] = d.pop(old)
-        own = settings_cls.field_names() | LoopConfig.field_names()
+        own = cls.option_names(model)
         inert = {k for k in d if k not in own and k in _LEGACY_FLAT_FIELDS}
-        config = cls.for_model(model, **{k: v for k, v in d.items() if k not in inert})
-        return config
+        return cls.for_model(model, **{k: v for k, v in d.items() if k not in inert})
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, **self.loop.to_dict(), **self.settings.to_dict()}
@@ -221,13 +225,3 @@ class RunConfig:
             raise SymcereError(f"{self.model} has no option(s) {unknown}.")
         return RunConfig(self.model, self.loop.replace(**{k: v for k, v in changes.items() if k in loop_keys}),
                          self.settings.replace(**{k: v for k, v in changes.items() if k in own}))
-
-    def to_yaml(self, path: str | Path) -> None:
-        from .io import write_text_atomic
-
-        plain = {k: list(v) if isinstance(v, tuple) else v for k, v in self.to_dict().items()}
-        write_text_atomic(path, yaml.safe_dump(plain, sort_keys=True))
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> "RunConfig":
-        return cls.from_dict(yaml.safe_load(Path(path).read_text(encoding="utf-8")))

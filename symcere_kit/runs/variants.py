@@ -68,21 +68,19 @@ def variant_config(variant: str, seed: int, settings: dict | None = None):
     """The ``RunConfig`` of ``variant`` at ``seed``: the model's defaults, then the grid-wide
     ``settings`` that this model has (a grid may set ``text_mode`` for SymCERE beside baselines that
     have none), then the variant's own overrides."""
-    from ..config import LoopConfig, RunConfig
+    from ..config import RunConfig
 
     v = VARIANTS[variant]
-    own = RunConfig.settings_class(v.model).field_names() | LoopConfig.field_names()
+    own = RunConfig.option_names(v.model)
     shared = {k: val for k, val in (settings or {}).items() if k in own}
     return RunConfig.for_model(v.model, seed=seed, **{**shared, **v.overrides})
 
 
 def check_grid_settings(settings: dict, variants: Iterable[str]) -> None:
     """Fail before any run starts when a grid-wide setting belongs to no model of the grid (a typo)."""
-    from ..config import LoopConfig, RunConfig
+    from ..config import RunConfig
 
-    known = set(LoopConfig.field_names())
-    for model in {VARIANTS[v].model for v in variants}:
-        known |= RunConfig.settings_class(model).field_names()
+    known = set().union(*(RunConfig.option_names(VARIANTS[v].model) for v in variants))
     unknown = sorted(set(settings) - known)
     if unknown:
         raise SymcereError(f"Unknown setting(s) {unknown} for this grid's models; known: {sorted(known)}.")
