@@ -94,9 +94,13 @@ def cmd_grid(args) -> None:
     from .runs.grid import Grid
     from .tables import export_tables
 
-    grid = Grid(args.datasets, args.models, args.seeds, root=args.out, settings=_settings(args.set))
+    grid = Grid(args.datasets, args.models, args.seeds, root=args.out, settings=_settings(args.set),
+                tuned=not args.no_tuned)
     print(f"{len(grid.specs)} runs, {len(grid.specs) - len(grid.pending())} already finished, under {grid.root}",
           file=sys.stderr)
+    if grid.tuned_files:
+        print(f"tuned settings for {len(grid.tuned_files)} dataset x variant pair(s) from configs/tuned/ "
+              f"(--no-tuned: the defaults)", file=sys.stderr)
     tidy = grid.run(args.executor, workers=args.workers, progress=not args.quiet)
     written = export_tables(tidy, grid.per_user(), grid.root / "tables")
     print(f"results: {grid.root / 'results.csv'}")
@@ -104,6 +108,24 @@ def cmd_grid(args) -> None:
     if args.json:
         print(json.dumps({"root": str(grid.root), "results": str(grid.root / "results.csv"), "runs": len(grid.specs),
                           "tables": [str(p) for p in written]}))
+
+
+def cmd_tune(args) -> None:
+    from .tuning.study import Budget, tune
+
+    budget = Budget(**({"epoch_cap": args.epoch_cap} if args.epoch_cap else {}))
+    summary = tune(args.dataset, args.model, trials=args.trials, up_to=args.up_to, timeout=args.timeout,
+                   storage=args.storage, executor=args.executor, workers=args.workers, budget=budget,
+                   settings=_settings(args.set), write=not args.no_write, progress=not args.quiet)
+    best = summary["best_value"]
+    print(f"{summary['study']}: {summary['trials']} finished trials ({summary['complete']} complete, "
+          f"{summary['pruned']} pruned, {summary['failed']} failed; {summary['added']} added in {summary['seconds']} s); "
+          + (f"best validation NDCG@10 {best:.4f} at epoch {summary['best_epoch']} with {summary['best_params']}"
+             if best is not None else "no complete trial yet"))
+    if summary["tuned_file"]:
+        print(f"tuned settings: {summary['tuned_file']}")
+    if args.json:
+        print(json.dumps(summary))
 
 
 def cmd_reproduce(args) -> None:
@@ -182,8 +204,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="grid directory (default results/grid)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a training option for every run, e.g. --set text_mode=lora-top (repeatable)")
+    p.add_argument("--no-tuned", action="store_true", help="ignore configs/tuned/ and run every model's defaults")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(func=cmd_grid)
+
+    p = sub.add_parser("tune", help="tune one variant's settings on the validation slice (Optuna; resumable)",
+                       description="Add trials to the Optuna study of a dataset x variant: each trains on the "
+                                   "tuning-train part with early stopping on the validation slice (latest 20%% of each "
+                                   "user's training history; never the test split) and is scored by its NDCG@10. The "
+                                   "best trial's settings go to configs/tuned/<dataset>/<variant>.yaml, which grid, "
+                                   "train and the notebooks then use.")
+    p.add_argument("dataset", help="registry name (see `symcere datasets`) or path of a review file")
+    p.add_argument("--model", required=True, metavar="VARIANT", help=f"a variant: {', '.join(VARIANTS)}")
+    p.add_argument("--trials", type=int, help="trials to add (default: the equal budget, 20)")
+    p.add_argument("--up-to", type=int, metavar="N", help="instead of --trials: add trials until N have finished")
+    p.add_argument("--timeout", type=float, metavar="S", help="stop starting new trials after S seconds")
+    p.add_argument("--storage", help="Optuna storage: a SQLite file or a database URL "
+                                     "(default results/tuning/studies.db)")
+    p.add_argument("--executor", choices=["local", "process", "dask"], default="local",
+                   help="local: trials one after another here; process/dask: --workers parallel workers on one storage")
+    p.add_argument("--workers", type=int, help="parallel workers for process/dask (default 1)")
+    p.add_argument("--epoch-cap", type=int, help="most epochs per trial (default 200; the same for every model)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting fixed for the whole study, e.g. --set text_model=hyp1231/blair-roberta-base")
+    p.add_argument("--no-write", action="store_true", help="do not write configs/tuned/")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("reproduce", help="the main job (make reproduce): run notebooks/NN_*.ipynb in order, resumably",
                        description="Execute the notebooks with papermill into build/notebooks/; tables go to results/, "

@@ -7,6 +7,8 @@
 | tables and the run store | ``results/`` | ``$SYMCERE_RESULTS_DIR`` |
 | figures | ``figures/`` | ``$SYMCERE_FIGURES_DIR`` |
 | executed notebooks | ``build/notebooks/`` | - |
+| tuned settings (committed) | ``configs/tuned/`` | ``$SYMCERE_TUNED_DIR`` |
+| tuning studies (Optuna storage) | ``results/tuning/`` | ``$SYMCERE_RESULTS_DIR`` |
 
 QUICK runs (CI, ``symcere reproduce --quick``) write under a ``quick/`` sub-folder, never over a full run.
 """
@@ -51,3 +53,8 @@ def figures_dir(quick: bool = False) -> Path:
 def executed_notebooks_dir(quick: bool = False, root: Path | None = None) -> Path:
     """Where ``symcere reproduce`` writes the executed copies of the notebooks."""
     return Path(root or project_root()) / "build" / "notebooks" / ("quick" if quick else "")
+
+
+def tuned_dir() -> Path:
+    """``configs/tuned/``: one YAML of tuned settings per dataset x variant (``symcere tune`` writes them)."""
+    return _env_or("SYMCERE_TUNED_DIR", project_root() / "configs" / "tuned")

@@ -7,7 +7,7 @@ from importlib import metadata
 
 from .paths import project_root
 
-_PACKAGES = ("symcere-kit", "torch", "torch-geometric", "numpy", "pandas", "scipy", "transformers", "peft")
+_PACKAGES = ("symcere-kit", "torch", "torch-geometric", "numpy", "pandas", "scipy", "transformers", "peft", "optuna")
 
 
 def package_versions() -> dict[str, str]:

@@ -134,8 +134,9 @@ class EarlyStopping:
     """
 
     def __init__(self, trainer: Trainer, validation: ReviewDataset, patience: int, every: int = 1,
-                 metric: str = "ndcg@10"):
+                 metric: str = "ndcg@10", on_check: Callable[[int, float], None] | None = None):
         self.trainer, self.validation, self.patience, self.every, self.metric = trainer, validation, patience, every, metric
+        self.on_check = on_check  # (epoch, value) after each check; a tuner's pruner raises from here
         self.best, self.best_epoch, self.best_state, self.bad_checks = -math.inf, 0, None, 0
 
     def __call__(self, record: dict) -> bool:
@@ -143,6 +144,8 @@ class EarlyStopping:
             return False
         value = self.trainer.evaluate(self.validation).metrics[self.metric]
         record[f"val_{self.metric}"] = value
+        if self.on_check is not None:
+            self.on_check(record["epoch"], value)
         if value > self.best:
             self.best, self.best_epoch, self.bad_checks = value, record["epoch"], 0
             self.best_state = copy.deepcopy(self.trainer.model.state_dict())
@@ -163,14 +166,26 @@ class EarlyStopping:
             self.trainer.model.load_state_dict(self.best_state)
 
 
-def run(dataset: ReviewDataset, config: RunConfig, progress: bool = True,
-        checkpoint: str | Path | None = None) -> RunResult:
-    """Train ``config.model`` from ``config.loop.seed`` and evaluate on ``dataset``'s test split.
+@dataclass
+class Fitted:
+    """A trained model before any test evaluation: what :func:`fit` hands to :func:`run` or a tuner."""
 
-    With ``loop.patience`` > 0 the model trains on ``dataset.holdout(loop.validation_ratio)``
-    and stops on its validation slice; the test evaluation then masks every training item,
-    validation slice included. With ``checkpoint`` the run saves after every epoch and resumes
-    from that file when it exists.
+    model: Recommender
+    trainer: Trainer
+    stopper: "EarlyStopping | None"
+    fit_data: ReviewDataset  # what it trained on: the dataset, or its holdout under early stopping
+    device: torch.device
+    train_seconds: float
+
+
+def fit(dataset: ReviewDataset, config: RunConfig, progress: bool = True, checkpoint: str | Path | None = None,
+        on_check: Callable[[int, float], None] | None = None) -> Fitted:
+    """Train ``config.model`` from ``config.loop.seed``; no test evaluation.
+
+    With ``loop.patience`` > 0 the model trains on ``dataset.holdout(loop.validation_ratio)`` (every
+    part of it, text included, built from that holdout's training part only), stops on its validation
+    slice and comes back with its best state; ``on_check(epoch, ndcg@10)`` sees each validation check.
+    With ``checkpoint`` the state is saved after every epoch and training resumes from that file.
     """
     loop = config.loop
     generator = seed_everything(loop.seed)
@@ -178,28 +193,39 @@ def run(dataset: ReviewDataset, config: RunConfig, progress: bool = True,
     fit_data = loop.fit_data(dataset)
     model = build_model(config, fit_data, progress=progress).to(device)
     trainer = Trainer(model, fit_data, config, generator, device, progress)
-    stopper = EarlyStopping(trainer, fit_data, loop.patience, loop.eval_every) if loop.patience else None
+    stopper = EarlyStopping(trainer, fit_data, loop.patience, loop.eval_every, on_check=on_check) if loop.patience else None
     if stopper:
         trainer.extras["early_stopping"] = stopper
     checkpoint = Path(checkpoint) if checkpoint else None
     if checkpoint and checkpoint.is_file():
         trainer.load_checkpoint(checkpoint)
     start = time.perf_counter()
-    history = trainer.fit(stopper, checkpoint)
+    trainer.fit(stopper, checkpoint)
     train_seconds = time.perf_counter() - start
     if stopper:
         stopper.restore_best()
+    return Fitted(model, trainer, stopper, fit_data, device, train_seconds)
+
+
+def run(dataset: ReviewDataset, config: RunConfig, progress: bool = True,
+        checkpoint: str | Path | None = None) -> RunResult:
+    """Train ``config.model`` (:func:`fit`) and evaluate once on ``dataset``'s test split.
+
+    Under early stopping the test evaluation masks every training item, validation slice included.
+    """
+    fitted = fit(dataset, config, progress, checkpoint)
+    history, stopper = fitted.trainer.history, fitted.stopper
     start = time.perf_counter()
-    result = trainer.evaluate(dataset, return_topk=True)
+    result = fitted.trainer.evaluate(dataset, return_topk=True)
     info = {
         "model": config.model,
         "dataset": dataset.name,
         "dataset_fingerprint": dataset.fingerprint,
-        "seed": loop.seed,
-        "device": str(device),
+        "seed": config.loop.seed,
+        "device": str(fitted.device),
         "epochs": len(history),
         "best_epoch": stopper.best_epoch if stopper else len(history),
-        "train_seconds": round(train_seconds, 3),
+        "train_seconds": round(fitted.train_seconds, 3),
         "epoch_seconds": round(float(np.mean([h["seconds"] for h in history])), 4) if history else 0.0,
         "eval_seconds": round(time.perf_counter() - start, 3),
         "n_eval_users": result.n_users,
@@ -207,4 +233,4 @@ def run(dataset: ReviewDataset, config: RunConfig, progress: bool = True,
         "versions": package_versions(),
         "git_commit": git_commit(),
     }
-    return RunResult(result.metrics, info, history, result, model)
+    return RunResult(result.metrics, info, history, result, fitted.model)

@@ -93,6 +93,12 @@ class ReviewDataset:
     def holdout(self, ratio: float = 0.2) -> "ReviewDataset":
         """A validation view: the latest ``ratio`` of each user's TRAINING history becomes its test
         part. For model selection; the real test split is not in it."""
+        cache = self.__dict__.setdefault("_holdout_cache", {})  # tuning builds it once for all trials
+        if ratio not in cache:
+            cache[ratio] = self._holdout(ratio)
+        return cache[ratio]
+
+    def _holdout(self, ratio: float) -> "ReviewDataset":
         is_val = chronological_split(self.train, ratio)
         val = self.train.loc[is_val, ["user", "item", "rating", "timestamp"]].reset_index(drop=True)
         meta = {**self.meta, "fingerprint": f"{self.fingerprint}-holdout{ratio}", "holdout_of": self.name}

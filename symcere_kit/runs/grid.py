@@ -35,12 +35,15 @@ class RunSpec:
     variant: str
     seed: int
     settings: tuple = ()  # sorted (key, value) config overrides shared by the whole grid
+    tuned: tuple = ()  # sorted (key, value) tuned settings of this dataset x variant (configs/tuned/)
+    tuned_fingerprint: str = ""  # the dataset fingerprint those were tuned on
 
     def config(self):
-        return variant_config(self.variant, self.seed, dict(self.settings))
+        return variant_config(self.variant, self.seed, dict(self.settings), tuned=dict(self.tuned))
 
     def directory(self, root: Path) -> Path:
-        return RunStore(root).run_dir(self.dataset, self.variant, self.seed, dict(self.settings))
+        key = {**dict(self.settings), **({"tuned": dict(self.tuned)} if self.tuned else {})}
+        return RunStore(root).run_dir(self.dataset, self.variant, self.seed, key)
 
 
 def execute(spec: RunSpec, root: str | Path, threads: int | None = None) -> dict:
@@ -56,9 +59,14 @@ def execute(spec: RunSpec, root: str | Path, threads: int | None = None) -> dict
     if threads:
         torch.set_num_threads(threads)
     dataset = load_dataset(spec.dataset, progress=False)
+    if spec.tuned:
+        from ..tuning.tuned import check_fingerprint
+
+        check_fingerprint(spec.tuned_fingerprint, dataset.fingerprint, spec.dataset, spec.variant)
     result = run(dataset, spec.config(), progress=False)
     record = {"dataset": dataset.name, "dataset_arg": spec.dataset, "variant": spec.variant,
-              "label": VARIANTS[spec.variant].label, "seed": spec.seed, "settings": dict(spec.settings)}
+              "label": VARIANTS[spec.variant].label, "seed": spec.seed, "settings": dict(spec.settings),
+              "tuned": dict(spec.tuned)}
     return RunStore.save(out, record, result)
 
 
@@ -107,16 +115,31 @@ def make_executor(kind: str | cf.Executor = "local", workers: int | None = None)
 
 
 class Grid:
-    """``datasets x variants x seeds`` under ``root`` (default ``results/grid``)."""
+    """``datasets x variants x seeds`` under ``root`` (default ``results/grid``).
+
+    With ``tuned`` (the default) each dataset x variant with a file in ``configs/tuned/`` runs with
+    those settings (the protocol after tuning: the whole training history, the epochs early stopping
+    found); grid-wide ``settings`` still win over them. ``tuned=False`` runs the defaults."""
 
     def __init__(self, datasets: Iterable[str], variants: Iterable[str], seeds: Iterable[int],
-                 root: str | Path | None = None, settings: dict | None = None):
+                 root: str | Path | None = None, settings: dict | None = None, tuned: bool = True):
+        from ..tuning.tuned import load_tuned
+
         self.root = Path(root) if root else results_dir() / "grid"
         self.store = RunStore(self.root)
         settings_t = tuple(sorted((settings or {}).items()))
         variants = expand_variants(variants)
         check_grid_settings(dict(settings_t), variants)  # a typo fails here, before any run starts
-        self.specs = [RunSpec(d, v, int(s), settings_t) for d in datasets for v in variants for s in seeds]
+        text_mode = (settings or {}).get("text_mode")
+        self.tuned_files: dict[tuple[str, str], Path] = {}
+        self.specs = []
+        for d in datasets:
+            for v in variants:
+                found = load_tuned(d, v, text_mode) if tuned else None
+                if found:
+                    self.tuned_files[d, v] = found.path
+                extra = (tuple(sorted(found.settings.items())), found.fingerprint) if found else ()
+                self.specs += [RunSpec(d, v, int(s), settings_t, *extra) for s in seeds]
         if not self.specs:
             raise SymcereError("The grid is empty: give at least one dataset, model and seed.")
 
@@ -207,10 +230,10 @@ class Grid:
 
 def study_grid(datasets: Iterable[str], seeds: Iterable[int] = (0,), epochs: int | None = None,
                text_mode: str = "frozen", quick: bool = False, variants: Iterable[str] = ("paper",),
-               text_model: str | None = None) -> Grid:
+               text_model: str | None = None, tuned: bool = True) -> Grid:
     """The grid the notebooks share: the same parameters give the same run folders, so notebook 02 or
     03 trains a run once and 04-07 reuse it. Defaults add no settings, so ``symcere grid`` without
-    ``--set`` fills the same store (``results/grid``)."""
+    ``--set`` fills the same store (``results/grid``); both use ``configs/tuned/`` unless ``tuned=False``."""
     settings = {**({"epochs": int(epochs)} if epochs else {}), **({"text_mode": text_mode} if text_mode != "frozen" else {}),
                 **({"text_model": text_model} if text_model else {})}
-    return Grid(datasets, variants, seeds, root=results_dir(quick) / "grid", settings=settings)
+    return Grid(datasets, variants, seeds, root=results_dir(quick) / "grid", settings=settings, tuned=tuned)

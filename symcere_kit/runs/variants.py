@@ -15,7 +15,12 @@ class Variant:
     label: str
     model: str
     overrides: dict = field(default_factory=dict)
-    role: str = "baseline"  # baseline | symcere | ablation
+    role: str = "baseline"  # baseline | symcere | ablation | control
+    # Tuning (``symcere tune``): ``search`` names the dimensions of the model's SEARCH_SPACE this variant
+    # tunes (None: all but those its overrides fix); ``tuned_from`` is a variant whose tuned settings it
+    # starts from (a control keeps that variant's tuned recipe and tunes only what it adds).
+    search: tuple[str, ...] | None = None
+    tuned_from: str | None = None
 
 
 def _symcere(backbone: str, label: str, role: str, **extra) -> Variant:
@@ -64,15 +69,15 @@ def expand_variants(names: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def variant_config(variant: str, seed: int, settings: dict | None = None):
-    """The ``RunConfig`` of ``variant`` at ``seed``: the model's defaults, then the grid-wide
-    ``settings`` that this model has (a grid may set ``text_mode`` for SymCERE beside baselines that
-    have none), then the variant's own overrides."""
+def variant_config(variant: str, seed: int, settings: dict | None = None, tuned: dict | None = None):
+    """The ``RunConfig`` of ``variant`` at ``seed``: the model's defaults, then its ``tuned`` settings
+    (``tuning.load_tuned``), then the grid-wide ``settings`` that this model has (a grid may set
+    ``text_mode`` for SymCERE beside baselines that have none), then the variant's own overrides."""
     from ..config import RunConfig
 
     v = VARIANTS[variant]
     own = RunConfig.option_names(v.model)
-    shared = {k: val for k, val in (settings or {}).items() if k in own}
+    shared = {k: val for k, val in {**(tuned or {}), **(settings or {})}.items() if k in own}
     return RunConfig.for_model(v.model, seed=seed, **{**shared, **v.overrides})
 
 

@@ -1,0 +1,336 @@
+"""``symcere tune``: one Optuna study per (dataset, variant), the same budget for every model.
+
+* Objective: NDCG@10 on the validation slice (the latest 20 % of each user's training history,
+  ``ReviewDataset.holdout``); the test split is never loaded into a trial. Each trial trains up to
+  ``Budget.epoch_cap`` epochs with early stopping on that slice (checked every ``eval_every`` epochs,
+  ``patience`` checks without improvement) and keeps its best epoch as a user attribute; models
+  without epochs (MostPop, EASE^R, RP3beta) are fitted once and evaluated on the slice.
+* Sampler: TPE seeded with ``Budget.seed`` plus the number of trials already in the study, so a
+  resumed study draws on from where it stopped (a restart with the same seed would repeat the first
+  draws). Pruner: median pruning on each check's NDCG@10 (Optuna's ``MedianPruner``).
+* Storage: any Optuna RDB URL; default ``sqlite:///results/tuning/studies.db``. Finished trials are
+  committed as they finish, so a killed tune loses only the trial in flight; heartbeats mark such a
+  trial failed once it is stale and the next run retries its parameters (``RetryFailedTrialCallback``).
+  Parallel workers (``--executor process|dask``) share the storage: SQLite serves local processes
+  (waiting on its lock up to a minute); a cluster on several machines needs a server database URL
+  (``postgresql://...``).
+* A trial that fails (a NaN loss, out of memory) is recorded as failed with its message and the study
+  goes on; a bad variant, parameter or range fails before any trial runs.
+"""
+from __future__ import annotations
+
+import io
+import math
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import Choice, Range, RunConfig, _Config
+from ..errors import SymcereError, TrainingError
+from ..paths import results_dir
+from ..runs.variants import VARIANTS, expand_variants, variant_config
+from .space import corners, decode, distributions, suggest
+
+METRIC = "ndcg@10"
+
+
+@dataclass(frozen=True)
+class Budget(_Config):
+    """The equal budget: every model in Tables 2 and 3 gets these (README, "Tuning")."""
+
+    trials: int = 20  # trials per (dataset, variant)
+    epoch_cap: int = 200  # most epochs a trial trains; early stopping usually ends it sooner
+    eval_every: int = 5  # epochs between validation checks (NDCG@10 on the validation slice)
+    patience: int = 4  # checks without improvement before a trial stops (20 epochs)
+    seed: int = 0  # training seed of every trial (trials differ in settings, not in seed) and the sampler's
+    startup_trials: int = 8  # TPE draws at random first
+    prune_startup: int = 5  # the pruner waits for this many finished trials ...
+    prune_warmup: int = 10  # ... and prunes no trial before this epoch
+
+    def __post_init__(self):
+        for name in ("trials", "epoch_cap", "eval_every", "patience"):
+            if getattr(self, name) < 1:
+                raise SymcereError(f"The tuning budget's {name} must be >= 1; got {getattr(self, name)}.")
+
+
+def storage_url(storage: str | None = None) -> str:
+    """An Optuna storage URL: ``storage`` as given when it has a scheme, a path as a SQLite file, None as
+    ``results/tuning/studies.db``. The SQLite file's folder is created."""
+    if storage and "://" in storage:
+        url = storage
+    else:
+        path = Path(storage) if storage else results_dir() / "tuning" / "studies.db"
+        url = f"sqlite:///{path.expanduser().resolve()}"
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def open_storage(url: str):
+    """RDB storage with heartbeats (a killed trial becomes failed after 30 s and is retried once)."""
+    import optuna
+
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    try:
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5 (since 2.8)
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=kwargs, heartbeat_interval=10, grace_period=30,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
+    except Exception as exc:  # SQLAlchemy's errors for a bad URL, driver or file
+        raise SymcereError(f"Cannot open the Optuna storage {url!r}: {exc}. Give a path of a SQLite file, "
+                           f"a sqlite:/// URL or a database URL Optuna supports.") from exc
+
+
+def study_name(dataset_arg: str, variant: str) -> str:
+    from ..runs.store import dataset_slug
+
+    return f"{dataset_slug(dataset_arg)}/{variant}"
+
+
+def search_space(variant: str) -> dict[str, Range | Choice]:
+    """What ``variant`` tunes: its model's ``SEARCH_SPACE`` (limited to ``Variant.search``), less what
+    the variant's overrides fix. An empty space is an error."""
+    v = VARIANTS[variant]
+    full = RunConfig.settings_class(v.model).search_space()
+    names = list(full) if v.search is None else list(v.search)
+    unknown = [n for n in names if n not in full]
+    if unknown:
+        raise SymcereError(f"Variant {variant} searches {unknown}, which {v.model}'s SEARCH_SPACE does not "
+                           f"define (it has {sorted(full)}).")
+    space = {n: full[n] for n in names if n not in v.overrides}
+    if not space:
+        raise SymcereError(f"{variant} has nothing to tune (its model {v.model} has no search space"
+                           f"{' left after its overrides' if full else ''}).")
+    return space
+
+
+@dataclass(frozen=True)
+class TuneTask:
+    """One worker's share of a tune: picklable, so process and Dask workers run it as they are."""
+
+    dataset: str
+    variant: str
+    storage: str
+    study: str
+    n_trials: int
+    timeout: float | None
+    budget: Budget
+    base: tuple = ()  # sorted (key, value) fixed settings: ``tuned_from``'s tuned ones, then ``--set`` ones
+    sampler_seed: int = 0
+    threads: int | None = None
+    progress: bool = False
+
+    def config(self, params: dict[str, Any]) -> RunConfig:
+        b = self.budget
+        return variant_config(self.variant, b.seed, tuned=dict(self.base)).replace(
+            **params, epochs=b.epoch_cap, patience=b.patience, eval_every=b.eval_every)
+
+
+def run_trial(trial, dataset, task: TuneTask, space: dict) -> float:
+    """The objective: validation NDCG@10 of one setting drawn from ``space``."""
+    import optuna
+
+    from ..train import fit
+
+    params = suggest(trial, space)
+    start = time.perf_counter()
+
+    def on_check(epoch: int, value: float) -> None:
+        trial.report(value, epoch)
+        if trial.should_prune():
+            trial.set_user_attr("epochs_run", epoch)
+            raise optuna.TrialPruned(f"NDCG@10 {value:.4f} at epoch {epoch} is below the median of earlier trials")
+
+    try:
+        fitted = fit(dataset, task.config(params), progress=False, on_check=on_check)
+    except (TrainingError, MemoryError, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and "out of memory" not in str(exc).lower():
+            raise
+        trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+        raise
+    stopper = fitted.stopper
+    if fitted.model.trainable and stopper is not None and stopper.best_epoch > 0:
+        value, best_epoch = stopper.best, stopper.best_epoch
+    else:  # no epochs: fitted once, evaluated on the validation slice
+        value, best_epoch = fitted.trainer.evaluate(fitted.fit_data).metrics[METRIC], 0
+    trial.set_user_attr("best_epoch", best_epoch)
+    trial.set_user_attr("epochs_run", len(fitted.trainer.history))
+    trial.set_user_attr("seconds", round(time.perf_counter() - start, 2))
+    if not math.isfinite(value):
+        raise TrainingError(f"validation {METRIC} is {value}")
+    return value
+
+
+def optimize(task: TuneTask) -> int:
+    """Run ``task.n_trials`` trials of the study (top-level, so it pickles); returns how many ran."""
+    import optuna
+    import torch
+
+    from ..data.dataset import load_dataset
+
+    if task.threads:
+        torch.set_num_threads(task.threads)
+    dataset = load_dataset(task.dataset, progress=False)
+    space = search_space(task.variant)
+    study = optuna.load_study(
+        study_name=task.study, storage=open_storage(task.storage),
+        sampler=optuna.samplers.TPESampler(seed=task.sampler_seed, n_startup_trials=task.budget.startup_trials),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=task.budget.prune_startup,
+                                           n_warmup_steps=task.budget.prune_warmup))
+    before = len(study.trials)
+    study.optimize(lambda trial: run_trial(trial, dataset, task, space), n_trials=task.n_trials,
+                   timeout=task.timeout, catch=(TrainingError, MemoryError, RuntimeError),
+                   show_progress_bar=task.progress, gc_after_trial=True)
+    return len(study.trials) - before
+
+
+def _base_settings(dataset_arg: str, variant: str, fingerprint: str) -> dict:
+    """The tuned settings of ``tuned_from`` a control starts from; it must be tuned first."""
+    from .tuned import load_tuned
+
+    source = VARIANTS[variant].tuned_from
+    if not source:
+        return {}
+    tuned = load_tuned(dataset_arg, source)
+    if tuned is None:
+        raise SymcereError(f"{variant} starts from {source}'s tuned settings, and {dataset_arg} has none: run "
+                           f"`symcere tune {dataset_arg} --model {source}` first.")
+    tuned.check(fingerprint, dataset_arg)
+    return {k: v for k, v in tuned.settings.items() if k not in ("epochs", "patience")}
+
+
+def _open_study(url: str, name: str, dataset, variant: str, budget: Budget, base: dict):
+    """Create the study, or load it and check it was made for the same data and budget."""
+    import optuna
+
+    attrs = {"dataset_fingerprint": dataset.fingerprint, "variant": variant,
+             "budget": {k: v for k, v in budget.to_dict().items() if k != "trials"}, "base": base,
+             "metric": f"validation {METRIC}"}
+    study = optuna.create_study(study_name=name, storage=open_storage(url), direction="maximize", load_if_exists=True)
+    if not study.user_attrs:
+        for key, value in attrs.items():
+            study.set_user_attr(key, value)
+        return study
+    for key in ("dataset_fingerprint", "budget", "base"):
+        if study.user_attrs.get(key) != attrs[key]:
+            raise SymcereError(
+                f"Study {name!r} in {url} was made with another {key.replace('_', ' ')} ({study.user_attrs.get(key)} "
+                f"vs {attrs[key]} now); its trials would not compare with new ones. Give another --storage, or "
+                f"delete the study (optuna delete-study --study-name '{name}' --storage '{url}').")
+    return study
+
+
+def trials_frame(study, space: dict):
+    """One row per trial: number, state, value, best_epoch, epochs_run, seconds, error, then the parameters."""
+    import pandas as pd
+
+    rows = []
+    for t in study.trials:
+        params = decode(t.params, space)
+        rows.append({"number": t.number, "state": t.state.name, "value": t.value,
+                     "best_epoch": t.user_attrs.get("best_epoch"), "epochs_run": t.user_attrs.get("epochs_run"),
+                     "seconds": t.user_attrs.get("seconds"), "error": t.user_attrs.get("error", ""),
+                     **{f"param_{k}": (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}})
+    return pd.DataFrame(rows)
+
+
+def summarize(study, space: dict) -> dict:
+    """Counts by state, the best trial (value, decoded parameters, epoch) of ``study``."""
+    from optuna.trial import TrialState
+
+    counts = {s: sum(t.state == s for t in study.trials) for s in TrialState}
+    complete = counts[TrialState.COMPLETE]
+    best = study.best_trial if complete else None
+    return {"study": study.study_name,
+            "trials": complete + counts[TrialState.PRUNED],  # finished: ran to a value of their own
+            "complete": complete, "pruned": counts[TrialState.PRUNED], "failed": counts[TrialState.FAIL],
+            "running": counts[TrialState.RUNNING] + counts[TrialState.WAITING],
+            "best_value": best.value if best else None,
+            "best_trial": best.number if best else None,
+            "best_params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in decode(best.params, space).items()}
+            if best else None,
+            "best_epoch": best.user_attrs.get("best_epoch") if best else None}
+
+
+def tune(dataset_arg: str, variant: str, trials: int | None = None, up_to: int | None = None,
+         timeout: float | None = None, storage: str | None = None, executor: str = "local",
+         workers: int | None = None, budget: Budget | None = None, settings: dict | None = None,
+         write: bool = True, progress: bool = True) -> dict:
+    """Add ``trials`` trials (or top the study up to ``up_to`` finished ones) to the study of
+    ``variant`` on ``dataset_arg``; write its tuned file when it has a complete trial. ``settings``
+    are fixed for the whole study (e.g. ``text_model``) and may not name a searched dimension.
+    Returns the summary the CLI prints (``study``, ``trials``, ``best_value``, ``best_params``, ...)."""
+    import optuna
+
+    from ..data.dataset import load_dataset
+    from ..runs.grid import make_executor
+    from .tuned import write_tuned
+
+    budget = budget or Budget()
+    expand_variants([variant])  # an unknown variant fails here
+    if variant not in VARIANTS:
+        raise SymcereError(f"tune takes one variant, not the group {variant!r}; tune its variants one by one.")
+    space = search_space(variant)
+    fixed = dict(settings or {})
+    clash = sorted(set(fixed) & set(space))
+    if clash:
+        raise SymcereError(f"{clash} are searched by {variant}'s tuning; do not fix them with --set.")
+    try:
+        distributions(space)  # a malformed range fails here (Optuna checks low <= high, log > 0)
+    except ValueError as exc:
+        raise SymcereError(f"{variant}'s search space is malformed: {exc}") from exc
+    variant_config(variant, budget.seed).replace(**fixed)  # an unknown --set key fails here
+    for corner in corners(space):  # a value the model refuses fails here, before any trial
+        variant_config(variant, budget.seed).replace(**fixed, **corner)
+    if trials is not None and trials < 0 or up_to is not None and up_to < 0:
+        raise SymcereError("--trials and --up-to take a number >= 0.")
+    if not progress:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    dataset = load_dataset(dataset_arg, progress=progress)
+    base = {**_base_settings(dataset_arg, variant, dataset.fingerprint), **fixed}
+    url, name = storage_url(storage), study_name(dataset_arg, variant)
+    study = _open_study(url, name, dataset, variant, budget, base)
+    before = summarize(study, space)
+    n = max(0, up_to - before["trials"]) if up_to is not None else (budget.trials if trials is None else trials)
+    start = time.perf_counter()
+    if n:
+        k = max(1, min(workers or 1, n)) if executor != "local" else 1
+        threads = max(1, _cpu_count() // k) if k > 1 else None
+        tasks = [TuneTask(dataset_arg, variant, url, name, n // k + (i < n % k), timeout, budget,
+                          tuple(sorted(base.items())), budget.seed + len(study.trials) + 1000 * i, threads,
+                          progress and k == 1) for i in range(k)]
+        with make_executor(executor, k) as ex:
+            for future in [ex.submit(optimize, t) for t in tasks]:
+                future.result()
+    study = optuna.load_study(study_name=name, storage=open_storage(url))
+    summary = {**summarize(study, space), "storage": url, "dataset": dataset.name, "variant": variant,
+               "added": None, "seconds": round(time.perf_counter() - start, 1), "budget": budget.to_dict(),
+               "tuned_file": None}
+    summary["added"] = summary["trials"] - before["trials"]
+    if write and summary["complete"]:
+        settings = {**base, **summary["best_params"]}
+        if summary["best_epoch"]:
+            settings.update(epochs=summary["best_epoch"], patience=0)
+        info = {k: summary[k] for k in ("study", "trials", "complete", "pruned", "failed", "best_value", "best_trial",
+                                         "best_epoch")}
+        info.update(metric=f"validation {METRIC} (latest 20% of each user's training history)",
+                    budget={**budget.to_dict(), "trials": summary["trials"]}, storage=url,
+                    tuned_from=VARIANTS[variant].tuned_from,
+                    seconds=round(float(trials_frame(study, space)["seconds"].fillna(0).sum()), 1))
+        buf = io.StringIO()
+        trials_frame(study, space).to_csv(buf, index=False)
+        summary["tuned_file"] = str(write_tuned(dataset_arg, dataset, variant, settings, info, buf.getvalue()))
+    return summary
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+__all__ = ["Budget", "TuneTask", "open_storage", "optimize", "run_trial", "search_space",
+           "storage_url", "study_name", "summarize", "trials_frame", "tune"]

@@ -1,0 +1,108 @@
+"""Tuned settings as files: ``configs/tuned/<dataset>/<variant>.yaml`` (plus ``.trials.csv``).
+
+A file holds the settings of a study's best trial (``epochs``: the epoch early stopping chose, and
+``patience: 0``, so a run retrains on the whole training history for that many epochs) and the
+study's provenance: trials by state, best validation NDCG@10, the budget, date and git commit, the
+dataset's fingerprint. ``symcere grid``, ``symcere train`` and the notebooks apply the file of a
+(dataset, variant) when it exists (``--no-tuned`` ignores it); a file whose fingerprint is not the
+loaded dataset's is an error, never applied silently.
+
+The LoRA text modes reuse the frozen-mode tuning (tuning runs the frozen encoder on a CPU): their
+runs take the tuned model settings but keep their own loop (epochs, batch, lr; ``SymCERESettings.TEXT_MODE_LOOP``).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config import LoopConfig
+from ..errors import SymcereError
+from ..io import write_text_atomic
+from ..paths import tuned_dir
+from ..runs.variants import VARIANTS
+
+
+@dataclass(frozen=True)
+class Tuned:
+    """The tuned settings of one (dataset, variant): flat config overrides and where they come from."""
+
+    settings: dict[str, Any]
+    path: Path
+    fingerprint: str
+
+    def check(self, fingerprint: str, dataset: str) -> None:
+        check_fingerprint(self.fingerprint, fingerprint, dataset, self.path.stem)
+
+
+def check_fingerprint(tuned: str, now: str, dataset: str, variant: str) -> None:
+    """Refuse settings tuned on another version of the data (another file, k-core or split)."""
+    if tuned != now:
+        raise SymcereError(
+            f"The tuned settings of {variant} on {dataset} were tuned on a different version of that data "
+            f"(dataset fingerprint {tuned}, this data {now}: the review file or its preprocessing changed). "
+            f"Re-tune them (`symcere tune {dataset} --model {variant}`) or ignore them with --no-tuned.")
+
+
+def tuned_path(dataset: str, variant: str, root: str | Path | None = None) -> Path:
+    """Keyed like the run store: a registry name, or a file's stem plus a hash of its path."""
+    from ..runs.store import dataset_slug
+
+    return Path(root or tuned_dir()) / dataset_slug(dataset) / f"{variant}.yaml"
+
+
+def read_tuned(dataset: str, variant: str, root: str | Path | None = None) -> dict | None:
+    """The whole tuned record of (dataset, variant), or None when there is none."""
+    path = tuned_path(dataset, variant, root)
+    if not path.is_file():
+        return None
+    record = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(record, dict) or "settings" not in record or "dataset_fingerprint" not in record:
+        raise SymcereError(f"{path} is not a tuned-settings file (no 'settings' or 'dataset_fingerprint'); "
+                           f"re-derive it with `symcere tune` or delete it.")
+    return record
+
+
+def load_tuned(dataset: str, variant: str, text_mode: str | None = None,
+               root: str | Path | None = None) -> Tuned | None:
+    """Config overrides for ``variant`` on ``dataset`` from its tuned file, or None.
+
+    A variant with ``tuned_from`` and nothing of its own to search (a text-off control) takes that
+    variant's file, less the keys its own overrides fix. ``text_mode`` lora/lora-top drops the loop keys.
+    """
+    v = VARIANTS[variant]
+    source = v.tuned_from if (v.tuned_from and v.search == ()) else variant
+    record = read_tuned(dataset, source, root)
+    if record is None:
+        return None
+    settings = {k: val for k, val in record["settings"].items() if k not in v.overrides}
+    if text_mode not in (None, "frozen"):
+        settings = {k: val for k, val in settings.items() if k not in LoopConfig.field_names()}
+    return Tuned(settings, tuned_path(dataset, source, root), record["dataset_fingerprint"])
+
+
+def write_tuned(dataset_arg: str, dataset, variant: str, settings: dict[str, Any], study_info: dict[str, Any],
+                trials_csv: str, root: str | Path | None = None) -> Path:
+    """Write ``<variant>.yaml`` and its ``.trials.csv`` for ``dataset`` (the loaded ``ReviewDataset`` of
+    ``dataset_arg``, a registry name or a path)."""
+    from ..provenance import git_commit, package_versions
+
+    path = tuned_path(dataset_arg, variant, root)
+    record = {
+        "dataset": dataset.name,
+        "dataset_fingerprint": dataset.fingerprint,
+        "variant": variant,
+        "model": VARIANTS[variant].model,
+        "settings": {k: list(val) if isinstance(val, tuple) else val for k, val in settings.items()},
+        "study": study_info,
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "git_commit": git_commit(),
+        "versions": {k: val for k, val in package_versions().items() if k in ("python", "torch", "optuna")},
+    }
+    write_text_atomic(path.with_suffix(".trials.csv"), trials_csv)
+    write_text_atomic(path, "# Written by `symcere tune`; `make tune` re-derives every file.\n"
+                            + yaml.safe_dump(record, sort_keys=False))
+    return path
