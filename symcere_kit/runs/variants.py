@@ -24,6 +24,7 @@ def _symcere(backbone: str, label: str, role: str, **extra) -> Variant:
 
 VARIANTS: dict[str, Variant] = {
     "mostpop": Variant("MostPop", "mostpop"),
+    "ease": Variant("EASE^R", "ease"),
     "neumf": Variant("NeuMF", "neumf"),
     "sgl": Variant("SGL", "sgl"),
     "ngcf": Variant("NGCF", "ngcf"),
