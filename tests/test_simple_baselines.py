@@ -1,5 +1,5 @@
-"""EASE^R, a closed-form item-item baseline, against references written here from the
-paper's formula (independent of the model code), plus its end-to-end run."""
+"""EASE^R and RP3beta, the closed-form item-item baselines, against references written here from the
+papers' formulas (independent of the model code), plus their end-to-end runs."""
 import math
 from types import SimpleNamespace
 
@@ -73,6 +73,64 @@ def test_ease_refuses_an_item_count_it_cannot_hold_and_names_it(monkeypatch):
         RunConfig.for_model("ease", reg_lambda=0.0)
 
 
+# ---------------------------------------------------------------- RP3beta
+def top_k_by_row(w: np.ndarray, k: int) -> np.ndarray:
+    """Zero all but each row's k largest entries, ties to the lower column index."""
+    out = np.zeros_like(w)
+    for i in range(w.shape[0]):
+        for j in sorted(range(w.shape[1]), key=lambda j: (-w[i, j], j))[:k]:
+            out[i, j] = w[i, j]
+    return out
+
+
+def rp3beta_reference(x: np.ndarray, k: int, alpha: float, beta: float, normalize: bool) -> np.ndarray:
+    """Paudel et al.'s three-step walk item -> user -> item, p_ij = sum_u P(u|i)^a P(j|u)^a / pop_j^b, with
+    Ferrari Dacrema et al.'s post-processing: no self-loops, top-k per row, optional row L1
+    normalisation, then top-k per column."""
+    n_users, n_items = x.shape
+    pop = x.sum(axis=0)
+    user_deg = x.sum(axis=1)
+    w = np.zeros((n_items, n_items))
+    for i in range(n_items):
+        for j in range(n_items):
+            if i == j or pop[i] == 0 or pop[j] == 0:
+                continue
+            walk = sum((x[u, i] / pop[i]) ** alpha * (x[u, j] / user_deg[u]) ** alpha
+                       for u in range(n_users) if x[u, i] and x[u, j])
+            w[i, j] = walk / pop[j] ** beta
+    w = top_k_by_row(w, k)
+    if normalize:
+        for i in range(n_items):
+            if w[i].sum() > 0:
+                w[i] = w[i] / w[i].sum()
+    return top_k_by_row(w.T, k).T
+
+
+@pytest.mark.parametrize("k, alpha, beta, normalize", [
+    (5, 1.0, 0.6, True),  # their defaults but a k that cuts
+    (3, 0.5, 1.2, False),
+    (100, 1.7, 0.0, True),  # k above the item count: no cut, only the walk and the normalisation
+])
+def test_rp3beta_weights_match_a_dense_reference(k, alpha, beta, normalize):
+    data, x = random_train(density=0.25)
+    model = fitted("rp3beta", data, top_k=k, walk_alpha=alpha, pop_beta=beta, normalize_similarity=normalize)
+    w = model.item_weights.double().numpy()
+    ref = rp3beta_reference(x, k, alpha, beta, normalize)
+    np.testing.assert_allclose(w, ref, rtol=1e-5, atol=1e-7)
+    assert (np.diag(w) == 0).all() and (w >= 0).all()
+    assert ((w > 0).sum(axis=1) <= k).all() and ((w > 0).sum(axis=0) <= k).all()
+    assert w[:, 7].sum() == 0 and w[7].sum() == 0  # the item nobody trained on
+    users = torch.tensor([0, 3, 5])
+    np.testing.assert_allclose(model.score(users).double().numpy(), x[users.numpy()] @ w, rtol=1e-5, atol=1e-7)
+
+
+def test_rp3beta_settings_are_checked_and_named_apart_from_symceres():
+    with pytest.raises(SymcereError, match="top_k"):
+        RunConfig.for_model("rp3beta", top_k=0)
+    # a grid-wide alpha/beta (SymCERE's loss weights) must not reach RP3beta
+    assert not {"alpha", "beta", "normalize"} & RunConfig.option_names("rp3beta")
+
+
 # ---------------------------------------------------------------- both, end to end
 @pytest.fixture(scope="module")
 def random_ndcg(ds):
@@ -82,7 +140,7 @@ def random_ndcg(ds):
     return res.metrics["ndcg@10"]
 
 
-@pytest.mark.parametrize("model", ["ease"])
+@pytest.mark.parametrize("model", ["ease", "rp3beta"])
 def test_runs_end_to_end_clearly_above_random_and_reloads_identically(ds, random_ndcg, model, tmp_path):
     from symcere_kit.runs.store import RunStore, load_run
 

@@ -25,6 +25,7 @@ def _symcere(backbone: str, label: str, role: str, **extra) -> Variant:
 VARIANTS: dict[str, Variant] = {
     "mostpop": Variant("MostPop", "mostpop"),
     "ease": Variant("EASE^R", "ease"),
+    "rp3beta": Variant("RP3beta", "rp3beta"),
     "neumf": Variant("NeuMF", "neumf"),
     "sgl": Variant("SGL", "sgl"),
     "ngcf": Variant("NGCF", "ngcf"),
