@@ -10,7 +10,6 @@ import torch
 
 from symcere_kit.config import RunConfig
 from symcere_kit.errors import SymcereError
-from symcere_kit.evaluate import evaluate
 from symcere_kit.models import build_model
 from symcere_kit.train import run
 
@@ -132,14 +131,6 @@ def test_rp3beta_settings_are_checked_and_named_apart_from_symceres():
 
 
 # ---------------------------------------------------------------- both, end to end
-@pytest.fixture(scope="module")
-def random_ndcg(ds):
-    g = torch.Generator().manual_seed(0)
-    res = evaluate(lambda users: torch.rand(len(users), ds.n_items, generator=g), ds.train_csr, ds.test_csr,
-                   progress=False)
-    return res.metrics["ndcg@10"]
-
-
 @pytest.mark.parametrize("model", ["ease", "rp3beta"])
 def test_runs_end_to_end_clearly_above_random_and_reloads_identically(ds, random_ndcg, model, tmp_path):
     from symcere_kit.runs.store import RunStore, load_run
