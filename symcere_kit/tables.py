@@ -13,6 +13,7 @@ Holm's step-down correction across the datasets of the table.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +65,8 @@ class Table:
     def to_latex(self, digits: int = 4) -> str:
         frame = self._marked(r"\textbf{{{}}}", r"\underline{{{}}}", digits)
         frame = frame.map(lambda s: s.replace("±", r"$\pm$").replace("%", r"\%"))
+        # headers and dataset names are plain text: "Max Improv. %", "EASE^R", "amazon2014_musical_instruments"
+        frame = frame.rename(columns=_latex_text, index=_latex_text)
         return frame.reset_index().to_latex(index=False, escape=False)
 
     def to_csv(self) -> str:
@@ -85,6 +88,12 @@ class Table:
             return marks.map(lambda m: css[m])
 
         return frame.style.apply(style, axis=None)
+
+
+def _latex_text(text) -> str:
+    """Plain text for a LaTeX cell: ``& % $ # _ { }`` escaped, a ``^X`` superscript (EASE^R) set as math."""
+    text = re.sub(r"([&%$#_{}])", r"\\\1", str(text))
+    return re.sub(r"\^(\w+)", r"$^{\1}$", text)
 
 
 def summarize(tidy: pd.DataFrame) -> pd.DataFrame:

@@ -47,6 +47,19 @@ def ds():
     return dataset_from_reviews(synthetic_reviews(n_users=160, n_items=90, seed=3), name="syn")
 
 
+@pytest.fixture(scope="module")
+def random_ndcg(ds):
+    """NDCG@10 of uniformly random scores on ``ds`` (seed 0): the floor "clearly above random" is measured against."""
+    import torch
+
+    from symcere_kit.evaluate import evaluate
+
+    g = torch.Generator().manual_seed(0)
+    res = evaluate(lambda users: torch.rand(len(users), ds.n_items, generator=g), ds.train_csr, ds.test_csr,
+                   progress=False)
+    return res.metrics["ndcg@10"]
+
+
 @pytest.fixture(scope="session")
 def tiny_bert_dir(tmp_path_factory) -> Path:
     """A randomly initialised 2-layer BERT whose vocabulary covers the synthetic reviews, saved as

@@ -7,20 +7,11 @@ import math
 import pytest
 import torch
 
-from symcere_kit.evaluate import evaluate
 from symcere_kit.models import model_class
 from symcere_kit.runs.variants import VARIANTS, variant_config
 from symcere_kit.train import run
 
 COLUMNS = [name for name, v in VARIANTS.items() if v.role != "ablation"]
-
-
-@pytest.fixture(scope="module")
-def random_ndcg(ds):
-    g = torch.Generator().manual_seed(0)
-    res = evaluate(lambda users: torch.rand(len(users), ds.n_items, generator=g), ds.train_csr, ds.test_csr,
-                   progress=False)
-    return res.metrics["ndcg@10"]
 
 
 def test_every_model_file_has_a_variant_row_and_every_row_a_model_file():

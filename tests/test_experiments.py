@@ -18,7 +18,7 @@ FAST = {"epochs": 2, "batch_size": 256}
 
 
 def test_groups_expand_in_paper_order_without_duplicates():
-    assert expand_variants(["table2"])[:4] == ["neumf", "sgl", "ngcf", "lightgcn"]
+    assert expand_variants(["table2"])[:6] == ["ease", "rp3beta", "neumf", "sgl", "ngcf", "lightgcn"]
     both = expand_variants(["table2", "table3", "lightgcn"])
     assert len(both) == len(set(both)) == len(expand_variants(["paper"]))
     with pytest.raises(SymcereError, match="nosuch"):

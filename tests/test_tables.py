@@ -45,6 +45,22 @@ def test_table2_marks_best_and_second_and_computes_max_improvement():
     assert set(csv["mark"].dropna()) == {"best", "second"}
 
 
+def test_table2_opens_with_the_item_item_baselines_and_max_improvement_counts_them():
+    means = {**MEANS, "rp3beta": {"hr@10": 0.41, "ndcg@10": 0.19}, "ease": {"hr@10": 0.46, "ndcg@10": 0.18}}
+    t = table2(tidy_from(means))
+    assert list(t.values.columns)[:3] == ["EASE^R", "RP3beta", "NeuMF"]
+    hr = ("A", "HR@10")
+    assert t.marks.loc[hr, "EASE^R"] == "best"
+    assert t.extra[hr] == pytest.approx((0.44 - 0.46) / 0.46 * 100)  # best SymCERE vs EASE^R, the best baseline
+
+
+def test_latex_escapes_headers_and_dataset_names():
+    means = {"ease": {"hr@10": 0.46, "ndcg@10": 0.18}, "symcere-ngcf": {"hr@10": 0.44, "ndcg@10": 0.22}}
+    tex = table2(tidy_from(means, datasets=("gift_cards",))).to_latex()
+    header = next(line for line in tex.splitlines() if line.startswith("dataset"))
+    assert r"EASE$^{R}$" in header and header.endswith(r"Max Improv. \% \\")  # an unescaped % ate the row end
+    assert r"gift\_cards & HR@10" in tex and "EASE^R" not in tex
+
 def test_table3_min_drop_is_the_drop_to_the_weakest_ablation():
     t = table3(tidy_from(MEANS))
     assert set(t) == {"ngcf"}  # the LightGCN ablations were not run

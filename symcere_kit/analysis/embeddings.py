@@ -4,7 +4,7 @@ For SymCERE: the graph encoder's user and item outputs, g_uv = (g_u + g_v)/2 for
 interaction (eq. 1) and the projected review embedding t_uv of the same interaction, all RAW (before
 the eq. 2 normalisation), with a switch to view them the way the model compares them. Graph
 baselines give users, items and g_uv; models whose scores are not dot products of one embedding
-space (NeuMF, MostPop) have none and say so.
+space (NeuMF, MostPop, the item-item EASE^R and RP3beta) have none and say so.
 """
 from __future__ import annotations
 
@@ -52,8 +52,8 @@ def run_embeddings(trained, text_batch: int = 1024) -> RunEmbeddings:
     elif hasattr(model, "embeddings"):  # LightGCN, NGCF, SGL, SMORE
         users, items = model.embeddings()
     else:
-        raise SymcereError(f"{trained.label} ({trained.config.model}) scores through a network, not one "
-                           f"embedding space; geometry analyses need a graph model or SymCERE.")
+        raise SymcereError(f"{trained.label} ({trained.config.model}) scores through a network, popularity or an "
+                           f"item-item matrix, not one embedding space; geometry analyses need a graph model or SymCERE.")
     users, items = users.float().cpu(), items.float().cpu()
     u, i = train["user"].to_numpy(), train["item"].to_numpy()
     inter = (users[torch.tensor(u, dtype=torch.long)] + items[torch.tensor(i, dtype=torch.long)]) / 2

@@ -29,6 +29,8 @@ def _symcere(backbone: str, label: str, role: str, **extra) -> Variant:
 
 VARIANTS: dict[str, Variant] = {
     "mostpop": Variant("MostPop", "mostpop"),
+    "ease": Variant("EASE^R", "ease"),
+    "rp3beta": Variant("RP3beta", "rp3beta"),
     "neumf": Variant("NeuMF", "neumf"),
     "sgl": Variant("SGL", "sgl"),
     "ngcf": Variant("NGCF", "ngcf"),
@@ -42,9 +44,10 @@ VARIANTS: dict[str, Variant] = {
     "symcere-lightgcn-infonce": _symcere("lightgcn", "InfoNCE w/ Norm + LightGCN", "ablation", fn_mask=False),
 }
 
-# Paper tables as variant lists, in the paper's column order.
+# Paper tables as variant lists, in the paper's column order; Table 2 opens with two strong simple
+# baselines the paper does not have (EASE^R, RP3beta: closed-form item-item models).
 GROUPS: dict[str, list[str]] = {
-    "table2": ["neumf", "sgl", "ngcf", "lightgcn", "smore", "symcere-ngcf", "symcere-lightgcn"],
+    "table2": ["ease", "rp3beta", "neumf", "sgl", "ngcf", "lightgcn", "smore", "symcere-ngcf", "symcere-lightgcn"],
     "table3": ["symcere-ngcf-wo-norm", "symcere-ngcf-infonce", "symcere-ngcf",
                "symcere-lightgcn-wo-norm", "symcere-lightgcn-infonce", "symcere-lightgcn"],
 }
