@@ -231,3 +231,21 @@ def test_process_workers_share_one_study(synthetic_file, tmp_path):
     out = tune(str(synthetic_file), "lightgcn", trials=3, storage=str(tmp_path / "p.db"), executor="process",
                workers=2, budget=SMALL, progress=False)
     assert out["trials"] == 3 and out["added"] == 3
+
+
+def test_the_notebook_rebuilds_studies_from_the_committed_files(synthetic_file, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from optuna.visualization.matplotlib import plot_optimization_history, plot_param_importances
+
+    from symcere_kit.tuning.report import rebuilt_study, tuning_table
+
+    out = tune(str(synthetic_file), "neumf", trials=3, storage=str(tmp_path / "r.db"), budget=SMALL, progress=False)
+    table = tuning_table([str(synthetic_file)], ["neumf", "lightgcn"])
+    assert list(table["variant"]) == ["neumf"] and table.loc[0, "trials"] == out["trials"]
+    study = rebuilt_study(str(synthetic_file), "neumf")
+    assert study.best_value == out["best_value"]
+    assert study.best_params["mlp_hidden"] == json.dumps(out["best_params"]["mlp_hidden"])  # a tuple choice survives
+    plot_optimization_history(study)
+    plot_param_importances(study)

@@ -187,14 +187,14 @@ def optimize(task: TuneTask) -> int:
     return len(study.trials) - before
 
 
-def _base_settings(dataset_arg: str, variant: str, fingerprint: str) -> dict:
+def _base_settings(dataset_arg: str, variant: str, fingerprint: str, root: str | Path | None = None) -> dict:
     """The tuned settings of ``tuned_from`` a control starts from; it must be tuned first."""
     from .tuned import load_tuned
 
     source = VARIANTS[variant].tuned_from
     if not source:
         return {}
-    tuned = load_tuned(dataset_arg, source)
+    tuned = load_tuned(dataset_arg, source, root=root)
     if tuned is None:
         raise SymcereError(f"{variant} starts from {source}'s tuned settings, and {dataset_arg} has none: run "
                            f"`symcere tune {dataset_arg} --model {source}` first.")
@@ -258,10 +258,11 @@ def summarize(study, space: dict) -> dict:
 def tune(dataset_arg: str, variant: str, trials: int | None = None, up_to: int | None = None,
          timeout: float | None = None, storage: str | None = None, executor: str = "local",
          workers: int | None = None, budget: Budget | None = None, settings: dict | None = None,
-         write: bool = True, progress: bool = True) -> dict:
+         write: bool = True, tuned_root: str | Path | None = None, progress: bool = True) -> dict:
     """Add ``trials`` trials (or top the study up to ``up_to`` finished ones) to the study of
     ``variant`` on ``dataset_arg``; write its tuned file when it has a complete trial. ``settings``
-    are fixed for the whole study (e.g. ``text_model``) and may not name a searched dimension.
+    are fixed for the whole study (e.g. ``text_model``) and may not name a searched dimension; the
+    tuned file goes under ``tuned_root`` (default ``configs/tuned/``).
     Returns the summary the CLI prints (``study``, ``trials``, ``best_value``, ``best_params``, ...)."""
     import optuna
 
@@ -290,7 +291,7 @@ def tune(dataset_arg: str, variant: str, trials: int | None = None, up_to: int |
     if not progress:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     dataset = load_dataset(dataset_arg, progress=progress)
-    base = {**_base_settings(dataset_arg, variant, dataset.fingerprint), **fixed}
+    base = {**_base_settings(dataset_arg, variant, dataset.fingerprint, tuned_root), **fixed}
     url, name = storage_url(storage), study_name(dataset_arg, variant)
     study = _open_study(url, name, dataset, variant, budget, base)
     before = summarize(study, space)
@@ -322,7 +323,8 @@ def tune(dataset_arg: str, variant: str, trials: int | None = None, up_to: int |
                     seconds=round(float(trials_frame(study, space)["seconds"].fillna(0).sum()), 1))
         buf = io.StringIO()
         trials_frame(study, space).to_csv(buf, index=False)
-        summary["tuned_file"] = str(write_tuned(dataset_arg, dataset, variant, settings, info, buf.getvalue()))
+        summary["tuned_file"] = str(write_tuned(dataset_arg, dataset, variant, settings, info, buf.getvalue(),
+                                                   tuned_root))
     return summary
 
 
