@@ -27,6 +27,7 @@ from ..config import Choice, Range
 from ..errors import SymcereError
 from ..graph.augment import edge_dropout_adjacency
 from ..losses import bpr_loss, false_negative_mask, info_nce_loss, symmetric_nce_loss
+from ..rng import side_stream
 from ..text import MODES as TEXT_MODES
 from .base import Recommender
 from .graph_bpr import RECBOLE_LR, GraphSettings, batch_ego_l2
@@ -100,7 +101,11 @@ class SymCERE(Recommender):
         super().__init__(dataset, settings)
         self.dataset = dataset
         self.graph = build_graph_encoder(settings.backbone, dataset, settings)
-        self.text = TextSide(dataset, settings, out_dim=self.graph.out_dim, progress=progress)
+        # The text side draws on RNGs of its own (``rng.side_stream``): the graph then trains on the very
+        # stream its baseline sees (NGCF's dropout included), and the text side is the same for a seed
+        # whatever the graph drew before it.
+        with side_stream("symcere.text_side"):
+            self.text = TextSide(dataset, settings, out_dim=self.graph.out_dim, progress=progress)
         self.register_buffer("adj", dataset.norm_adjacency(), persistent=False)
         self.view_adj: torch.Tensor | None = None
 

@@ -16,6 +16,7 @@ import contextlib
 import torch
 from torch import nn
 
+from ..rng import side_stream
 from ..text import text_encoder_from_config
 
 
@@ -53,10 +54,7 @@ class TextSide(nn.Module):
         """t for any texts (e.g. LIME's perturbed reviews): the trained encoder and projection, no cache.
 
         Frozen mode dropped its encoder after caching; the first call loads it again (weights unchanged)."""
-        encoder = self.encoder.kept_encoder or self.__dict__.get("_reloaded")
-        if encoder is None:
-            encoder = self.__dict__["_reloaded"] = text_encoder_from_config(self.settings)  # not a submodule
-        encoder.to(self.proj.weight.device)
+        encoder = self._transformer()
         was_training = self.training
         self.eval()
         try:
@@ -65,6 +63,15 @@ class TextSide(nn.Module):
             return self.proj(pooled.to(self.proj.weight.device).float())
         finally:
             self.train(was_training)
+
+    def _transformer(self):
+        """The text encoder with its transformer, on the projection's device: the LoRA modes' own, or in
+        frozen mode one loaded again (on a side RNG stream, so loading it moves no run stream)."""
+        encoder = self.encoder.kept_encoder or self.__dict__.get("_reloaded")
+        if encoder is None:
+            with side_stream("symcere.text_side.reload"):
+                encoder = self.__dict__["_reloaded"] = text_encoder_from_config(self.settings)  # not a submodule
+        return encoder.to(self.proj.weight.device)
 
     def masked(self, rows: torch.Tensor) -> torch.Tensor:
         """The word-masked view t'_uv (eq. 6)."""
