@@ -7,7 +7,9 @@ matches them, this is the smallest choice.
 The text mode decides what is kept for training (``TextEncoder.for_training``): ``frozen`` encodes
 every review once and also one word-masked copy of every review once (the view t' of eq. 6, drawn
 with a fixed seed so all runs share its cache), so an epoch never runs the transformer; ``lora`` and
-``lora-top`` keep the encoder and run it every step.
+``lora-top`` keep the encoder and run it every step, masking each batch afresh. With SymCERE's
+``word_mask_draw="epoch"`` (frozen only) :meth:`TextSide.redraw_view` replaces the frozen view by a
+fresh draw each epoch, re-encoded by the transformer (loaded again: the frozen corpus keeps none).
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ class TextSide(nn.Module):
         trained = encoder.for_training(dataset.train_texts, settings.word_mask, progress=progress)
         self.proj = nn.Linear(encoder.out_dim, out_dim)
         self.generator: torch.Generator | None = None
+        self.texts = dataset.train_texts  # the reviews of ``dataset.train``'s rows, for fresh masked views
         self.encoder = trained  # frozen: the cached matrices only; lora modes: the encoder, run each step
 
     def on_epoch_start(self, generator: torch.Generator) -> None:
@@ -72,6 +75,15 @@ class TextSide(nn.Module):
             with side_stream("symcere.text_side.reload"):
                 encoder = self.__dict__["_reloaded"] = text_encoder_from_config(self.settings)  # not a submodule
         return encoder.to(self.proj.weight.device)
+
+    @torch.no_grad()
+    def redraw_view(self, generator: torch.Generator) -> None:
+        """Frozen mode, ``word_mask_draw="epoch"``: a fresh word-masked copy of every training review drawn
+        from ``generator`` and encoded (a full transformer pass, the slow part) becomes the view t'."""
+        encoder = self._transformer()
+        texts = encoder.mask_words(self.texts, self.settings.word_mask, generator)
+        view = encoder.encode(texts, progress=False, cache=False)
+        self.encoder.view = view.to(self.encoder.view.device)
 
     def masked(self, rows: torch.Tensor) -> torch.Tensor:
         """The word-masked view t'_uv (eq. 6)."""
