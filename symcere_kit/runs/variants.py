@@ -15,11 +15,23 @@ class Variant:
     label: str
     model: str
     overrides: dict = field(default_factory=dict)
-    role: str = "baseline"  # baseline | symcere | ablation
+    # baseline | symcere | ablation | control. Table 2's improvement and the significance tests compare
+    # "symcere" with "baseline" rows only; a "control" (a baseline's recipe plus one SymCERE term, to
+    # isolate what the text adds) is in no paper table.
+    role: str = "baseline"
 
 
 def _symcere(backbone: str, label: str, role: str, **extra) -> Variant:
     return Variant(label, "symcere", {"backbone": backbone, **extra}, role)
+
+
+def _nested(backbone: str, label: str, n_layers: int) -> Variant:
+    """The ``backbone`` baseline's exact recipe (its settings: ``n_layers``, and the embedding width, L2
+    weight and NGCF message dropout SymCERE shares with it; its loop; dot-product BPR averaged over the
+    batch, at weight 1; dot-product scores) plus SymCERE's normalised, false-negative-masked cross-modal
+    term (eqs. 3-5) at ``cross_weight`` (1 here; 0 gives the baseline bit for bit), no intra-modal term."""
+    return _symcere(backbone, label, "control", n_layers=n_layers, alpha=0.0, beta=1.0, bpr_space="dot",
+                    bpr_reduction="mean", loop_from="backbone")
 
 
 VARIANTS: dict[str, Variant] = {
@@ -35,6 +47,8 @@ VARIANTS: dict[str, Variant] = {
     "symcere-ngcf-infonce": _symcere("ngcf", "InfoNCE w/ Norm + NGCF", "ablation", fn_mask=False),
     "symcere-lightgcn-wo-norm": _symcere("lightgcn", "SymCERE w/o Norm + LightGCN", "ablation", normalize=False),
     "symcere-lightgcn-infonce": _symcere("lightgcn", "InfoNCE w/ Norm + LightGCN", "ablation", fn_mask=False),
+    "symcere-ngcf-nested": _nested("ngcf", "NGCF + cross-modal term", n_layers=3),
+    "symcere-lightgcn-nested": _nested("lightgcn", "LightGCN + cross-modal term", n_layers=2),
 }
 
 # Paper tables as variant lists, in the paper's column order.
@@ -44,10 +58,12 @@ GROUPS: dict[str, list[str]] = {
                "symcere-lightgcn-wo-norm", "symcere-lightgcn-infonce", "symcere-lightgcn"],
 }
 GROUPS["paper"] = list(dict.fromkeys(GROUPS["table2"] + GROUPS["table3"]))
+# Each baseline beside its nested control: what the cross-modal term adds to the very same recipe.
+GROUPS["nested"] = ["ngcf", "symcere-ngcf-nested", "lightgcn", "symcere-lightgcn-nested"]
 
 
 def model_names() -> list[str]:
-    """Every model some variant uses (the ``--model`` choices)."""
+    """Every model some variant uses (``symcere train --model`` takes these and the variant names)."""
     return sorted({v.model for v in VARIANTS.values()})
 
 
@@ -64,16 +80,17 @@ def expand_variants(names: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def variant_config(variant: str, seed: int, settings: dict | None = None):
+def variant_config(variant: str, seed: int, settings: dict | None = None, overrides: dict | None = None):
     """The ``RunConfig`` of ``variant`` at ``seed``: the model's defaults, then the grid-wide
     ``settings`` that this model has (a grid may set ``text_mode`` for SymCERE beside baselines that
-    have none), then the variant's own overrides."""
+    have none), then the variant's own overrides, then ``overrides`` (a caller's explicit choices, e.g.
+    ``symcere train --model VARIANT``'s flags; an option the model lacks is an error)."""
     from ..config import RunConfig
 
     v = VARIANTS[variant]
     own = RunConfig.option_names(v.model)
     shared = {k: val for k, val in (settings or {}).items() if k in own}
-    return RunConfig.for_model(v.model, seed=seed, **{**shared, **v.overrides})
+    return RunConfig.for_model(v.model, seed=seed, **{**shared, **v.overrides, **(overrides or {})})
 
 
 def check_grid_settings(settings: dict, variants: Iterable[str]) -> None:
