@@ -72,6 +72,7 @@ def cmd_stats(args) -> None:
 
 def cmd_train(args) -> None:
     from .config import RunConfig
+    from .runs.variants import variant_config
     from .train import run
 
     given = {"epochs": args.epochs, "lr": args.lr, "embedding_dim": args.dim, "n_layers": args.layers,
@@ -80,14 +81,16 @@ def cmd_train(args) -> None:
              "patience": args.patience, "normalize": False if args.no_normalize else None,
              "fn_mask": False if args.no_fn_mask else None,
              "trust_remote_code": True if args.trust_remote_code else None}
-    given = {**{k: v for k, v in given.items() if v is not None}, **_settings(args.set)}
-    config = RunConfig.for_model(args.model, seed=args.seed, device=args.device, **given)  # bad options fail before loading
+    given = {**{k: v for k, v in given.items() if v is not None}, **_settings(args.set), "device": args.device}
+    # bad options fail before loading; a variant's overrides come first, the flags and --set win over them
+    config = (variant_config(args.model, args.seed, overrides=given) if args.model in VARIANTS
+              else RunConfig.for_model(args.model, seed=args.seed, **given))
     ds = _load(args, progress=not args.quiet)
     _report_skipped(ds)
     result = run(ds, config, progress=not args.quiet)
     print("  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()) + f"  ({ds.name}, seed {args.seed})")
     if args.json:
-        print(json.dumps(result.to_dict()))
+        print(json.dumps({**result.to_dict(), **({"variant": args.model} if args.model in VARIANTS else {})}))
 
 
 def cmd_grid(args) -> None:
@@ -169,7 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train and evaluate one model")
     _data_args(p)
-    p.add_argument("--model", choices=model_names(), default="lightgcn")
+    p.add_argument("--model", choices=sorted({*model_names(), *VARIANTS}), default="lightgcn",
+                   help="a model, or a variant of runs/variants.py (e.g. symcere-lightgcn-nested): its model with "
+                        "its settings, under the flags and --set given here")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int)
     p.add_argument("--lr", type=float)

@@ -91,9 +91,11 @@ def info_nce_loss(a: torch.Tensor, b: torch.Tensor, tau: float) -> torch.Tensor:
     return F.cross_entropy(a @ b.T / tau, torch.arange(len(a), device=a.device))
 
 
-def node_info_nce(z1: torch.Tensor, z2: torch.Tensor, rows: torch.Tensor, tau: float) -> torch.Tensor:
+def node_info_nce(z1: torch.Tensor, z2: torch.Tensor, rows: torch.Tensor, tau: float,
+                  reduction: str = "sum") -> torch.Tensor:
     r"""SGL's InfoNCE between two graph views (Wu et al. 2021, eq. 10), as its reference code and
     RecBole compute it: for each batch node :math:`i` in ``rows``, positive :math:`z'_i`, negatives
-    EVERY node of the second view, cosine similarities over ``tau``, SUMMED over the batch."""
+    EVERY node of the second view, cosine similarities over ``tau``, SUMMED over the batch (``"mean"``:
+    averaged, as SymCERE's node-level reading of eq. 6 weighs it like its other batch-mean terms)."""
     a = F.normalize(z1.index_select(0, rows), dim=-1)
-    return F.cross_entropy(a @ F.normalize(z2, dim=-1).T / tau, rows, reduction="sum")
+    return F.cross_entropy(a @ F.normalize(z2, dim=-1).T / tau, rows, reduction=reduction)

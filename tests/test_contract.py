@@ -1,7 +1,8 @@
-"""The contract every registered model keeps, run for each variant row that is a table column (ablations
-share their model): it trains on generated reviews clearly above random ranking, the same seed gives
-the same metrics, and it scores every item for every user with finite numbers. A new model file plus
-its variant row in ``runs/variants.py`` is picked up here with no other change."""
+"""The contract every registered model keeps, run for each variant row that is a table column or a
+control (ablations share their model and differ from its SymCERE row by one switch): it trains on
+generated reviews clearly above random ranking, the same seed gives the same metrics, and it scores
+every item for every user with finite numbers. A new model file plus its variant row in
+``runs/variants.py`` is picked up here with no other change."""
 import math
 
 import pytest

@@ -77,8 +77,8 @@ def test_fn_mask_switch_controls_the_false_negative_mask(ds, tiny_bert_dir, monk
 
 
 def test_normalised_scores_are_cosines_and_the_ablation_is_not(ds, tiny_bert_dir):
-    for normalize, bounded in [(True, True), (False, False)]:
-        model = build_model(cfg(tiny_bert_dir, normalize=normalize), ds)
+    for normalize, space, bounded in [(True, "cosine", True), (False, "cosine", False), (True, "dot", False)]:
+        model = build_model(cfg(tiny_bert_dir, normalize=normalize, bpr_space=space), ds)
         with torch.no_grad():
             model.graph.embedding.weight.mul_(10)
         s = model.score(torch.arange(ds.n_users))
@@ -133,3 +133,67 @@ def test_text_mode_defaults_layer_between_model_defaults_and_overrides():
     assert RunConfig.for_model("symcere", text_mode="lora-top", epochs=2).loop.epochs == 2  # the caller wins
     with pytest.raises(SymcereError, match="lightgcn has no option"):
         RunConfig.for_model("lightgcn", text_mode="lora-top")  # a baseline has no text mode
+
+
+# The paper's readings (models/symcere.py READINGS): each non-default value the frozen mode takes, and the
+# term it moves.
+NON_DEFAULT_READINGS = [("bpr_space", "dot", "bpr"), ("intra_level", "node", "intra"),
+                        ("word_mask_draw", "epoch", "intra"), ("t2g_mask", "transpose", "cross"),
+                        ("bpr_reduction", "mean", "bpr")]
+
+
+def test_readings_list_every_switch_with_its_default_first():
+    from symcere_kit.models.symcere import READINGS, SymCERESettings
+
+    assert [name for name, _, _ in NON_DEFAULT_READINGS] == list(READINGS)
+    defaults = SymCERESettings()
+    for name, values in READINGS.items():
+        assert getattr(defaults, name) == values[0] or (name, defaults.mask_draw) == ("word_mask_draw", values[0])
+
+
+@pytest.mark.parametrize("name,value,term", NON_DEFAULT_READINGS)
+def test_each_reading_changes_its_term_and_its_default_spelled_out_changes_nothing(ds, tiny_bert_dir, name, value, term):
+    from symcere_kit.models.symcere import READINGS
+
+    _, default = _loss_terms(ds, cfg(tiny_bert_dir))
+    _, spelled = _loss_terms(ds, cfg(tiny_bert_dir, **{name: READINGS[name][0]}))
+    _, other = _loss_terms(ds, cfg(tiny_bert_dir, **{name: value}))
+    assert all(torch.equal(default[k], spelled[k]) for k in default)
+    # (the random tiny encoder embeds every review alike: a fresh text view moves its InfoNCE by ~1e-6 only)
+    assert not torch.equal(default[term], other[term]) and not torch.equal(default["loss"], other["loss"])
+    with pytest.raises(SymcereError, match=name):
+        cfg(tiny_bert_dir, **{name: "bogus"})
+
+
+@pytest.mark.parametrize("mode,bad", [("frozen", "step"), ("lora", "fixed"), ("lora-top", "epoch")])
+def test_word_mask_draw_rejects_what_a_text_mode_does_not_do(tiny_bert_dir, mode, bad):
+    with pytest.raises(SymcereError, match=f"word_mask_draw='{bad}'.*{mode}"):
+        cfg(tiny_bert_dir, text_mode=mode, word_mask_draw=bad)
+    assert cfg(tiny_bert_dir, text_mode=mode).settings.mask_draw == ("fixed" if mode == "frozen" else "step")
+    with pytest.raises(SymcereError, match="intra_level='node'"):
+        cfg(tiny_bert_dir, intra_level="node", normalize=False)
+
+
+def test_an_epoch_draw_is_a_fresh_masked_view_each_epoch(ds, tiny_bert_dir):
+    model = build_model(cfg(tiny_bert_dir, word_mask_draw="epoch"), ds, progress=False)
+    fixed = model.text.encoder.view.clone()
+    g = torch.Generator().manual_seed(0)
+    model.on_epoch_start(g)
+    first = model.text.encoder.view.clone()
+    model.on_epoch_start(g)
+    assert not torch.equal(first, fixed) and not torch.equal(first, model.text.encoder.view)
+    assert torch.equal(model.text.encoder.base, build_model(cfg(tiny_bert_dir), ds, progress=False).text.encoder.base)
+
+
+@pytest.fixture(scope="module")
+def default_run(ds, tiny_bert_dir):
+    return run(ds, cfg(tiny_bert_dir), progress=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,value,term", NON_DEFAULT_READINGS)
+def test_each_reading_trains_end_to_end(ds, tiny_bert_dir, default_run, name, value, term):
+    default = default_run
+    res = run(ds, cfg(tiny_bert_dir, **{name: value}), progress=False)
+    assert all(math.isfinite(v) for v in res.metrics.values()) and res.metrics["hr@10"] > 0
+    assert [h[term] for h in res.history] != [h[term] for h in default.history]

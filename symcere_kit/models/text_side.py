@@ -7,7 +7,9 @@ matches them, this is the smallest choice.
 The text mode decides what is kept for training (``TextEncoder.for_training``): ``frozen`` encodes
 every review once and also one word-masked copy of every review once (the view t' of eq. 6, drawn
 with a fixed seed so all runs share its cache), so an epoch never runs the transformer; ``lora`` and
-``lora-top`` keep the encoder and run it every step.
+``lora-top`` keep the encoder and run it every step, masking each batch afresh. With SymCERE's
+``word_mask_draw="epoch"`` (frozen only) :meth:`TextSide.redraw_view` replaces the frozen view by a
+fresh draw each epoch, re-encoded by the transformer (loaded again: the frozen corpus keeps none).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import contextlib
 import torch
 from torch import nn
 
+from ..rng import side_stream
 from ..text import text_encoder_from_config
 
 
@@ -27,6 +30,7 @@ class TextSide(nn.Module):
         trained = encoder.for_training(dataset.train_texts, settings.word_mask, progress=progress)
         self.proj = nn.Linear(encoder.out_dim, out_dim)
         self.generator: torch.Generator | None = None
+        self.texts = dataset.train_texts  # the reviews of ``dataset.train``'s rows, for fresh masked views
         self.encoder = trained  # frozen: the cached matrices only; lora modes: the encoder, run each step
 
     def on_epoch_start(self, generator: torch.Generator) -> None:
@@ -53,10 +57,7 @@ class TextSide(nn.Module):
         """t for any texts (e.g. LIME's perturbed reviews): the trained encoder and projection, no cache.
 
         Frozen mode dropped its encoder after caching; the first call loads it again (weights unchanged)."""
-        encoder = self.encoder.kept_encoder or self.__dict__.get("_reloaded")
-        if encoder is None:
-            encoder = self.__dict__["_reloaded"] = text_encoder_from_config(self.settings)  # not a submodule
-        encoder.to(self.proj.weight.device)
+        encoder = self._transformer()
         was_training = self.training
         self.eval()
         try:
@@ -65,6 +66,24 @@ class TextSide(nn.Module):
             return self.proj(pooled.to(self.proj.weight.device).float())
         finally:
             self.train(was_training)
+
+    def _transformer(self):
+        """The text encoder with its transformer, on the projection's device: the LoRA modes' own, or in
+        frozen mode one loaded again (on a side RNG stream, so loading it moves no run stream)."""
+        encoder = self.encoder.kept_encoder or self.__dict__.get("_reloaded")
+        if encoder is None:
+            with side_stream("symcere.text_side.reload"):
+                encoder = self.__dict__["_reloaded"] = text_encoder_from_config(self.settings)  # not a submodule
+        return encoder.to(self.proj.weight.device)
+
+    @torch.no_grad()
+    def redraw_view(self, generator: torch.Generator) -> None:
+        """Frozen mode, ``word_mask_draw="epoch"``: a fresh word-masked copy of every training review drawn
+        from ``generator`` and encoded (a full transformer pass, the slow part) becomes the view t'."""
+        encoder = self._transformer()
+        texts = encoder.mask_words(self.texts, self.settings.word_mask, generator)
+        view = encoder.encode(texts, progress=False, cache=False)
+        self.encoder.view = view.to(self.encoder.view.device)
 
     def masked(self, rows: torch.Tensor) -> torch.Tensor:
         """The word-masked view t'_uv (eq. 6)."""

@@ -15,7 +15,10 @@ class Variant:
     label: str
     model: str
     overrides: dict = field(default_factory=dict)
-    role: str = "baseline"  # baseline | symcere | ablation | control
+    # baseline | symcere | ablation | control. Table 2's improvement and the significance tests compare
+    # "symcere" with "baseline" rows only; a "control" (a baseline's recipe plus one SymCERE term, to
+    # isolate what the text adds) is in no paper table.
+    role: str = "baseline"
     # Tuning (``symcere tune``): ``search`` names the dimensions of the model's SEARCH_SPACE this variant
     # tunes (None: all but those its overrides fix); ``tuned_from`` is a variant whose tuned settings it
     # starts from (a control keeps that variant's tuned recipe and tunes only what it adds).
@@ -25,6 +28,15 @@ class Variant:
 
 def _symcere(backbone: str, label: str, role: str, **extra) -> Variant:
     return Variant(label, "symcere", {"backbone": backbone, **extra}, role)
+
+
+def _nested(backbone: str, label: str, n_layers: int) -> Variant:
+    """The ``backbone`` baseline's exact recipe (its settings: ``n_layers``, and the embedding width, L2
+    weight and NGCF message dropout SymCERE shares with it; its loop; dot-product BPR averaged over the
+    batch, at weight 1; dot-product scores) plus SymCERE's normalised, false-negative-masked cross-modal
+    term (eqs. 3-5) at ``cross_weight`` (1 here; 0 gives the baseline bit for bit), no intra-modal term."""
+    return _symcere(backbone, label, "control", n_layers=n_layers, alpha=0.0, beta=1.0, bpr_space="dot",
+                    bpr_reduction="mean", loop_from="backbone")
 
 
 VARIANTS: dict[str, Variant] = {
@@ -42,6 +54,8 @@ VARIANTS: dict[str, Variant] = {
     "symcere-ngcf-infonce": _symcere("ngcf", "InfoNCE w/ Norm + NGCF", "ablation", fn_mask=False),
     "symcere-lightgcn-wo-norm": _symcere("lightgcn", "SymCERE w/o Norm + LightGCN", "ablation", normalize=False),
     "symcere-lightgcn-infonce": _symcere("lightgcn", "InfoNCE w/ Norm + LightGCN", "ablation", fn_mask=False),
+    "symcere-ngcf-nested": _nested("ngcf", "NGCF + cross-modal term", n_layers=3),
+    "symcere-lightgcn-nested": _nested("lightgcn", "LightGCN + cross-modal term", n_layers=2),
 }
 
 # Paper tables as variant lists, in the paper's column order; Table 2 opens with two strong simple
@@ -54,10 +68,12 @@ GROUPS: dict[str, list[str]] = {
 GROUPS["paper"] = list(dict.fromkeys(GROUPS["table2"] + GROUPS["table3"]))
 # What `make tune` tunes, in an order where every ``tuned_from`` comes before the variants that start from it.
 GROUPS["tuning"] = list(dict.fromkeys(GROUPS["table2"] + GROUPS["table3"]))
+# Each baseline beside its nested control: what the cross-modal term adds to the very same recipe.
+GROUPS["nested"] = ["ngcf", "symcere-ngcf-nested", "lightgcn", "symcere-lightgcn-nested"]
 
 
 def model_names() -> list[str]:
-    """Every model some variant uses (the ``--model`` choices)."""
+    """Every model some variant uses (``symcere train --model`` takes these and the variant names)."""
     return sorted({v.model for v in VARIANTS.values()})
 
 
@@ -74,16 +90,19 @@ def expand_variants(names: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def variant_config(variant: str, seed: int, settings: dict | None = None, tuned: dict | None = None):
+def variant_config(variant: str, seed: int, settings: dict | None = None, overrides: dict | None = None,
+                   tuned: dict | None = None):
     """The ``RunConfig`` of ``variant`` at ``seed``: the model's defaults, then its ``tuned`` settings
     (``tuning.load_tuned``), then the grid-wide ``settings`` that this model has (a grid may set
-    ``text_mode`` for SymCERE beside baselines that have none), then the variant's own overrides."""
+    ``text_mode`` for SymCERE beside baselines that have none), then the variant's own overrides, then
+    ``overrides`` (a caller's explicit choices, e.g. ``symcere train --model VARIANT``'s flags; an
+    option the model lacks is an error)."""
     from ..config import RunConfig
 
     v = VARIANTS[variant]
     own = RunConfig.option_names(v.model)
     shared = {k: val for k, val in {**(tuned or {}), **(settings or {})}.items() if k in own}
-    return RunConfig.for_model(v.model, seed=seed, **{**shared, **v.overrides})
+    return RunConfig.for_model(v.model, seed=seed, **{**shared, **v.overrides, **(overrides or {})})
 
 
 def check_grid_settings(settings: dict, variants: Iterable[str]) -> None:
