@@ -85,12 +85,22 @@ def cmd_train(args) -> None:
     # bad options fail before loading; a variant's overrides come first, the flags and --set win over them
     config = (variant_config(args.model, args.seed, overrides=given) if args.model in VARIANTS
               else RunConfig.for_model(args.model, seed=args.seed, **given))
+    tuned = None
+    if args.model in VARIANTS and not args.no_tuned:
+        from .tuning.tuned import load_tuned
+
+        tuned = load_tuned(args.dataset, args.model, config.settings.to_dict().get("text_mode"))
     ds = _load(args, progress=not args.quiet)
     _report_skipped(ds)
+    if tuned:
+        tuned.check(ds.fingerprint, args.dataset)
+        config = variant_config(args.model, args.seed, overrides=given, tuned=tuned.settings)
+        print(f"tuned settings: {tuned.path} (--no-tuned: the defaults)", file=sys.stderr)
     result = run(ds, config, progress=not args.quiet)
     print("  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()) + f"  ({ds.name}, seed {args.seed})")
     if args.json:
-        print(json.dumps({**result.to_dict(), **({"variant": args.model} if args.model in VARIANTS else {})}))
+        print(json.dumps({**result.to_dict(), **({"variant": args.model} if args.model in VARIANTS else {}),
+                          "tuned": str(tuned.path) if tuned else None}))
 
 
 def cmd_grid(args) -> None:
@@ -184,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reg-weight", type=float)
     p.add_argument("--patience", type=int, help="early stopping on the training holdout (0: off)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--no-tuned", action="store_true",
+                   help="ignore configs/tuned/<dataset>/<variant>.yaml and run the defaults")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any other option of the model or the training loop, e.g. --set bpr_reduction=mean "
                         "(repeatable; an unknown key lists the model's options)")

@@ -19,7 +19,7 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SYMCERE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "processed"))
     monkeypatch.setenv("SYMCERE_RESULTS_DIR", str(tmp_path_factory.getbasetemp() / "results"))
     monkeypatch.setenv("SYMCERE_FIGURES_DIR", str(tmp_path_factory.getbasetemp() / "figures"))
-    monkeypatch.setenv("SYMCERE_TUNED_DIR", str(tmp_path_factory.getbasetemp() / "tuned"))  # never configs/tuned/
+    monkeypatch.setenv("SYMCERE_TUNED_DIR", str(tmp_path_factory.mktemp("tuned")))  # per test; never configs/tuned/
     monkeypatch.delenv("SYMCERE_DATA_DIR", raising=False)
 
 

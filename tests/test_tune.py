@@ -122,8 +122,11 @@ def test_bad_input_fails_before_any_trial(synthetic_file, tmp_path, capsys, monk
     assert "searched" in fails("--set", "lr=0.1")
     monkeypatch.setattr(LightGCNSettings, "SEARCH_SPACE", {"lr": Range(0.1, 0.01, log=True)})
     assert "malformed" in fails()
-    monkeypatch.setattr(SymCERESettings, "SEARCH_SPACE", {"bpr_reduction": Choice(("sum", "median"))})
+    space = {**SymCERESettings.SEARCH_SPACE, "bpr_reduction": Choice(("sum", "median"))}
+    monkeypatch.setattr(SymCERESettings, "SEARCH_SPACE", space)
     assert "bpr_reduction must be one of" in fails(model="symcere-lightgcn")
+    monkeypatch.setattr(SymCERESettings, "SEARCH_SPACE", {k: v for k, v in space.items() if k != "tau"})
+    assert "searches ['tau'], which" in fails(model="symcere-lightgcn")  # a variant's search the model lacks
     assert not db.exists()  # no study was even created
 
 

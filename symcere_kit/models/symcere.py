@@ -131,6 +131,9 @@ class SymCERESettings(TextTrainingSettings, GraphSettings):
         "beta": Range(0.005, 0.5, log=True, source="one decade either side of " + PAPER + "'s beta 0.05"),
         "reg_weight": Range(1e-5, 1e-2, log=True, source="RecBole 1.2.1 docs, LightGCN reg_weight 1e-5 .. 1e-2"),
         "bpr_reduction": Choice(("sum", "mean"), source="eq. (7) literally (sum) or per interaction (mean)"),
+        # Searched by the nested controls only (``runs.variants``); SymCERE itself keeps the paper's 1.
+        "cross_weight": Range(1e-4, 1.0, log=True, source="two decades either side of 1/(beta*B) ~ 0.01, the weight "
+                              "eq. (8) gives L_cross per interaction next to a summed BPR (beta 0.05, B 2048)"),
     }
 
     def __post_init__(self):

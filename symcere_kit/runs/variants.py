@@ -26,8 +26,13 @@ class Variant:
     tuned_from: str | None = None
 
 
+# SymCERE's tuned dimensions: its SEARCH_SPACE less cross_weight, which stays the paper's 1 (the nested
+# controls tune it; beside tau, alpha and beta it would only rescale the loss).
+_SYMCERE_SEARCH = ("lr", "tau", "alpha", "beta", "reg_weight", "bpr_reduction")
+
+
 def _symcere(backbone: str, label: str, role: str, **extra) -> Variant:
-    return Variant(label, "symcere", {"backbone": backbone, **extra}, role)
+    return Variant(label, "symcere", {"backbone": backbone, **extra}, role, search=_SYMCERE_SEARCH)
 
 
 def _nested(backbone: str, label: str, n_layers: int) -> Variant:
@@ -35,8 +40,17 @@ def _nested(backbone: str, label: str, n_layers: int) -> Variant:
     weight and NGCF message dropout SymCERE shares with it; its loop; dot-product BPR averaged over the
     batch, at weight 1; dot-product scores) plus SymCERE's normalised, false-negative-masked cross-modal
     term (eqs. 3-5) at ``cross_weight`` (1 here; 0 gives the baseline bit for bit), no intra-modal term."""
-    return _symcere(backbone, label, "control", n_layers=n_layers, alpha=0.0, beta=1.0, bpr_space="dot",
-                    bpr_reduction="mean", loop_from="backbone")
+    return Variant(label, "symcere", {"backbone": backbone, "n_layers": n_layers, "alpha": 0.0, "beta": 1.0,
+                                      "bpr_space": "dot", "bpr_reduction": "mean", "loop_from": "backbone"},
+                   "control", search=("cross_weight", "tau"), tuned_from=backbone)
+
+
+def _text_off(backbone: str) -> Variant:
+    """SymCERE's own tuned recipe with every text term off (``cross_weight`` 0 and ``alpha`` 0, which also
+    drops the graph's edge-dropout InfoNCE): what SymCERE is without the text. Not tuned itself."""
+    return Variant(f"SymCERE recipe, no text + {'NGCF' if backbone == 'ngcf' else 'LightGCN'}", "symcere",
+                   {"backbone": backbone, "cross_weight": 0.0, "alpha": 0.0}, "control", search=(),
+                   tuned_from=f"symcere-{backbone}")
 
 
 VARIANTS: dict[str, Variant] = {
@@ -56,6 +70,8 @@ VARIANTS: dict[str, Variant] = {
     "symcere-lightgcn-infonce": _symcere("lightgcn", "InfoNCE w/ Norm + LightGCN", "ablation", fn_mask=False),
     "symcere-ngcf-nested": _nested("ngcf", "NGCF + cross-modal term", n_layers=3),
     "symcere-lightgcn-nested": _nested("lightgcn", "LightGCN + cross-modal term", n_layers=2),
+    "symcere-ngcf-text-off": _text_off("ngcf"),
+    "symcere-lightgcn-text-off": _text_off("lightgcn"),
 }
 
 # Paper tables as variant lists, in the paper's column order; Table 2 opens with two strong simple
@@ -66,10 +82,13 @@ GROUPS: dict[str, list[str]] = {
                "symcere-lightgcn-wo-norm", "symcere-lightgcn-infonce", "symcere-lightgcn"],
 }
 GROUPS["paper"] = list(dict.fromkeys(GROUPS["table2"] + GROUPS["table3"]))
-# What `make tune` tunes, in an order where every ``tuned_from`` comes before the variants that start from it.
-GROUPS["tuning"] = list(dict.fromkeys(GROUPS["table2"] + GROUPS["table3"]))
-# Each baseline beside its nested control: what the cross-modal term adds to the very same recipe.
-GROUPS["nested"] = ["ngcf", "symcere-ngcf-nested", "lightgcn", "symcere-lightgcn-nested"]
+# Controls that isolate the text, shown as extra Table 3 columns: each baseline beside its nested control
+# (what the cross-modal term adds to that very recipe) and SymCERE's recipe with the text terms off.
+GROUPS["controls"] = ["ngcf", "symcere-ngcf-text-off", "symcere-ngcf-nested",
+                      "lightgcn", "symcere-lightgcn-text-off", "symcere-lightgcn-nested"]
+# What `make tune` tunes (every variant with a search of its own), each ``tuned_from`` before its dependants.
+GROUPS["tuning"] = [v for v in dict.fromkeys(GROUPS["table2"] + GROUPS["table3"] + GROUPS["controls"])
+                    if VARIANTS[v].search != ()]
 
 
 def model_names() -> list[str]:
@@ -92,17 +111,19 @@ def expand_variants(names: Iterable[str]) -> list[str]:
 
 def variant_config(variant: str, seed: int, settings: dict | None = None, overrides: dict | None = None,
                    tuned: dict | None = None):
-    """The ``RunConfig`` of ``variant`` at ``seed``: the model's defaults, then its ``tuned`` settings
-    (``tuning.load_tuned``), then the grid-wide ``settings`` that this model has (a grid may set
-    ``text_mode`` for SymCERE beside baselines that have none), then the variant's own overrides, then
+    """The ``RunConfig`` of ``variant`` at ``seed``: the model's defaults, then the grid-wide ``settings``
+    that this model has (a grid may set ``text_mode`` for SymCERE beside baselines that have none), then
+    the variant's own overrides, then its ``tuned`` settings (``tuning.load_tuned``; a nested control's
+    come from its baseline's and beat its untuned defaults) except those ``settings`` fix, then
     ``overrides`` (a caller's explicit choices, e.g. ``symcere train --model VARIANT``'s flags; an
     option the model lacks is an error)."""
     from ..config import RunConfig
 
     v = VARIANTS[variant]
     own = RunConfig.option_names(v.model)
-    shared = {k: val for k, val in {**(tuned or {}), **(settings or {})}.items() if k in own}
-    return RunConfig.for_model(v.model, seed=seed, **{**shared, **v.overrides, **(overrides or {})})
+    shared = {k: val for k, val in (settings or {}).items() if k in own}
+    tuned = {k: val for k, val in (tuned or {}).items() if k not in shared}
+    return RunConfig.for_model(v.model, seed=seed, **{**shared, **v.overrides, **tuned, **(overrides or {})})
 
 
 def check_grid_settings(settings: dict, variants: Iterable[str]) -> None:

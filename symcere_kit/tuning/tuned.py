@@ -71,14 +71,17 @@ def load_tuned(dataset: str, variant: str, text_mode: str | None = None,
     """Config overrides for ``variant`` on ``dataset`` from its tuned file, or None.
 
     A variant with ``tuned_from`` and nothing of its own to search (a text-off control) takes that
-    variant's file, less the keys its own overrides fix. ``text_mode`` lora/lora-top drops the loop keys.
+    variant's file, less the keys its own overrides fix; any other variant's tuned values beat its
+    overrides (a nested control's file carries its baseline's tuned recipe). ``text_mode`` lora/lora-top drops the loop keys.
     """
     v = VARIANTS[variant]
-    source = v.tuned_from if (v.tuned_from and v.search == ()) else variant
-    record = read_tuned(dataset, source, root)
+    derived = bool(v.tuned_from) and v.search == ()
+    record = read_tuned(dataset, v.tuned_from if derived else variant, root)
     if record is None:
         return None
-    settings = {k: val for k, val in record["settings"].items() if k not in v.overrides}
+    # a derived control's point is its overrides (the text terms off); they beat the source's tuned values
+    settings = {k: val for k, val in record["settings"].items() if not (derived and k in v.overrides)}
+    source = v.tuned_from if derived else variant
     if text_mode not in (None, "frozen"):
         settings = {k: val for k, val in settings.items() if k not in LoopConfig.field_names()}
     return Tuned(settings, tuned_path(dataset, source, root), record["dataset_fingerprint"])
