@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 test test-fast test-browser: export HF_HUB_OFFLINE := 1
 test test-fast test-browser: export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv test test-fast test-browser reproduce bench bench-cli bench-symcere bench-analysis bench-parity clean
+.PHONY: venv test test-fast test-browser reproduce tune bench bench-cli bench-symcere bench-analysis bench-parity clean
 
 venv: $(STAMP)
 
@@ -33,6 +33,17 @@ test-browser: venv
 # make reproduce [QUICK=1] [PARAMS="SEEDS=[0,1,2] TEXT_MODE=lora-top"]  (notebook parameters, YAML values)
 reproduce: venv
 	$(VENV)/bin/symcere reproduce $(if $(QUICK),--quick,) $(foreach p,$(PARAMS),--param '$(p)')
+
+# Re-derive configs/tuned/: every variant of GROUPS["tuning"] on both shared datasets, each study topped up to
+# the equal budget (20 finished trials; resumes a cut run). Delete results/tuning/studies.db to start afresh.
+TUNE_DATASETS ?= amazon2018_gift_cards_5 amazon2014_musical_instruments
+TUNE_TRIALS   ?= 20
+tune: venv
+	@for d in $(TUNE_DATASETS); do \
+	  for v in $$($(PY) -c "from symcere_kit.runs.variants import GROUPS; print(*GROUPS['tuning'])"); do \
+	    $(VENV)/bin/symcere --quiet tune $$d --model $$v --up-to $(TUNE_TRIALS) || exit 1; \
+	  done; \
+	done
 
 bench: venv
 	$(PY) benchmarks/bench_core.py

@@ -167,6 +167,18 @@ def table3(tidy: pd.DataFrame, metrics=("hr@10", "ndcg@10")) -> dict[str, Table]
     return out
 
 
+def readings_table(tidy: pd.DataFrame, metrics=("hr@10", "ndcg@10")) -> Table:
+    """SymCERE + LightGCN at its tuned settings beside each reading of ``GROUPS["readings"]`` switched on;
+    the extra column is the largest relative change any reading makes (%), signed."""
+    mean, std, present = _pivot(summarize(tidy), GROUPS["readings"], list(metrics))
+    if "symcere-lightgcn" in present and len(present) > 1:
+        change = mean[present[1:]].sub(mean["symcere-lightgcn"], axis=0).div(mean["symcere-lightgcn"], axis=0) * 100
+        extra = change.apply(lambda row: row.loc[row.abs().idxmax()], axis=1)
+    else:
+        extra = pd.Series(np.nan, index=mean.index)
+    return _labelled(Table(mean, std, extra, "Largest change %", _marks(mean)))
+
+
 def significance(tidy: pd.DataFrame, per_user: pd.DataFrame, metric: str = "ndcg@10",
                  n_resamples: int = 10_000) -> pd.DataFrame:
     """Per dataset: best SymCERE vs best baseline (module docstring); Holm-adjusted p across datasets."""
@@ -198,7 +210,8 @@ def significance(tidy: pd.DataFrame, per_user: pd.DataFrame, metric: str = "ndcg
 
 
 def export_tables(tidy: pd.DataFrame, per_user: pd.DataFrame, directory) -> list:
-    """Write Table 2, Table 3 (per backbone) and the significance tests as Markdown, LaTeX and CSV."""
+    """Write Table 2, Table 3 (per backbone), the readings table and the significance tests as Markdown,
+    LaTeX and CSV (each when its runs are in ``tidy``)."""
     from pathlib import Path
 
     from .io import write_text_atomic
@@ -209,6 +222,8 @@ def export_tables(tidy: pd.DataFrame, per_user: pd.DataFrame, directory) -> list
     baselines = {v for v in GROUPS["table2"] if VARIANTS[v].role == "baseline"}
     tables = {"table2": table2(tidy)} if set(tidy["variant"]) & baselines else {}
     tables.update({f"table3_{b}": t for b, t in table3(tidy).items()})
+    if set(tidy["variant"]) & set(GROUPS["readings"][1:]):
+        tables["readings"] = readings_table(tidy)
     written = []
     for stem, t in tables.items():
         for ext, text in (("md", t.to_markdown() + "\n"), ("tex", t.to_latex()), ("csv", t.to_csv())):

@@ -127,3 +127,15 @@ def test_the_ablation_grid_does_not_overwrite_table2(tmp_path):
     written = {p.name for p in export_tables(ablations, _per_user({"A": np.zeros(50)}), tmp_path)}
     assert "table3_ngcf.md" in written and not any(n.startswith("table2") for n in written)
     assert (tmp_path / "table2.md").read_text() == table2_before
+
+
+def test_readings_table_reports_each_readings_change_from_the_tuned_model():
+    from symcere_kit.tables import readings_table
+
+    means = {"symcere-lightgcn": {"hr@10": 0.40, "ndcg@10": 0.20}, "symcere-lightgcn-dot": {"hr@10": 0.42, "ndcg@10": 0.19},
+             "symcere-lightgcn-node": {"hr@10": 0.30, "ndcg@10": 0.23}}
+    t = readings_table(tidy_from(means))
+    assert list(t.values.columns) == ["SymCERE + LightGCN", "BPR and scores on raw dot products (RLMRec)",
+                                      "graph InfoNCE over nodes (SGL)"]
+    assert t.extra[("A", "HR@10")] == pytest.approx(-25.0)  # node's -25 % outweighs dot's +5 %
+    assert t.extra[("A", "NDCG@10")] == pytest.approx(15.0)
