@@ -252,3 +252,17 @@ def test_the_notebook_rebuilds_studies_from_the_committed_files(synthetic_file, 
     assert study.best_params["mlp_hidden"] == json.dumps(out["best_params"]["mlp_hidden"])  # a tuple choice survives
     plot_optimization_history(study)
     plot_param_importances(study)
+
+
+def test_train_uses_the_tuned_file_unless_told_not_to(synthetic_file, tmp_path, capsys):
+    out = tune(str(synthetic_file), "lightgcn", trials=2, storage=str(tmp_path / "t.db"), budget=SMALL, progress=False)
+    common = ["--quiet", "train", str(synthetic_file), "--model", "lightgcn", "--json"]
+    assert main(common) == 0
+    tuned = _last_json(capsys)
+    assert tuned["tuned"].endswith("lightgcn.yaml") and tuned["epochs"] == out["best_epoch"]
+    assert tuned["config"]["lr"] == out["best_params"]["lr"]
+    assert main(common + ["--epochs", "3"]) == 0  # an explicit flag beats the tuned value
+    assert _last_json(capsys)["epochs"] == 3
+    assert main(common + ["--no-tuned"]) == 0
+    plain = _last_json(capsys)
+    assert plain["tuned"] is None and plain["epochs"] == 30 and plain["config"]["lr"] == 0.005
