@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 test test-fast test-browser: export HF_HUB_OFFLINE := 1
 test test-fast test-browser: export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv test test-fast test-browser reproduce tune bench bench-cli bench-symcere bench-analysis bench-parity clean
+.PHONY: venv test test-fast test-browser reproduce tune bench-tuning bench bench-cli bench-symcere bench-analysis bench-parity clean
 
 venv: $(STAMP)
 
@@ -44,6 +44,10 @@ tune: venv
 	    $(VENV)/bin/symcere --quiet tune $$d --model $$v --up-to $(TUNE_TRIALS) || exit 1; \
 	  done; \
 	done
+
+# Tuning cost per study from configs/tuned/ (BENCH_ARGS=--run re-tunes everything into benchmarks/_work/ first).
+bench-tuning: venv
+	$(PY) benchmarks/bench_tuning.py $(BENCH_ARGS)
 
 bench: venv
 	$(PY) benchmarks/bench_core.py

@@ -136,7 +136,6 @@ def run_trial(trial, dataset, task: TuneTask, space: dict) -> float:
     from ..train import fit
 
     params = suggest(trial, space)
-    start = time.perf_counter()
 
     def on_check(epoch: int, value: float) -> None:
         trial.report(value, epoch)
@@ -158,7 +157,6 @@ def run_trial(trial, dataset, task: TuneTask, space: dict) -> float:
         value, best_epoch = fitted.trainer.evaluate(fitted.fit_data).metrics[METRIC], 0
     trial.set_user_attr("best_epoch", best_epoch)
     trial.set_user_attr("epochs_run", len(fitted.trainer.history))
-    trial.set_user_attr("seconds", round(time.perf_counter() - start, 2))
     if not math.isfinite(value):
         raise TrainingError(f"validation {METRIC} is {value}")
     return value
@@ -224,15 +222,17 @@ def _open_study(url: str, name: str, dataset, variant: str, budget: Budget, base
 
 
 def trials_frame(study, space: dict):
-    """One row per trial: number, state, value, best_epoch, epochs_run, seconds, error, then the parameters."""
+    """One row per trial: number, state, value, best_epoch, epochs_run, seconds (start to end, pruned and
+    failed trials too), error, then the parameters."""
     import pandas as pd
 
     rows = []
     for t in study.trials:
         params = decode(t.params, space)
+        seconds = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete else None
         rows.append({"number": t.number, "state": t.state.name, "value": t.value,
                      "best_epoch": t.user_attrs.get("best_epoch"), "epochs_run": t.user_attrs.get("epochs_run"),
-                     "seconds": t.user_attrs.get("seconds"), "error": t.user_attrs.get("error", ""),
+                     "seconds": round(seconds, 2) if seconds is not None else None, "error": t.user_attrs.get("error", ""),
                      **{f"param_{k}": (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}})
     return pd.DataFrame(rows)
 
