@@ -233,8 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "train and the notebooks then use.")
     p.add_argument("dataset", help="registry name (see `symcere datasets`) or path of a review file")
     p.add_argument("--model", required=True, metavar="VARIANT", help=f"a variant: {', '.join(VARIANTS)}")
-    p.add_argument("--trials", type=int, help="trials to add (default: the equal budget, 20)")
-    p.add_argument("--up-to", type=int, metavar="N", help="instead of --trials: add trials until N have finished")
+    how_many = p.add_mutually_exclusive_group()
+    how_many.add_argument("--trials", type=int, help="trials to add (default: the equal budget, 20)")
+    how_many.add_argument("--up-to", type=int, metavar="N", help="instead: add trials until N have finished")
     p.add_argument("--timeout", type=float, metavar="S", help="stop starting new trials after S seconds")
     p.add_argument("--storage", help="Optuna storage: a SQLite file or a database URL "
                                      "(default results/tuning/studies.db)")

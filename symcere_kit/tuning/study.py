@@ -255,6 +255,51 @@ def summarize(study, space: dict) -> dict:
             "best_epoch": best.user_attrs.get("best_epoch") if best else None}
 
 
+def check_request(variant: str, budget: Budget, settings: dict | None, trials: int | None = None,
+                  up_to: int | None = None) -> tuple[dict, dict]:
+    """Everything that can be wrong with a tune request, found before any data loads or trial runs:
+    an unknown variant or a group, nothing to tune, a malformed range, a value the model refuses at a
+    range's end, a fixed setting the model lacks or one that is searched. Returns (space, fixed)."""
+    expand_variants([variant])  # an unknown variant fails here
+    if variant not in VARIANTS:
+        raise SymcereError(f"tune takes one variant, not the group {variant!r}; tune its variants one by one.")
+    space = search_space(variant)
+    fixed = dict(settings or {})
+    clash = sorted(set(fixed) & set(space))
+    if clash:
+        raise SymcereError(f"{clash} are searched by {variant}'s tuning; do not fix them with --set.")
+    try:
+        distributions(space)  # Optuna checks low <= high, log > 0
+    except ValueError as exc:
+        raise SymcereError(f"{variant}'s search space is malformed: {exc}") from exc
+    variant_config(variant, budget.seed).replace(**fixed)  # an unknown --set key
+    for corner in corners(space):  # a value the model refuses
+        variant_config(variant, budget.seed).replace(**fixed, **corner)
+    if trials is not None and trials < 0 or up_to is not None and up_to < 0:
+        raise SymcereError("--trials and --up-to take a number >= 0.")
+    return space, fixed
+
+
+def _write_tuned_file(dataset_arg: str, dataset, study, space: dict, summary: dict, base: dict, budget: Budget,
+                      root: str | Path | None) -> Path:
+    """The best trial's settings (``epochs``: its early-stopped epoch, ``patience`` 0) and the study's provenance."""
+    from .tuned import write_tuned
+
+    settings = {**base, **summary["best_params"]}
+    if summary["best_epoch"]:
+        settings.update(epochs=summary["best_epoch"], patience=0)
+    frame = trials_frame(study, space)
+    info = {k: summary[k] for k in ("study", "trials", "complete", "pruned", "failed", "best_value", "best_trial",
+                                     "best_epoch")}
+    info.update(metric=f"validation {METRIC} (latest 20% of each user's training history)",
+                budget={**budget.to_dict(), "trials": summary["trials"]}, storage=summary["storage"],
+                tuned_from=VARIANTS[summary["variant"]].tuned_from,
+                seconds=round(float(frame["seconds"].fillna(0).sum()), 1))
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False)
+    return write_tuned(dataset_arg, dataset, summary["variant"], settings, info, buf.getvalue(), root)
+
+
 def tune(dataset_arg: str, variant: str, trials: int | None = None, up_to: int | None = None,
          timeout: float | None = None, storage: str | None = None, executor: str = "local",
          workers: int | None = None, budget: Budget | None = None, settings: dict | None = None,
@@ -268,26 +313,9 @@ def tune(dataset_arg: str, variant: str, trials: int | None = None, up_to: int |
 
     from ..data.dataset import load_dataset
     from ..runs.grid import make_executor
-    from .tuned import write_tuned
 
     budget = budget or Budget()
-    expand_variants([variant])  # an unknown variant fails here
-    if variant not in VARIANTS:
-        raise SymcereError(f"tune takes one variant, not the group {variant!r}; tune its variants one by one.")
-    space = search_space(variant)
-    fixed = dict(settings or {})
-    clash = sorted(set(fixed) & set(space))
-    if clash:
-        raise SymcereError(f"{clash} are searched by {variant}'s tuning; do not fix them with --set.")
-    try:
-        distributions(space)  # a malformed range fails here (Optuna checks low <= high, log > 0)
-    except ValueError as exc:
-        raise SymcereError(f"{variant}'s search space is malformed: {exc}") from exc
-    variant_config(variant, budget.seed).replace(**fixed)  # an unknown --set key fails here
-    for corner in corners(space):  # a value the model refuses fails here, before any trial
-        variant_config(variant, budget.seed).replace(**fixed, **corner)
-    if trials is not None and trials < 0 or up_to is not None and up_to < 0:
-        raise SymcereError("--trials and --up-to take a number >= 0.")
+    space, fixed = check_request(variant, budget, settings, trials, up_to)
     if not progress:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     dataset = load_dataset(dataset_arg, progress=progress)
@@ -307,24 +335,13 @@ def tune(dataset_arg: str, variant: str, trials: int | None = None, up_to: int |
             for future in [ex.submit(optimize, t) for t in tasks]:
                 future.result()
     study = optuna.load_study(study_name=name, storage=open_storage(url))
-    summary = {**summarize(study, space), "storage": url, "dataset": dataset.name, "variant": variant,
-               "added": None, "seconds": round(time.perf_counter() - start, 1), "budget": budget.to_dict(),
-               "tuned_file": None}
-    summary["added"] = summary["trials"] - before["trials"]
+    after = summarize(study, space)
+    summary = {**after, "storage": url, "dataset": dataset.name, "variant": variant,
+               "added": after["trials"] - before["trials"], "seconds": round(time.perf_counter() - start, 1),
+               "budget": budget.to_dict(), "tuned_file": None}
     if write and summary["complete"]:
-        settings = {**base, **summary["best_params"]}
-        if summary["best_epoch"]:
-            settings.update(epochs=summary["best_epoch"], patience=0)
-        info = {k: summary[k] for k in ("study", "trials", "complete", "pruned", "failed", "best_value", "best_trial",
-                                         "best_epoch")}
-        info.update(metric=f"validation {METRIC} (latest 20% of each user's training history)",
-                    budget={**budget.to_dict(), "trials": summary["trials"]}, storage=url,
-                    tuned_from=VARIANTS[variant].tuned_from,
-                    seconds=round(float(trials_frame(study, space)["seconds"].fillna(0).sum()), 1))
-        buf = io.StringIO()
-        trials_frame(study, space).to_csv(buf, index=False)
-        summary["tuned_file"] = str(write_tuned(dataset_arg, dataset, variant, settings, info, buf.getvalue(),
-                                                   tuned_root))
+        summary["tuned_file"] = str(_write_tuned_file(dataset_arg, dataset, study, space, summary, base, budget,
+                                                      tuned_root))
     return summary
 
 
@@ -334,5 +351,5 @@ def _cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-__all__ = ["Budget", "TuneTask", "open_storage", "optimize", "run_trial", "search_space",
+__all__ = ["Budget", "TuneTask", "check_request", "open_storage", "optimize", "run_trial", "search_space",
            "storage_url", "study_name", "summarize", "trials_frame", "tune"]
