@@ -97,11 +97,13 @@ def browser():
 
 
 def _wait(driver, predicate, timeout: float = 180, what: str = "the page"):
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.5).until(predicate, message=f"timed out waiting for {what}")
+        # a widget that re-renders between find and read leaves a stale element: look again on the next poll
+        return WebDriverWait(driver, timeout, poll_frequency=0.5, ignored_exceptions=(StaleElementReferenceException,)
+                             ).until(predicate, message=f"timed out waiting for {what}")
     except TimeoutException:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(SCREENSHOTS / "failure.png"))  # what the page showed instead
