@@ -266,3 +266,14 @@ def test_train_uses_the_tuned_file_unless_told_not_to(synthetic_file, tmp_path, 
     assert main(common + ["--no-tuned"]) == 0
     plain = _last_json(capsys)
     assert plain["tuned"] is None and plain["epochs"] == 30 and plain["config"]["lr"] == 0.005
+
+
+def test_a_broken_tuned_file_is_a_clear_error(tmp_path):
+    path = tuned_path("somedata", "lightgcn")
+    path.parent.mkdir(parents=True)
+    path.write_text("settings: {lr: 0.01\n")
+    with pytest.raises(SymcereError, match=r"lightgcn.yaml, line 2 is not valid YAML"):
+        load_tuned("somedata", "lightgcn")
+    path.write_text("just text\n")
+    with pytest.raises(SymcereError, match="not a tuned-settings file"):
+        load_tuned("somedata", "lightgcn")

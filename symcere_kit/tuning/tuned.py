@@ -59,7 +59,13 @@ def read_tuned(dataset: str, variant: str, root: str | Path | None = None) -> di
     path = tuned_path(dataset, variant, root)
     if not path.is_file():
         return None
-    record = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        record = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        raise SymcereError(f"{path}{where} is not valid YAML ({getattr(exc, 'problem', None) or exc}); re-derive it "
+                           f"with `symcere tune` or delete it.") from exc
     if not isinstance(record, dict) or "settings" not in record or "dataset_fingerprint" not in record:
         raise SymcereError(f"{path} is not a tuned-settings file (no 'settings' or 'dataset_fingerprint'); "
                            f"re-derive it with `symcere tune` or delete it.")
@@ -72,7 +78,8 @@ def load_tuned(dataset: str, variant: str, text_mode: str | None = None,
 
     A variant with ``tuned_from`` and nothing of its own to search (a text-off control) takes that
     variant's file, less the keys its own overrides fix; any other variant's tuned values beat its
-    overrides (a nested control's file carries its baseline's tuned recipe). ``text_mode`` lora/lora-top drops the loop keys.
+    overrides (a nested control's file carries its baseline's tuned recipe). ``text_mode`` lora or
+    lora-top drops the loop keys.
     """
     v = VARIANTS[variant]
     derived = bool(v.tuned_from) and v.search == ()
