@@ -84,6 +84,15 @@ class InlineExecutor(cf.Executor):
         return future
 
 
+def threads_per_worker(workers: int | None) -> int | None:
+    """Torch threads for each of ``workers`` parallel workers sharing the cores this process may use
+    (None for a single worker: torch's own default)."""
+    if not workers or workers <= 1:
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // workers)
+
+
 @contextlib.contextmanager
 def make_executor(kind: str | cf.Executor = "local", workers: int | None = None) -> Iterator[cf.Executor]:
     if isinstance(kind, cf.Executor):
@@ -170,8 +179,8 @@ class Grid:
         from tqdm.auto import tqdm
 
         pending = self.pending()
-        if threads is None and workers and workers > 1:
-            threads = max(1, (os.cpu_count() or 1) // workers)
+        if threads is None:
+            threads = threads_per_worker(workers)
         errors: list[tuple[RunSpec, BaseException]] = []
         todo = iter(pending)
         in_flight: dict[cf.Future, RunSpec] = {}

@@ -312,7 +312,7 @@ def tune(dataset_arg: str, variant: str, trials: int | None = None, up_to: int |
     import optuna
 
     from ..data.dataset import load_dataset
-    from ..runs.grid import make_executor
+    from ..runs.grid import make_executor, threads_per_worker
 
     budget = budget or Budget()
     space, fixed = check_request(variant, budget, settings, trials, up_to)
@@ -327,7 +327,7 @@ def tune(dataset_arg: str, variant: str, trials: int | None = None, up_to: int |
     start = time.perf_counter()
     if n:
         k = max(1, min(workers or 1, n)) if executor != "local" else 1
-        threads = max(1, _cpu_count() // k) if k > 1 else None
+        threads = threads_per_worker(k)
         tasks = [TuneTask(dataset_arg, variant, url, name, n // k + (i < n % k), timeout, budget,
                           tuple(sorted(base.items())), budget.seed + len(study.trials) + 1000 * i, threads,
                           progress and k == 1) for i in range(k)]
@@ -343,12 +343,6 @@ def tune(dataset_arg: str, variant: str, trials: int | None = None, up_to: int |
         summary["tuned_file"] = str(_write_tuned_file(dataset_arg, dataset, study, space, summary, base, budget,
                                                       tuned_root))
     return summary
-
-
-def _cpu_count() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 __all__ = ["Budget", "TuneTask", "check_request", "open_storage", "optimize", "run_trial", "search_space",
