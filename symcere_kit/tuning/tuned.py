@@ -83,12 +83,12 @@ def load_tuned(dataset: str, variant: str, text_mode: str | None = None,
     """
     v = VARIANTS[variant]
     derived = bool(v.tuned_from) and v.search == ()
-    record = read_tuned(dataset, v.tuned_from if derived else variant, root)
+    source = v.tuned_from if derived else variant
+    record = read_tuned(dataset, source, root)
     if record is None:
         return None
     # a derived control's point is its overrides (the text terms off); they beat the source's tuned values
     settings = {k: val for k, val in record["settings"].items() if not (derived and k in v.overrides)}
-    source = v.tuned_from if derived else variant
     if text_mode not in (None, "frozen"):
         settings = {k: val for k, val in settings.items() if k not in LoopConfig.field_names()}
     return Tuned(settings, tuned_path(dataset, source, root), record["dataset_fingerprint"])
