@@ -166,6 +166,14 @@ def _settings(pairs: list[str]) -> dict:
     return out
 
 
+def _executor_args(p: argparse.ArgumentParser, what: str) -> None:
+    """``--executor`` and ``--workers`` as ``runs.grid.make_executor`` takes them; ``what`` runs in parallel."""
+    p.add_argument("--executor", choices=["local", "process", "dask"], default="local",
+                   help=f"local: {what} one after another here; process: a process pool; dask: a Dask LocalCluster "
+                        f"(or the scheduler at $SYMCERE_DASK_SCHEDULER)")
+    p.add_argument("--workers", type=int, help=f"parallel {what} for process/dask (default 1)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="symcere", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -214,10 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", nargs="+", default=["paper"], metavar="VARIANT",
                    help=f"variants ({', '.join(VARIANTS)}) or groups ({', '.join(GROUPS)}); default: paper")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--executor", choices=["local", "process", "dask"], default="local",
-                   help="local: one run after another here; process: a process pool; dask: a Dask LocalCluster "
-                        "(or the scheduler at $SYMCERE_DASK_SCHEDULER)")
-    p.add_argument("--workers", type=int, help="parallel runs for process/dask (default 1)")
+    _executor_args(p, "runs")
     p.add_argument("--out", help="grid directory (default results/grid)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a training option for every run, e.g. --set text_mode=lora-top (repeatable)")
@@ -239,9 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, metavar="S", help="stop starting new trials after S seconds")
     p.add_argument("--storage", help="Optuna storage: a SQLite file or a database URL "
                                      "(default results/tuning/studies.db)")
-    p.add_argument("--executor", choices=["local", "process", "dask"], default="local",
-                   help="local: trials one after another here; process/dask: --workers parallel workers on one storage")
-    p.add_argument("--workers", type=int, help="parallel workers for process/dask (default 1)")
+    _executor_args(p, "trials")
     p.add_argument("--epoch-cap", type=int, help="most epochs per trial (default 200; the same for every model)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a setting fixed for the whole study, e.g. --set text_model=hyp1231/blair-roberta-base")
