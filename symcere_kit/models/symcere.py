@@ -219,14 +219,14 @@ class SymCERE(Recommender):
         u, pos, neg = batch["user"], batch["pos"], batch["neg"]
         # index_select, not users[u]: its backward is deterministic on multi-threaded CPU (see graph_bpr)
         eu, ep, en = users.index_select(0, u), items.index_select(0, pos), items.index_select(0, neg)
-        terms, loss, g, t = {}, None, None, None
+        terms, loss, g, t = {}, 0.0, None, None  # 0.0 + x is x exactly: a term left out changes no bit
         if cfg.cross_weight > 0:
             g = self._norm((eu + ep) / 2)
             t = self._norm(self.text(batch["index"]))
             mask = false_negative_mask(u, pos, self.dataset) if cfg.fn_mask else None
             cross = symmetric_nce_loss(g, t, cfg.tau, mask, cfg.t2g_mask)
             terms["cross"] = cross
-            loss = cfg.cross_weight * cross
+            loss = loss + cfg.cross_weight * cross
         if cfg.alpha > 0:
             view_users, view_items = self.graph(self.view_adj if self.view_adj is not None else self.adj)
             if cfg.intra_level == "interaction":
@@ -240,12 +240,11 @@ class SymCERE(Recommender):
             t_view = self._norm(self.text.masked(batch["index"]))
             intra = graph_intra + info_nce_loss(t, t_view, cfg.tau)
             terms["intra"] = intra
-            loss = cfg.alpha * intra if loss is None else loss + cfg.alpha * intra
+            loss = loss + cfg.alpha * intra
         eu, ep, en = self._rank_space(eu), self._rank_space(ep), self._rank_space(en)
         bpr = bpr_loss((eu * ep).sum(-1), (eu * en).sum(-1), cfg.bpr_reduction)
         reg = batch_ego_l2(self.graph.embedding.weight, self.n_users, batch)
-        loss = cfg.beta * bpr if loss is None else loss + cfg.beta * bpr
-        loss = loss + cfg.reg_weight * reg
+        loss = loss + cfg.beta * bpr + cfg.reg_weight * reg
         return {"loss": loss, **terms, "bpr": bpr, "reg": reg}
 
     @torch.no_grad()
