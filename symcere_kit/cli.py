@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .config import DataConfig
@@ -81,7 +82,9 @@ def cmd_train(args) -> None:
              "patience": args.patience, "normalize": False if args.no_normalize else None,
              "fn_mask": False if args.no_fn_mask else None,
              "trust_remote_code": True if args.trust_remote_code else None}
-    given = {**{k: v for k, v in given.items() if v is not None}, **_settings(args.set), "device": args.device}
+    # --device beats a --set device=...; without it, --set may name the device
+    given = {**{k: v for k, v in given.items() if v is not None}, **_settings(args.set),
+             **({"device": args.device} if args.device else {})}
     # bad options fail before loading; a variant's overrides come first, the flags and --set win over them
     config = (variant_config(args.model, args.seed, overrides=given) if args.model in VARIANTS
               else RunConfig.for_model(args.model, seed=args.seed, **given))
@@ -95,7 +98,7 @@ def cmd_train(args) -> None:
     if tuned:
         tuned.check(ds.fingerprint, args.dataset)
         config = variant_config(args.model, args.seed, overrides=given, tuned=tuned.settings)
-        print(f"tuned settings: {tuned.path} (--no-tuned: the defaults)", file=sys.stderr)
+        print(f"tuned settings: {tuned.path} (pass --no-tuned for the defaults)", file=sys.stderr)
     result = run(ds, config, progress=not args.quiet)
     print("  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()) + f"  ({ds.name}, seed {args.seed})")
     if args.json:
@@ -104,6 +107,7 @@ def cmd_train(args) -> None:
 
 
 def cmd_grid(args) -> None:
+    from .paths import tuned_dir
     from .runs.grid import Grid
     from .tables import export_tables
 
@@ -112,8 +116,8 @@ def cmd_grid(args) -> None:
     print(f"{len(grid.specs)} runs, {len(grid.specs) - len(grid.pending())} already finished, under {grid.root}",
           file=sys.stderr)
     if grid.tuned_files:
-        print(f"tuned settings for {len(grid.tuned_files)} dataset x variant pair(s) from configs/tuned/ "
-              f"(--no-tuned: the defaults)", file=sys.stderr)
+        print(f"tuned settings for {len(grid.tuned_files)} dataset x variant pair(s) from {tuned_dir()} "
+              f"(pass --no-tuned for the defaults)", file=sys.stderr)
     tidy = grid.run(args.executor, workers=args.workers, progress=not args.quiet)
     written = export_tables(tidy, grid.per_user(), grid.root / "tables")
     print(f"results: {grid.root / 'results.csv'}")
@@ -126,15 +130,15 @@ def cmd_grid(args) -> None:
 def cmd_tune(args) -> None:
     from .tuning.study import Budget, tune
 
-    budget = Budget(**({"epoch_cap": args.epoch_cap} if args.epoch_cap else {}))
+    budget = Budget(**({"epoch_cap": args.epoch_cap} if args.epoch_cap is not None else {}))
     summary = tune(args.dataset, args.model, trials=args.trials, up_to=args.up_to, timeout=args.timeout,
                    storage=args.storage, executor=args.executor, workers=args.workers, budget=budget,
                    settings=_settings(args.set), write=not args.no_write, progress=not args.quiet)
     best = summary["best_value"]
     print(f"{summary['study']}: {summary['trials']} finished trials ({summary['complete']} complete, "
           f"{summary['pruned']} pruned, {summary['failed']} failed; {summary['added']} added in {summary['seconds']} s); "
-          + (f"best validation NDCG@10 {best:.4f} at epoch {summary['best_epoch']} with {summary['best_params']}"
-             if best is not None else "no complete trial yet"))
+          + (f"best validation NDCG@10 {best:.4f}" + (f" at epoch {summary['best_epoch']}" if summary["best_epoch"] else "")
+             + f" with {summary['best_params']}" if best is not None else "no complete trial yet"))
     if summary["tuned_file"]:
         print(f"tuned settings: {summary['tuned_file']}")
     if args.json:
@@ -201,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--reg-weight", type=float)
     p.add_argument("--patience", type=int, help="early stopping on the training holdout (0: off)")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--device", help="auto (the default: CUDA when present), cpu, cuda or cuda:N")
     p.add_argument("--no-tuned", action="store_true",
                    help="ignore configs/tuned/<dataset>/<variant>.yaml and run the defaults")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -232,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tune", help="tune one variant's settings on the validation slice (Optuna; resumable)",
                        description="Add trials to the Optuna study of a dataset x variant: each trains on the "
-                                   "tuning-train part with early stopping on the validation slice (latest 20%% of each "
+                                   "tuning-train part with early stopping on the validation slice (latest 20 % of each "
                                    "user's training history; never the test split) and is scored by its NDCG@10. The "
                                    "best trial's settings go to configs/tuned/<dataset>/<variant>.yaml, which grid, "
                                    "train and the notebooks then use.")
@@ -269,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.quiet:  # transformers' own bars (e.g. "Loading weights") follow huggingface_hub's switch, read at import
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     try:
         args.func(args)
     except SymcereError as exc:

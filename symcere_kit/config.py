@@ -13,6 +13,7 @@ Nothing here imports torch: the command line builds its parser from this module 
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -25,7 +26,49 @@ from .errors import SymcereError
 EmptyTextPolicy = Literal["keep", "drop", "title"]
 
 
+def _type_ok(value: Any, hint: Any) -> bool:
+    """Whether ``value`` fits a field annotation of these configs (int for float is fine; bool is no int)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Literal:
+        return value in args
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in args)
+    if origin is tuple:
+        return isinstance(value, tuple) and all(_type_ok(v, args[0]) for v in value) if args[-1] is Ellipsis else True
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    return True
+
+
 class _Config:
+    # Names whose values must be > 0 / >= 0, checked (with every value's type) where user input enters:
+    # from_dict and replace (YAML, records, --set). Subclasses add theirs; the sets of the whole MRO apply.
+    POSITIVE: ClassVar[frozenset[str]] = frozenset()
+    NON_NEGATIVE: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def check_values(cls, values: dict[str, Any]) -> None:
+        """Refuse a value of the wrong type or sign, naming the option, what it got and what it takes."""
+        hints = typing.get_type_hints(cls)
+        positive = set().union(*(c.__dict__.get("POSITIVE", ()) for c in cls.__mro__))
+        non_negative = set().union(*(c.__dict__.get("NON_NEGATIVE", ()) for c in cls.__mro__))
+        for key, value in values.items():
+            hint = hints.get(key)
+            if hint is not None and not _type_ok(value, hint):
+                want = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+                raise SymcereError(f"{cls.__name__} option {key} takes {want}; got {value!r} ({type(value).__name__}).")
+            if key in positive and not value > 0 or key in non_negative and not value >= 0:
+                raise SymcereError(f"{cls.__name__} option {key} must be {'> 0' if key in positive else '>= 0'}; "
+                                   f"got {value!r}.")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -47,9 +90,11 @@ class _Config:
         for key, value in d.items():
             if isinstance(value, list) and typing.get_origin(hints.get(key)) is tuple:
                 d[key] = tuple(value)
+        cls.check_values(d)
         return cls(**d)
 
     def replace(self, **changes):
+        self.check_values(changes)
         return dataclasses.replace(self, **changes)
 
     def to_yaml(self, path: str | Path) -> None:
@@ -95,6 +140,16 @@ class LoopConfig(_Config):
     validation_ratio: float = 0.2  # latest share of each user's TRAINING history used for validation
     eval_ks: tuple[int, ...] = field(default=(10,))
     eval_batch_size: int = 1024  # users scored per evaluation step
+    POSITIVE: ClassVar[frozenset[str]] = frozenset({"batch_size", "lr", "eval_every", "eval_batch_size"})
+    NON_NEGATIVE: ClassVar[frozenset[str]] = frozenset({"epochs", "patience"})
+
+    def __post_init__(self):
+        if not 0 < self.validation_ratio < 1:
+            raise SymcereError(f"validation_ratio must be between 0 and 1; got {self.validation_ratio!r}.")
+        if not self.eval_ks or min(self.eval_ks) < 1:
+            raise SymcereError(f"eval_ks must be one or more cut-offs >= 1; got {self.eval_ks!r}.")
+        if not (self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:")):
+            raise SymcereError(f"device must be auto, cpu, cuda, cuda:N or mps; got {self.device!r}.")
 
     def fit_data(self, dataset):
         """What a model trains on: ``dataset``, or its holdout when early stopping needs a validation slice."""

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from .config import RunConfig
 from .data.dataset import ReviewDataset
-from .errors import TrainingError
+from .errors import SymcereError, TrainingError
 from .io import atomic_path
 from .evaluate import EvalResult, evaluate
 from .models import Recommender, build_model
@@ -24,8 +24,14 @@ from .sampling import bpr_batches
 
 
 def resolve_device(device: str = "auto") -> torch.device:
+    """``auto``: CUDA when present, else the CPU. A device this machine lacks is an error naming the fix."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        why = "this torch is built without CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+        raise SymcereError(f"device {device!r} asked for, but {why}; use device auto (or cpu).")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise SymcereError("device 'mps' asked for, but Apple's MPS is not available here; use device auto (or cpu).")
     return torch.device(device)
 
 

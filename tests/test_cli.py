@@ -144,3 +144,13 @@ def test_building_the_parser_imports_no_torch():
             "print(sorted(m for m in ('torch', 'transformers', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("options, pattern", [
+    (["--set", "device=gpu"], "device must be auto, cpu, cuda"),  # --set device is read, not overwritten by --device's default
+    (["--set", "lr=abc"], "LoopConfig option lr takes float; got 'abc'"),
+    (["--epochs", "-5"], "epochs must be >= 0"),
+])
+def test_train_refuses_bad_options_before_loading(options, pattern, capsys):
+    code, _, err = run_cli(capsys, "train", "no_such_dataset", "--model", "lightgcn", *options)
+    assert code == 2 and "Traceback" not in err and re.search(pattern, err), err

@@ -61,3 +61,26 @@ def test_loop_defaults_come_from_the_model_and_the_caller_wins():
 def test_settings_validate_their_choices():
     with pytest.raises(SymcereError, match="backbone must be one of lightgcn, ngcf"):
         RunConfig.for_model("symcere", backbone="gat")
+
+
+@pytest.mark.parametrize("model, options, match", [
+    ("lightgcn", {"lr": "abc"}, r"LoopConfig option lr takes float; got 'abc' \(str\)"),
+    ("lightgcn", {"batch_size": 2.5}, "LoopConfig option batch_size takes int"),
+    ("lightgcn", {"embedding_dim": -1}, "embedding_dim must be > 0"),
+    ("lightgcn", {"epochs": -5}, "epochs must be >= 0"),
+    ("lightgcn", {"device": "gpu"}, "device must be auto, cpu, cuda"),
+    ("lightgcn", {"validation_ratio": 1.5}, "validation_ratio must be between 0 and 1"),
+    ("symcere", {"normalize": 1}, "normalize takes bool"),
+    ("symcere", {"tau": 0}, "tau must be > 0"),
+    ("symcere", {"text_model": 3}, r"text_model takes str \| None"),
+])
+def test_a_value_of_the_wrong_type_or_sign_is_refused_by_name(model, options, match):
+    with pytest.raises(SymcereError, match=match):
+        RunConfig.for_model(model, **options)
+    with pytest.raises(SymcereError, match=match):
+        RunConfig.for_model(model).replace(**options)
+
+
+def test_ints_pass_for_floats_and_are_kept_as_given():
+    config = RunConfig.for_model("symcere", alpha=0, lr=1)  # YAML reads --set alpha=0 as an int
+    assert config.settings.alpha == 0 and type(config.settings.alpha) is int and config.loop.lr == 1

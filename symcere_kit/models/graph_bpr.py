@@ -25,6 +25,8 @@ class GraphSettings(ModelSettings):
     embedding_dim: int = 64  # RecBole 1.2.1 embedding_size; the SymCERE paper's graph width
     n_layers: int = 2  # RecBole 1.2.1 LightGCN n_layers, so parity runs compare like with like
     reg_weight: float = 1e-4  # lambda of eq. (8): squared L2 of the batch's ego embeddings / 2B (RecBole LightGCN 1e-4)
+    POSITIVE: ClassVar[frozenset[str]] = frozenset({"embedding_dim"})
+    NON_NEGATIVE: ClassVar[frozenset[str]] = frozenset({"n_layers", "reg_weight"})
     SEARCH_SPACE: ClassVar[dict] = {
         "lr": RECBOLE_LR,
         "n_layers": Range(1, 4, integer=True, source="RecBole 1.2.1 docs, LightGCN: n_layers 1 .. 4"),

@@ -25,6 +25,8 @@ class NeuMFSettings(ModelSettings):
     embedding_dim: int = 64  # RecBole 1.2.1 NeuMF mf_embedding_size = mlp_embedding_size = 64
     mlp_hidden: tuple[int, ...] = (128, 64)  # RecBole 1.2.1 mlp_hidden_size
     dropout: float = 0.1  # RecBole 1.2.1 dropout_prob
+    POSITIVE: ClassVar[frozenset[str]] = frozenset({"embedding_dim"})
+    NON_NEGATIVE: ClassVar[frozenset[str]] = frozenset({"dropout"})
     SEARCH_SPACE: ClassVar[dict] = {
         "lr": Range(1e-4, 1e-2, log=True, source=RECBOLE_GRID + ": learning_rate 1e-4 .. 1e-2"),
         "dropout": Range(0.0, 0.5, source=RECBOLE_GRID + ": dropout_prob 0.0 .. 0.5"),

@@ -27,6 +27,8 @@ class SGLSettings(GraphSettings):
     ssl_tau: float = 0.5  # RecBole 1.2.1 SGL ssl_tau
     ssl_weight: float = 0.05  # RecBole 1.2.1 SGL ssl_weight
     drop_ratio: float = 0.1  # RecBole 1.2.1 SGL drop_ratio (edge dropout of each view)
+    POSITIVE: ClassVar[frozenset[str]] = frozenset({"ssl_tau"})
+    NON_NEGATIVE: ClassVar[frozenset[str]] = frozenset({"ssl_weight", "drop_ratio"})
     SEARCH_SPACE: ClassVar[dict] = {
         "lr": RECBOLE_LR,
         "ssl_tau": Range(0.1, 1.0, log=True, source=RECBOLE_GRID + ": lamb (ssl_tau) 0.1 .. 1.0"),

@@ -50,6 +50,8 @@ class SMORESettings(TextModelSettings, GraphSettings):
     cl_weight: float = 0.01  # InfoNCE weight: the official config's cl_loss
     cl_tau: float = 0.2  # InfoNCE temperature: the official config's
     dropout: float = 0.1  # preference-gate dropout: from the official config's grid
+    POSITIVE: ClassVar[frozenset[str]] = frozenset({"knn_k", "cl_tau"})
+    NON_NEGATIVE: ClassVar[frozenset[str]] = frozenset({"cl_weight", "dropout"})
     # The official lr 0.001; 150 epochs chosen on the validation slice of Musical Instruments (seed 0,
     # NDCG@10 at 20/40/60/100/150 epochs: .0313/.0333/.0424/.0720/.0737).
     LOOP: ClassVar[dict] = {"lr": 0.001, "epochs": 150}

