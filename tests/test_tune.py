@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import optuna
 import pandas as pd
@@ -184,8 +185,8 @@ def test_grid_runs_the_tuned_settings_on_the_whole_history(synthetic_file, tmp_p
 def test_lora_modes_reuse_the_tuned_model_settings_with_their_own_loop(tmp_path):
     path = tuned_path("somedata", "symcere-lightgcn")
     path.parent.mkdir(parents=True)
-    path.write_text(yaml.safe_dump({"dataset_fingerprint": "f", "settings": {
-        "tau": 0.3, "beta": 0.02, "lr": 0.002, "epochs": 45, "patience": 0}}))
+    path.write_text(yaml.safe_dump({"dataset_fingerprint": "f", "variant": "symcere-lightgcn", "model": "symcere",
+                                    "settings": {"tau": 0.3, "beta": 0.02, "lr": 0.002, "epochs": 45, "patience": 0}}))
     assert load_tuned("somedata", "symcere-lightgcn").settings["epochs"] == 45
     assert load_tuned("somedata", "symcere-lightgcn", text_mode="lora-top").settings == {"tau": 0.3, "beta": 0.02}
 
@@ -277,3 +278,74 @@ def test_a_broken_tuned_file_is_a_clear_error(tmp_path):
     path.write_text("just text\n")
     with pytest.raises(SymcereError, match="not a tuned-settings file"):
         load_tuned("somedata", "lightgcn")
+
+
+def _write(path, record):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(record))
+
+
+@pytest.mark.parametrize("edit, match", [
+    ({"settings": {"lr": "abc"}}, r"lightgcn.yaml: LoopConfig option lr takes float; got 'abc'"),
+    ({"settings": {"n_layers": "three"}}, r"lightgcn.yaml: .*n_layers takes int"),
+    ({"settings": {"epochs": -5, "patience": 0}}, r"lightgcn.yaml: .*epochs must be >= 0"),
+    ({"settings": {"lrr": 0.1}}, r"lightgcn.yaml: .*no option\(s\) \['lrr'\]"),
+    ({"settings": 5}, r"lightgcn.yaml is not a tuned-settings file"),
+    ({"variant": "ngcf", "model": "ngcf"}, r"lightgcn.yaml holds the settings of 'ngcf'"),
+])
+def test_a_hand_edited_tuned_file_fails_naming_the_file(edit, match):
+    _write(tuned_path("somedata", "lightgcn"),
+           {"dataset_fingerprint": "f", "variant": "lightgcn", "model": "lightgcn", "settings": {"lr": 0.001}, **edit})
+    with pytest.raises(SymcereError, match=match):
+        load_tuned("somedata", "lightgcn")
+
+
+def test_a_nested_control_refuses_a_baseline_retuned_since():
+    base = {"dataset_fingerprint": "f", "variant": "lightgcn", "model": "lightgcn",
+            "settings": {"lr": 0.002, "reg_weight": 1e-4, "epochs": 40, "patience": 0}}
+    nested = {"dataset_fingerprint": "f", "variant": "symcere-lightgcn-nested", "model": "symcere",
+              "settings": {"lr": 0.002, "reg_weight": 1e-4, "cross_weight": 0.01, "tau": 0.2, "epochs": 35, "patience": 0}}
+    _write(tuned_path("somedata", "lightgcn"), base)
+    _write(tuned_path("somedata", "symcere-lightgcn-nested"), nested)
+    assert load_tuned("somedata", "symcere-lightgcn-nested").settings["epochs"] == 35  # its own early-stopped epoch
+    _write(tuned_path("somedata", "lightgcn"), {**base, "settings": {**base["settings"], "lr": 0.004}})
+    with pytest.raises(SymcereError, match=r"changed since \(lr 0.002 there, 0.004 in lightgcn's file\)"):
+        load_tuned("somedata", "symcere-lightgcn-nested")
+
+
+def test_a_smaller_study_never_replaces_a_tuned_file(synthetic_file, tmp_path):
+    first = tune(str(synthetic_file), "lightgcn", trials=2, storage=str(tmp_path / "a.db"), budget=SMALL, progress=False)
+    before = Path(first["tuned_file"]).read_text()
+    with pytest.raises(SymcereError, match="2-trial study .* at most 1 finished trials"):
+        tune(str(synthetic_file), "lightgcn", trials=1, storage=str(tmp_path / "b.db"), budget=SMALL, progress=False)
+    assert not (tmp_path / "b.db").exists() and Path(first["tuned_file"]).read_text() == before
+    scratch = tune(str(synthetic_file), "lightgcn", trials=1, storage=str(tmp_path / "b.db"), budget=SMALL,
+                   write=False, progress=False)
+    assert scratch["tuned_file"] is None and Path(first["tuned_file"]).read_text() == before
+
+
+@pytest.mark.parametrize("settings, kwargs, match", [
+    ({"epochs": 3}, {}, r"\['epochs'\] are set by the equal tuning budget"),
+    ({"seed": 7}, {}, r"\['seed'\] are set by the equal tuning budget"),
+    ({"batch_size": "abc"}, {}, "batch_size takes int"),
+    ({"embedding_dim": -1}, {}, "embedding_dim must be > 0"),
+    ({}, {"timeout": -5}, "--timeout takes seconds > 0"),
+])
+def test_bad_tune_requests_fail_before_any_storage(settings, kwargs, match, tmp_path):
+    with pytest.raises(SymcereError, match=match):
+        tune("nowhere.json", "lightgcn", storage=str(tmp_path / "s" / "x.db"), settings=settings, progress=False, **kwargs)
+    assert not (tmp_path / "s").exists()
+
+
+def test_trials_frame_says_why_a_silent_failure_failed_and_keeps_epochs_whole():
+    from optuna.trial import TrialState
+
+    study = optuna.create_study(direction="maximize")
+    done = study.ask({"lr": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)})
+    done.set_user_attr("best_epoch", 55)
+    study.tell(done, 0.1)
+    study.tell(study.ask({"lr": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)}), state=TrialState.FAIL)
+    frame = trials_frame(study, {"lr": Range(1e-4, 1e-2, log=True)})
+    assert frame["error"].tolist() == ["", frame["error"][1]] and "heartbeat" in frame["error"][1]
+    rows = [line.split(",") for line in frame.to_csv(index=False).splitlines()]
+    assert [r[rows[0].index("best_epoch")] for r in rows[1:]] == ["55", ""]  # not 55.0 beside a missing one

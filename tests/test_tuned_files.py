@@ -7,6 +7,7 @@ import yaml
 
 from symcere_kit.runs.variants import VARIANTS, variant_config
 from symcere_kit.tuning.study import Budget
+from symcere_kit.tuning.tuned import load_tuned
 
 ROOT = Path(__file__).resolve().parents[1] / "configs" / "tuned"
 FILES = sorted(ROOT.glob("*/*.yaml"))
@@ -25,6 +26,8 @@ def test_a_tuned_file_is_whole_and_builds_its_variants_config(path):
     assert {k: v for k, v in study["budget"].items() if k != "trials"} == {
         k: v for k, v in budget.to_dict().items() if k != "trials"}
     assert path.with_suffix(".trials.csv").is_file()
+    # loads as grid and train load it: values valid, the right variant, a nested control on its baseline's current file
+    assert load_tuned(path.parent.name, path.stem, root=ROOT).path == path
     if record["settings"].get("epochs"):
         assert record["settings"]["patience"] == 0 and record["settings"]["epochs"] == study["best_epoch"]
 

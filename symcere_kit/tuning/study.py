@@ -34,6 +34,8 @@ from ..runs.variants import VARIANTS, expand_variants, variant_config
 from .space import corners, decode, distributions, suggest
 
 METRIC = "ndcg@10"
+# Loop settings every trial takes from the budget (TuneTask.config), so a --set of them would be ignored.
+BUDGET_KEYS = ("epochs", "patience", "eval_every", "seed")
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,12 @@ def storage_url(storage: str | None = None) -> str:
         path = Path(storage) if storage else results_dir() / "tuning" / "studies.db"
         url = f"sqlite:///{path.expanduser().resolve()}"
     if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(url[len("sqlite:///"):]).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file where a folder should be, no permission
+            raise SymcereError(f"Cannot make the folder {folder} of the Optuna storage {url!r}: {exc.strerror or exc}. "
+                               f"Give --storage a path in a writable folder.") from exc
     return url
 
 
@@ -102,8 +109,10 @@ def search_space(variant: str) -> dict[str, Range | Choice]:
                            f"define (it has {sorted(full)}).")
     space = {n: full[n] for n in names if n not in v.overrides}
     if not space:
+        source = (f"; it runs {v.tuned_from}'s tuned settings with its overrides, so tune {v.tuned_from}"
+                  if v.tuned_from else "")
         raise SymcereError(f"{variant} has nothing to tune (its model {v.model} has no search space"
-                           f"{' left after its overrides' if full else ''}).")
+                           f"{' left after its overrides' if full else ''}{source}).")
     return space
 
 
@@ -221,6 +230,10 @@ def _open_study(url: str, name: str, dataset, variant: str, budget: Budget, base
     return study
 
 
+# A failed trial without a message of its own: heartbeats found its process gone (killed, or the machine stopped).
+STALE = "its process stopped before it finished (heartbeat went stale); the next run retried its settings"
+
+
 def trials_frame(study, space: dict):
     """One row per trial: number, state, value, best_epoch, epochs_run, seconds (start to end, pruned and
     failed trials too), error, then the parameters."""
@@ -230,11 +243,14 @@ def trials_frame(study, space: dict):
     for t in study.trials:
         params = decode(t.params, space)
         seconds = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete else None
+        error = t.user_attrs.get("error") or (STALE if t.state.name == "FAIL" else "")
         rows.append({"number": t.number, "state": t.state.name, "value": t.value,
                      "best_epoch": t.user_attrs.get("best_epoch"), "epochs_run": t.user_attrs.get("epochs_run"),
-                     "seconds": round(seconds, 2) if seconds is not None else None, "error": t.user_attrs.get("error", ""),
+                     "seconds": round(seconds, 2) if seconds is not None else None, "error": error,
                      **{f"param_{k}": (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}})
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    # whole epochs stay whole next to trials that have none (pruned before a check, failed)
+    return frame.astype({c: "Int64" for c in ("best_epoch", "epochs_run") if c in frame})
 
 
 def summarize(study, space: dict) -> dict:
@@ -256,7 +272,7 @@ def summarize(study, space: dict) -> dict:
 
 
 def check_request(variant: str, budget: Budget, settings: dict | None, trials: int | None = None,
-                  up_to: int | None = None) -> tuple[dict, dict]:
+                  up_to: int | None = None, timeout: float | None = None) -> tuple[dict, dict]:
     """Everything that can be wrong with a tune request, found before any data loads or trial runs:
     an unknown variant or a group, nothing to tune, a malformed range, a value the model refuses at a
     range's end, a fixed setting the model lacks or one that is searched. Returns (space, fixed)."""
@@ -268,16 +284,61 @@ def check_request(variant: str, budget: Budget, settings: dict | None, trials: i
     clash = sorted(set(fixed) & set(space))
     if clash:
         raise SymcereError(f"{clash} are searched by {variant}'s tuning; do not fix them with --set.")
+    budgeted = sorted(set(fixed) & set(BUDGET_KEYS))
+    if budgeted:
+        raise SymcereError(f"{budgeted} are set by the equal tuning budget (epochs up to the epoch cap, early "
+                           f"stopping's patience and checks, training seed {budget.seed}); change the cap with "
+                           f"--epoch-cap, not --set.")
     try:
         distributions(space)  # Optuna checks low <= high, log > 0
     except ValueError as exc:
         raise SymcereError(f"{variant}'s search space is malformed: {exc}") from exc
-    variant_config(variant, budget.seed).replace(**fixed)  # an unknown --set key
+    from ..train import resolve_device
+
+    resolve_device(variant_config(variant, budget.seed).replace(**fixed).loop.device)  # an unknown --set key, a device not here
     for corner in corners(space):  # a value the model refuses
         variant_config(variant, budget.seed).replace(**fixed, **corner)
     if trials is not None and trials < 0 or up_to is not None and up_to < 0:
         raise SymcereError("--trials and --up-to take a number >= 0.")
+    if timeout is not None and not timeout > 0:
+        raise SymcereError(f"--timeout takes seconds > 0; got {timeout}.")
     return space, fixed
+
+
+def _to_add(finished: int, trials: int | None, up_to: int | None, budget: Budget) -> int:
+    """Trials a tune adds: ``trials`` (default the budget's), or what tops the study up to ``up_to``."""
+    return max(0, up_to - finished) if up_to is not None else (budget.trials if trials is None else trials)
+
+
+def _finished_trials(url: str, name: str, space: dict) -> int:
+    """Finished trials of study ``name`` in ``url`` (0 when neither exists); creates nothing."""
+    import optuna
+
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+        return 0
+    try:
+        return summarize(optuna.load_study(study_name=name, storage=open_storage(url)), space)["trials"]
+    except KeyError:  # Optuna: no such study
+        return 0
+
+
+def _check_replace(dataset_arg: str, variant: str, finished: int, root: str | Path | None) -> None:
+    """Refuse, before any trial, a tune whose study will be smaller than the one the existing tuned file
+    came from: its best would replace a larger search with a smaller one (a scratch study, say)."""
+    from .tuned import read_tuned, tuned_path
+
+    try:
+        record = read_tuned(dataset_arg, variant, root)
+    except SymcereError:  # an unreadable file: the tune re-derives it, as its message says
+        return
+    had = (record or {}).get("study", {}).get("trials") or 0
+    if record is not None and finished < had:
+        study = record["study"]
+        raise SymcereError(
+            f"{tuned_path(dataset_arg, variant, root)} holds the best of a {had}-trial study (validation "
+            f"{METRIC} {study.get('best_value')}, storage {study.get('storage')}); this study would have at most "
+            f"{finished} finished trials, and writing its best would replace the larger search. Top it up "
+            f"(--up-to {had}), tune the file's own study (--storage), or pass --no-write to leave the file alone.")
 
 
 def _write_tuned_file(dataset_arg: str, dataset, study, space: dict, summary: dict, base: dict, budget: Budget,
@@ -292,7 +353,7 @@ def _write_tuned_file(dataset_arg: str, dataset, study, space: dict, summary: di
     info = {k: summary[k] for k in ("study", "trials", "complete", "pruned", "failed", "best_value", "best_trial",
                                      "best_epoch")}
     info.update(metric=f"validation {METRIC} (latest 20% of each user's training history)",
-                budget={**budget.to_dict(), "trials": summary["trials"]}, storage=summary["storage"],
+                budget=budget.to_dict(), storage=summary["storage"],
                 tuned_from=VARIANTS[summary["variant"]].tuned_from,
                 seconds=round(float(frame["seconds"].fillna(0).sum()), 1))
     buf = io.StringIO()
@@ -315,15 +376,18 @@ def tune(dataset_arg: str, variant: str, trials: int | None = None, up_to: int |
     from ..runs.grid import make_executor, threads_per_worker
 
     budget = budget or Budget()
-    space, fixed = check_request(variant, budget, settings, trials, up_to)
+    space, fixed = check_request(variant, budget, settings, trials, up_to, timeout)
     if not progress:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     dataset = load_dataset(dataset_arg, progress=progress)
     base = {**_base_settings(dataset_arg, variant, dataset.fingerprint, tuned_root), **fixed}
     url, name = storage_url(storage), study_name(dataset_arg, variant)
+    if write:  # before the study is made: a refused tune leaves no trace
+        finished = _finished_trials(url, name, space)
+        _check_replace(dataset_arg, variant, finished + _to_add(finished, trials, up_to, budget), tuned_root)
     study = _open_study(url, name, dataset, variant, budget, base)
     before = summarize(study, space)
-    n = max(0, up_to - before["trials"]) if up_to is not None else (budget.trials if trials is None else trials)
+    n = _to_add(before["trials"], trials, up_to, budget)
     start = time.perf_counter()
     if n:
         k = max(1, min(workers or 1, n)) if executor != "local" else 1

@@ -23,7 +23,7 @@ from ..config import LoopConfig
 from ..errors import SymcereError
 from ..io import write_text_atomic
 from ..paths import tuned_dir
-from ..runs.variants import VARIANTS
+from ..runs.variants import VARIANTS, variant_config
 
 
 @dataclass(frozen=True)
@@ -35,16 +35,17 @@ class Tuned:
     fingerprint: str
 
     def check(self, fingerprint: str, dataset: str) -> None:
-        check_fingerprint(self.fingerprint, fingerprint, dataset, self.path.stem)
+        check_fingerprint(self.fingerprint, fingerprint, dataset, self.path.stem, self.path)
 
 
-def check_fingerprint(tuned: str, now: str, dataset: str, variant: str) -> None:
-    """Refuse settings tuned on another version of the data (another file, k-core or split)."""
+def check_fingerprint(tuned: str, now: str, dataset: str, variant: str, path: Path | None = None) -> None:
+    """Refuse settings tuned on other data (another review file, k-core, split or dataset)."""
     if tuned != now:
         raise SymcereError(
-            f"The tuned settings of {variant} on {dataset} were tuned on a different version of that data "
-            f"(dataset fingerprint {tuned}, this data {now}: the review file or its preprocessing changed). "
-            f"Re-tune them (`symcere tune {dataset} --model {variant}`) or ignore them with --no-tuned.")
+            f"{path or 'The tuned settings'} ({variant}) were tuned on other data than this {dataset} (dataset "
+            f"fingerprint {tuned}; this data {now}: another file, dataset, k-core or split). Tuned files apply to the "
+            f"data `symcere tune` prepares with its defaults; run this with --no-tuned, or re-tune on this data "
+            f"(`symcere tune {dataset} --model {variant}`) if the review file itself changed.")
 
 
 def tuned_path(dataset: str, variant: str, root: str | Path | None = None) -> Path:
@@ -66,9 +67,13 @@ def read_tuned(dataset: str, variant: str, root: str | Path | None = None) -> di
         where = f", line {mark.line + 1}" if mark else ""
         raise SymcereError(f"{path}{where} is not valid YAML ({getattr(exc, 'problem', None) or exc}); re-derive it "
                            f"with `symcere tune` or delete it.") from exc
-    if not isinstance(record, dict) or "settings" not in record or "dataset_fingerprint" not in record:
-        raise SymcereError(f"{path} is not a tuned-settings file (no 'settings' or 'dataset_fingerprint'); "
+    if not isinstance(record, dict) or not isinstance(record.get("settings"), dict) or "dataset_fingerprint" not in record:
+        raise SymcereError(f"{path} is not a tuned-settings file (no 'settings' mapping or 'dataset_fingerprint'); "
                            f"re-derive it with `symcere tune` or delete it.")
+    if record.get("variant") != variant or record.get("model") != VARIANTS[variant].model:
+        raise SymcereError(f"{path} holds the settings of {record.get('variant')!r} (model {record.get('model')!r}), "
+                           f"not of {variant} (model {VARIANTS[variant].model}); a file is named after its variant. "
+                           f"Re-derive it with `symcere tune --model {variant}` or delete it.")
     return record
 
 
@@ -88,10 +93,31 @@ def load_tuned(dataset: str, variant: str, text_mode: str | None = None,
     if record is None:
         return None
     # a derived control's point is its overrides (the text terms off); they beat the source's tuned values
+    path = tuned_path(dataset, source, root)
     settings = {k: val for k, val in record["settings"].items() if not (derived and k in v.overrides)}
+    try:  # a hand-edited value fails here, naming the file, not deep inside a run
+        variant_config(variant, 0, tuned=settings)
+    except SymcereError as exc:
+        raise SymcereError(f"{path}: {exc} Fix the value or re-derive the file with `symcere tune`.") from None
+    if v.tuned_from and not derived:
+        _check_base(dataset, variant, path, record, root)
     if text_mode not in (None, "frozen"):
         settings = {k: val for k, val in settings.items() if k not in LoopConfig.field_names()}
-    return Tuned(settings, tuned_path(dataset, source, root), record["dataset_fingerprint"])
+    return Tuned(settings, path, record["dataset_fingerprint"])
+
+
+def _check_base(dataset: str, variant: str, path: Path, record: dict, root: str | Path | None) -> None:
+    """A nested control's file carries the tuned settings of the variant it starts from; once that variant
+    is re-tuned the control no longer nests it, and applying the file would compare unlike recipes."""
+    source = VARIANTS[variant].tuned_from
+    base = read_tuned(dataset, source, root)
+    now = {} if base is None else {k: val for k, val in base["settings"].items() if k not in ("epochs", "patience")}
+    stale = sorted(k for k, val in now.items() if record["settings"].get(k) != val)
+    if base is None or stale:
+        why = (f"{source} has no tuned file now" if base is None else
+               "; ".join(f"{k} {record['settings'].get(k)!r} there, {now[k]!r} in {source}'s file" for k in stale))
+        raise SymcereError(f"{path} was tuned on top of {source}'s tuned settings, which changed since ({why}). "
+                           f"Re-tune it (`symcere tune {dataset} --model {variant}`) or run with --no-tuned.")
 
 
 def write_tuned(dataset_arg: str, dataset, variant: str, settings: dict[str, Any], study_info: dict[str, Any],
