@@ -237,6 +237,21 @@ def test_process_workers_share_one_study(synthetic_file, tmp_path):
     assert out["trials"] == 3 and out["added"] == 3
 
 
+def test_concurrent_tunes_of_one_study_stop_at_its_target(synthetic_file, tmp_path):
+    """Two `--up-to 3` runs started on the same study (each counting 0 finished) end it at 3 trials, not 6:
+    every worker stops once the study holds its target (the second task here stands for the other run)."""
+    from symcere_kit.tuning.study import TuneTask, _open_study, optimize, search_space, storage_url
+    from symcere_kit.data.dataset import load_dataset
+
+    url, name = storage_url(str(tmp_path / "c.db")), study_name(str(synthetic_file), "lightgcn")
+    _open_study(url, name, load_dataset(str(synthetic_file), progress=False), "lightgcn", SMALL, {})
+    tasks = [TuneTask(str(synthetic_file), "lightgcn", url, name, 3, None, SMALL, sampler_seed=i, stop_at=3)
+             for i in range(2)]
+    assert optimize(tasks[0]) == 3 and optimize(tasks[1]) == 0
+    study = optuna.load_study(study_name=name, storage=url)
+    assert len(study.trials) == 3 and len(search_space("lightgcn")) == len(study.trials[0].params)
+
+
 def test_the_notebook_rebuilds_studies_from_the_committed_files(synthetic_file, tmp_path):
     import matplotlib
 

@@ -131,6 +131,9 @@ class TuneTask:
     sampler_seed: int = 0
     threads: int | None = None
     progress: bool = False
+    # Finished trials at which every worker stops, whatever its own count: concurrent tunes of one study
+    # (two `--up-to 20` runs, or process workers) then end it at the target, not at their sum.
+    stop_at: int | None = None
 
     def config(self, params: dict[str, Any]) -> RunConfig:
         b = self.budget
@@ -188,8 +191,12 @@ def optimize(task: TuneTask) -> int:
         pruner=optuna.pruners.MedianPruner(n_startup_trials=task.budget.prune_startup,
                                            n_warmup_steps=task.budget.prune_warmup))
     before = len(study.trials)
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    if task.stop_at is not None and sum(t.state in finished for t in study.trials) >= task.stop_at:
+        return 0
+    stop = [optuna.study.MaxTrialsCallback(task.stop_at, states=finished)] if task.stop_at is not None else None
     study.optimize(lambda trial: run_trial(trial, dataset, task, space), n_trials=task.n_trials,
-                   timeout=task.timeout, catch=(TrainingError, MemoryError, RuntimeError),
+                   timeout=task.timeout, catch=(TrainingError, MemoryError, RuntimeError), callbacks=stop,
                    show_progress_bar=task.progress, gc_after_trial=True)
     return len(study.trials) - before
 
@@ -394,7 +401,7 @@ def tune(dataset_arg: str, variant: str, trials: int | None = None, up_to: int |
         threads = threads_per_worker(k)
         tasks = [TuneTask(dataset_arg, variant, url, name, n // k + (i < n % k), timeout, budget,
                           tuple(sorted(base.items())), budget.seed + len(study.trials) + 1000 * i, threads,
-                          progress and k == 1) for i in range(k)]
+                          progress and k == 1, before["trials"] + n) for i in range(k)]
         with make_executor(executor, k) as ex:
             for future in [ex.submit(optimize, t) for t in tasks]:
                 future.result()
