@@ -142,6 +142,41 @@ def table2(tidy: pd.DataFrame, metrics=("hr@10", "ndcg@10")) -> Table:
     return _labelled(Table(mean, std, extra, "Max Improv. %", _marks(mean)))
 
 
+def backbone_pattern(mean: pd.DataFrame, baselines: list[str]) -> pd.DataFrame:
+    """Table 2's pattern per metric over the datasets of ``mean`` (index (dataset, metric), variant columns):
+    on how many datasets SymCERE + NGCF beats SymCERE + LightGCN and the reverse (ties count for
+    neither), on how many the better SymCERE beats every one of ``baselines``, and the median of that
+    margin (Max Improv. %)."""
+    rows = []
+    for metric, part in mean.groupby(level="metric", sort=False):
+        ngcf, lgcn = part["symcere-ngcf"], part["symcere-lightgcn"]
+        best_base = part[baselines].max(axis=1)
+        improv = (part[["symcere-ngcf", "symcere-lightgcn"]].max(axis=1) - best_base) / best_base * 100
+        rows.append({"metric": metric, "datasets": len(part), "+ NGCF above + LightGCN": int((ngcf > lgcn).sum()),
+                     "+ LightGCN above + NGCF": int((lgcn > ngcf).sum()),
+                     "SymCERE above every baseline": int((improv > 0).sum()),
+                     "median Max Improv. %": round(float(improv.median()), 1)})
+    return pd.DataFrame(rows)
+
+
+def table2_pattern(tidy: pd.DataFrame, metrics=("hr@10", "ndcg@10")) -> pd.DataFrame:
+    """:func:`backbone_pattern` of the paper's Table 2 (``paper_table2``: its 15 datasets, its five
+    baselines) beside ours: against the same five baselines, and against all of ours (EASE^R and RP3beta too)."""
+    from .paper_table2 import COLUMNS, paper_means
+
+    mean, _, present = _pivot(summarize(tidy), GROUPS["table2"], list(metrics))
+    if not {"symcere-ngcf", "symcere-lightgcn"} <= set(present):
+        return pd.DataFrame()
+    paper_base = [v for v in COLUMNS if VARIANTS[v].role == "baseline"]
+    ours_base = [v for v in present if VARIANTS[v].role == "baseline"]
+    parts = [("paper (its Table 2)", paper_means(), paper_base),
+             ("ours, the paper's baselines", mean, [v for v in paper_base if v in present]),
+             ("ours, every baseline", mean, ours_base)]
+    return pd.concat([backbone_pattern(m, b).assign(source=name) for name, m, b in parts if b], ignore_index=True)[
+        ["source", "metric", "datasets", "+ NGCF above + LightGCN", "+ LightGCN above + NGCF",
+         "SymCERE above every baseline", "median Max Improv. %"]]
+
+
 def table3(tidy: pd.DataFrame, metrics=("hr@10", "ndcg@10")) -> dict[str, Table]:
     """One table per backbone present: columns w/o Norm, InfoNCE w/ Norm, SymCERE w/ Norm (Min. Drop over
     these), then the controls present: the baseline, SymCERE's recipe with the text off, and the baseline
@@ -229,6 +264,11 @@ def export_tables(tidy: pd.DataFrame, per_user: pd.DataFrame, directory) -> list
         for ext, text in (("md", t.to_markdown() + "\n"), ("tex", t.to_latex()), ("csv", t.to_csv())):
             write_text_atomic(directory / f"{stem}.{ext}", text)
             written.append(directory / f"{stem}.{ext}")
+    pattern = table2_pattern(tidy) if "table2" in tables else pd.DataFrame()
+    if len(pattern):
+        write_text_atomic(directory / "table2_pattern.md", pattern.to_markdown(index=False) + "\n")
+        write_text_atomic(directory / "table2_pattern.csv", pattern.to_csv(index=False))
+        written += [directory / "table2_pattern.md", directory / "table2_pattern.csv"]
     sig = significance(tidy, per_user)
     if len(sig):
         write_text_atomic(directory / "significance.csv", sig.to_csv(index=False))

@@ -139,3 +139,40 @@ def test_readings_table_reports_each_readings_change_from_the_tuned_model():
                                       "graph InfoNCE over nodes (SGL)"]
     assert t.extra[("A", "HR@10")] == pytest.approx(-25.0)  # node's -25 % outweighs dot's +5 %
     assert t.extra[("A", "NDCG@10")] == pytest.approx(15.0)
+
+
+def test_table2_pattern_counts_backbone_wins_ties_for_neither_and_sets_the_paper_beside_ours():
+    from symcere_kit.tables import table2_pattern
+
+    means = {**MEANS, "ease": {"hr@10": 0.50, "ndcg@10": 0.10}}  # a simple baseline above both SymCERE on HR@10
+    both = pd.concat([tidy_from(means, datasets=("A",)),
+                      tidy_from({**means, "symcere-lightgcn": {"hr@10": 0.44, "ndcg@10": 0.30}}, datasets=("B",))])
+    pattern = table2_pattern(both).set_index(["source", "metric"])
+    ours = pattern.loc["ours, the paper's baselines"]
+    # A: NGCF above on both metrics; B: HR@10 tied (0.44 each), LightGCN above on NDCG@10
+    assert ours.loc["HR@10", ["+ NGCF above + LightGCN", "+ LightGCN above + NGCF"]].tolist() == [1, 0]
+    assert ours.loc["NDCG@10", ["+ NGCF above + LightGCN", "+ LightGCN above + NGCF"]].tolist() == [1, 1]
+    assert ours.loc["NDCG@10", "SymCERE above every baseline"] == 1  # B: 0.30 > ngcf's 0.25; A: 0.22 < 0.25
+    assert ours.loc["HR@10", "median Max Improv. %"] == pytest.approx(10.0)  # 0.44 vs lightgcn's 0.40, both
+    every = pattern.loc["ours, every baseline"]
+    assert every.loc["HR@10", "SymCERE above every baseline"] == 0  # EASE^R's 0.50 beats both
+    paper = pattern.loc["paper (its Table 2)"]
+    assert paper.loc["HR@10", "datasets"] == 15 and paper.loc["HR@10", "+ NGCF above + LightGCN"] + paper.loc[
+        "HR@10", "+ LightGCN above + NGCF"] <= 15
+    assert table2_pattern(tidy_from({"lightgcn": MEANS["lightgcn"]})).empty  # no SymCERE: no pattern
+
+
+def test_the_transcribed_paper_table2_matches_the_paper(needs_shared):
+    import math
+    import re
+
+    from symcere_kit.paper_table2 import ROWS
+
+    text = (needs_shared.parent / "paper" / "symcere_paper.txt").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(text) if line.startswith("Clothing, Shoes & Jewelry HR@10"))
+    printed = [[math.nan if v == "-" else float(v) for v in re.findall(r"(?<![\d.])(\d\.\d{3}|-)(?=\s)", line.split("%")[0] + " ")]
+               for line in text[start:start + 30]]
+    ours = [list(row) for rows in ROWS.values() for row in rows]
+    assert len(printed) == len(ours) == 30
+    for got, want in zip(ours, printed):
+        assert len(got) == len(want) == 7 and all(a == b or (math.isnan(a) and math.isnan(b)) for a, b in zip(got, want))
