@@ -282,7 +282,9 @@ def check_request(variant: str, budget: Budget, settings: dict | None, trials: i
                   up_to: int | None = None, timeout: float | None = None) -> tuple[dict, dict]:
     """Everything that can be wrong with a tune request, found before any data loads or trial runs:
     an unknown variant or a group, nothing to tune, a malformed range, a value the model refuses at a
-    range's end, a fixed setting the model lacks or one that is searched. Returns (space, fixed)."""
+    range's end, a fixed setting the model lacks, one that is searched or one the budget sets, a value of
+    the wrong type or sign, a device this machine lacks, a negative trial count or timeout.
+    Returns (space, fixed)."""
     expand_variants([variant])  # an unknown variant fails here
     if variant not in VARIANTS:
         raise SymcereError(f"tune takes one variant, not the group {variant!r}; tune its variants one by one.")
