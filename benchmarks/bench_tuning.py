@@ -33,9 +33,12 @@ def reference_seconds(dataset: str) -> float:
     from symcere_kit.train import run
 
     ds = load_dataset(dataset, progress=False)
-    start = time.perf_counter()
-    run(ds, RunConfig.for_model("lightgcn"), progress=False)
-    return time.perf_counter() - start
+    times = []
+    for _ in range(2):  # the best of two: the first run in a process also pays one-off warm-up
+        start = time.perf_counter()
+        run(ds, RunConfig.for_model("lightgcn"), progress=False)
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def main() -> None:
