@@ -18,6 +18,9 @@ def test_committed_notebook_has_no_outputs_and_a_parameters_cell(nb):
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
     assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in code)
     assert any("QUICK" in "".join(c["source"]) for c in code)
+    # nbformat 4.5 cells carry ids; a cell added without one makes papermill warn on stderr
+    ids = [c.get("id") for c in cells]
+    assert all(ids) and len(set(ids)) == len(ids)
 
 
 @pytest.mark.slow
