@@ -13,6 +13,7 @@ Nothing here imports torch: the command line builds its parser from this module 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field, fields
@@ -49,8 +50,9 @@ def _type_ok(value: Any, hint: Any) -> bool:
 
 
 class _Config:
-    # Names whose values must be > 0 / >= 0, checked (with every value's type) where user input enters:
-    # from_dict and replace (YAML, records, --set). Subclasses add theirs; the sets of the whole MRO apply.
+    # Names whose values must be finite and > 0 / >= 0, checked with every value's type whenever a config is
+    # built (YAML, records, --set, direct construction). Subclasses add theirs; the sets of the whole MRO apply;
+    # a subclass's own __post_init__ calls super().__post_init__() first.
     POSITIVE: ClassVar[frozenset[str]] = frozenset()
     NON_NEGATIVE: ClassVar[frozenset[str]] = frozenset()
 
@@ -65,9 +67,12 @@ class _Config:
             if hint is not None and not _type_ok(value, hint):
                 want = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
                 raise SymcereError(f"{cls.__name__} option {key} takes {want}; got {value!r} ({type(value).__name__}).")
-            if key in positive and not value > 0 or key in non_negative and not value >= 0:
-                raise SymcereError(f"{cls.__name__} option {key} must be {'> 0' if key in positive else '>= 0'}; "
-                                   f"got {value!r}.")
+            if key in positive | non_negative and not (math.isfinite(value) and value >= 0 and (value > 0 or key in non_negative)):
+                raise SymcereError(f"{cls.__name__} option {key} must be {'> 0' if key in positive else '>= 0'} "
+                                   f"and finite; got {value!r}.")
+
+    def __post_init__(self):
+        self.check_values({f.name: getattr(self, f.name) for f in fields(self)})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -90,11 +95,9 @@ class _Config:
         for key, value in d.items():
             if isinstance(value, list) and typing.get_origin(hints.get(key)) is tuple:
                 d[key] = tuple(value)
-        cls.check_values(d)
         return cls(**d)
 
     def replace(self, **changes):
-        self.check_values(changes)
         return dataclasses.replace(self, **changes)
 
     def to_yaml(self, path: str | Path) -> None:
@@ -144,6 +147,7 @@ class LoopConfig(_Config):
     NON_NEGATIVE: ClassVar[frozenset[str]] = frozenset({"epochs", "patience"})
 
     def __post_init__(self):
+        super().__post_init__()
         if not 0 < self.validation_ratio < 1:
             raise SymcereError(f"validation_ratio must be between 0 and 1; got {self.validation_ratio!r}.")
         if not self.eval_ks or min(self.eval_ks) < 1:

@@ -73,12 +73,27 @@ def test_settings_validate_their_choices():
     ("symcere", {"normalize": 1}, "normalize takes bool"),
     ("symcere", {"tau": 0}, "tau must be > 0"),
     ("symcere", {"text_model": 3}, r"text_model takes str \| None"),
+    ("symcere", {"cross_weight": float("inf")}, "cross_weight must be >= 0 and finite; got inf"),
+    ("lightgcn", {"lr": float("nan")}, "lr must be > 0 and finite"),
+    ("ease", {"reg_lambda": 0.0}, "reg_lambda must be > 0"),
+    ("rp3beta", {"top_k": 0}, "top_k must be > 0"),
+    ("rp3beta", {"top_k": 2.5}, "top_k takes int"),
 ])
 def test_a_value_of_the_wrong_type_or_sign_is_refused_by_name(model, options, match):
     with pytest.raises(SymcereError, match=match):
         RunConfig.for_model(model, **options)
     with pytest.raises(SymcereError, match=match):
         RunConfig.for_model(model).replace(**options)
+
+
+def test_direct_construction_is_checked_too():
+    from symcere_kit.config import LoopConfig
+    from symcere_kit.models.ease import EASESettings
+
+    with pytest.raises(SymcereError, match="EASESettings option reg_lambda must be > 0"):
+        EASESettings(reg_lambda=-1.0)
+    with pytest.raises(SymcereError, match="LoopConfig option epochs takes int"):
+        LoopConfig(epochs="30")
 
 
 def test_ints_pass_for_floats_and_are_kept_as_given():

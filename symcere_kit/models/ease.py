@@ -20,7 +20,6 @@ import numpy as np
 import scipy.linalg
 
 from ..config import ModelSettings, Range
-from ..errors import SymcereError
 from .item_similarity import ItemSimilarityRecommender
 
 FD_EASE = "Ferrari Dacrema et al. (RecSys 2019 / TOIS 2021) code, MaurizioFD/RecSys2019_DeepLearning_Evaluation"
@@ -36,10 +35,7 @@ class EASESettings(ModelSettings):
         "reg_lambda": Range(1.0, 1e7, log=True, source=FD_EASE + ", ParameterTuning/run_parameter_search.py: "
                             "EASE_R l2_norm Real(1e0, 1e7, prior='log-uniform')"),
     }
-
-    def __post_init__(self):
-        if not self.reg_lambda > 0:
-            raise SymcereError(f"EASE reg_lambda must be > 0 (it keeps X^T X + lambda*I invertible); got {self.reg_lambda!r}.")
+    POSITIVE: ClassVar[frozenset[str]] = frozenset({"reg_lambda"})  # keeps X^T X + lambda*I invertible
 
 
 class EASE(ItemSimilarityRecommender):

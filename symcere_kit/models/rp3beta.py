@@ -30,7 +30,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..config import Choice, ModelSettings, Range
-from ..errors import SymcereError
 from .item_similarity import ItemSimilarityRecommender
 
 FD = "Ferrari Dacrema et al. (RecSys 2019 / TOIS 2021) code, MaurizioFD/RecSys2019_DeepLearning_Evaluation"
@@ -54,10 +53,7 @@ class RP3betaSettings(ModelSettings):
         "pop_beta": Range(0.0, 2.0, source=FD_SEARCH + "beta Real(low=0, high=2, prior='uniform')"),
         "normalize_similarity": Choice((True, False), source=FD_SEARCH + "normalize_similarity Categorical([True, False])"),
     }
-
-    def __post_init__(self):
-        if isinstance(self.top_k, bool) or int(self.top_k) != self.top_k or self.top_k < 1:
-            raise SymcereError(f"RP3beta top_k must be a whole number >= 1; got {self.top_k!r}.")
+    POSITIVE: ClassVar[frozenset[str]] = frozenset({"top_k"})
 
 
 def row_l1(m: sp.csr_matrix) -> sp.csr_matrix:

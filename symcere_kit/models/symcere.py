@@ -115,7 +115,7 @@ class SymCERESettings(TextTrainingSettings, GraphSettings):
     word_mask_draw: str = "auto"
     edge_dropout: float = 0.1  # graph view g' of eq. (6): edge dropout rate (SGL-ED's 0.1)
     POSITIVE: ClassVar[frozenset[str]] = frozenset({"tau"})
-    NON_NEGATIVE: ClassVar[frozenset[str]] = frozenset({"alpha", "beta", "edge_dropout", "message_dropout"})
+    NON_NEGATIVE: ClassVar[frozenset[str]] = frozenset({"alpha", "beta", "edge_dropout", "message_dropout", "cross_weight"})
     # Loop defaults: SymCERE's own ("symcere", below) or those of the backbone's baseline ("backbone":
     # LightGCN's 30 epochs, NGCF's 100, both lr 0.005 and batch 2048), for controls on the baseline's recipe.
     loop_from: str = "symcere"
@@ -139,6 +139,7 @@ class SymCERESettings(TextTrainingSettings, GraphSettings):
     }
 
     def __post_init__(self):
+        super().__post_init__()
         for name, value, allowed in (("backbone", self.backbone, tuple(_BACKBONES)), ("text_mode", self.text_mode, TEXT_MODES),
                                      *((name, getattr(self, name), values) for name, values in READINGS.items()
                                        if name != "word_mask_draw"),
@@ -146,8 +147,6 @@ class SymCERESettings(TextTrainingSettings, GraphSettings):
                                      ("loop_from", self.loop_from, ("symcere", "backbone"))):
             if value not in allowed:
                 raise SymcereError(f"SymCERE {name} must be one of {', '.join(allowed)}; got {value!r}.")
-        if isinstance(self.cross_weight, bool) or not (isinstance(self.cross_weight, (int, float)) and 0 <= self.cross_weight < float("inf")):
-            raise SymcereError(f"SymCERE cross_weight must be a finite number >= 0; got {self.cross_weight!r}.")
         draws = _MASK_DRAWS[self.text_mode]
         if self.word_mask_draw != "auto" and self.word_mask_draw not in draws:
             why = ("keeps no transformer during training, so it cannot draw a fresh mask per step"
