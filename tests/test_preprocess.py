@@ -73,3 +73,55 @@ def test_empty_after_k_core_names_the_source_and_the_fix():
     df = frame([("u", "a", 1.0, "t", "", 1)])
     with pytest.raises(EmptyDatasetError, match=r"reviews\.json.*user_k=5.*--user-k"):
         preprocess(df, DataConfig(), source="reviews.json")
+
+
+def random_reviews(seed: int, n: int = 400) -> pd.DataFrame:
+    """Reviews with every case the steps handle: repeated pairs, equal times, variant copies (same user, time
+    and text on several items), blank and whitespace-only texts, missing ratings."""
+    rng = np.random.default_rng(seed)
+    texts = np.array(["good", "bad", "same words", "", " ", "\u3000", "ok then", "title only"], dtype=object)
+    return pd.DataFrame({
+        "user": rng.choice([f"u{i}" for i in range(25)], n),
+        "item": rng.choice([f"i{i}" for i in range(30)], n),
+        "rating": np.where(rng.random(n) < 0.1, np.nan, rng.integers(1, 6, n)).astype(np.float32),
+        "text": texts[rng.integers(0, len(texts), n)],
+        "title": rng.choice(["", "head", "t"], n),
+        "timestamp": rng.integers(0, 12, n).astype(np.int64),
+    })
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("options", [
+    {}, {"empty_text": "drop"}, {"empty_text": "title"}, {"dedupe_pairs": False},
+    {"drop_cross_variant": False, "user_k": 3, "item_k": 2}, {"user_k": 1, "item_k": 1},
+])
+def test_the_out_of_core_steps_give_what_the_pandas_steps_gave(seed, options):
+    from reference_preprocess import preprocess as reference
+
+    raw, config = random_reviews(seed), DataConfig(**options)
+    try:
+        want = reference(raw, config)
+    except EmptyDatasetError:
+        with pytest.raises(EmptyDatasetError):
+            preprocess(raw, config)
+        return
+    got = preprocess(raw, config)
+    pd.testing.assert_frame_equal(got.frame, want.frame.reset_index(drop=True))
+    assert got.losses == want.losses
+    assert list(got.user_ids) == list(want.user_ids) and list(got.item_ids) == list(want.item_ids)
+
+
+@pytest.mark.parametrize("name", ["amazon2014_musical_instruments", "amazon2018_gift_cards_5"])
+def test_the_shared_files_preprocess_as_before(name):
+    from reference_preprocess import preprocess as reference
+
+    from symcere_kit.data.readers import read_reviews
+    from symcere_kit.data.registry import lookup, find_local
+
+    path = find_local(lookup(name))
+    if path is None:
+        pytest.skip(f"{name} is not in ../shared/data")
+    raw = read_reviews(path, progress=False).frame
+    got, want = preprocess(raw, DataConfig()), reference(raw, DataConfig())
+    pd.testing.assert_frame_equal(got.frame, want.frame.reset_index(drop=True))
+    assert got.losses == want.losses and list(got.user_ids) == list(want.user_ids)

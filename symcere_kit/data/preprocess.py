@@ -1,10 +1,21 @@
-"""Clean a tidy review frame: dedupe, cross-variant copies, empty-text policy, iterative k-core, id maps.
+"""Clean a tidy review table: dedupe, cross-variant copies, empty-text policy, iterative k-core, id maps.
+
+The steps run in DuckDB, out of core: on keys only (file order, user, item, time, a blank flag and a
+128-bit hash of the text), so the texts of reviews that are filtered out are never held; the texts of
+the kept reviews are read once at the end. DuckDB spills to disk past ``MEMORY_LIMIT``, so memory is
+bounded by the kept dataset, not the raw file. Chosen over Polars by measurement (1 M generated
+Amazon 2023 reviews, 2 cores: DuckDB read 1.9 s at 166 MB peak RSS, Polars' streaming engine 2.9 s at
+706 MB; ``benchmarks/bench_data.py``).
 
 Each step counts what it removed, so `symcere stats` can report the losses.
 """
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -12,85 +23,99 @@ import pandas as pd
 from ..config import DataConfig
 from ..errors import EmptyDatasetError
 
+MEMORY_LIMIT = "1GB"  # DuckDB's working memory; past it, it spills to a temporary folder
+
 
 @dataclass
 class Preprocessed:
     """Interactions with contiguous ids; ``order`` keeps the file order for tie-breaking in time."""
 
-    frame: pd.DataFrame  # columns: user, item (int ids), rating, text, timestamp, order
+    frame: pd.DataFrame  # columns: user, item (int ids), rating, text, timestamp, order; in file order
     user_ids: np.ndarray  # index -> original user id (sorted strings)
     item_ids: np.ndarray  # index -> original item id
     losses: dict[str, int] = field(default_factory=dict)
 
 
-def _is_blank(text: pd.Series) -> pd.Series:
+def blank_text(text: pd.Series) -> pd.Series:
+    """True where a review has no text (Python's whitespace, as ``str.strip`` sees it)."""
     return text.str.strip().eq("")
 
 
-def dedupe_pairs(df: pd.DataFrame) -> pd.DataFrame:
-    """Keep the earliest review of each (user, item); file order breaks ties in time."""
-    earliest = df.sort_values(["timestamp", "order"], kind="stable")
-    return earliest.drop_duplicates(["user", "item"], keep="first").sort_values("order")
+@contextlib.contextmanager
+def connect() -> Iterator:
+    """A DuckDB connection with bounded memory and its own spill folder (removed afterwards)."""
+    import duckdb  # imported here: the command line starts without it
 
-
-def drop_cross_variant_copies(df: pd.DataFrame) -> pd.DataFrame:
-    """Amazon 2018 lists one review once per product variant: same user, time and text on several
-    items. Keep the first in file order, otherwise the same text lands in train and test."""
-    copy = df.duplicated(["user", "timestamp", "text"], keep="first") & ~_is_blank(df["text"])
-    return df[~copy]
-
-
-def apply_empty_text_policy(df: pd.DataFrame, policy: str) -> pd.DataFrame:
-    blank = _is_blank(df["text"])
-    if policy == "keep":
-        return df
-    if policy == "drop":
-        return df[~blank]
-    if policy == "title":
-        df = df.copy()
-        df.loc[blank, "text"] = df.loc[blank, "title"]
-        return df
-    raise ValueError(f"empty_text must be 'keep', 'drop' or 'title', not {policy!r}")
+    with tempfile.TemporaryDirectory(prefix="symcere-duckdb-") as spill:
+        con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 def k_core(df: pd.DataFrame, user_k: int, item_k: int) -> pd.DataFrame:
-    """Drop users with < user_k and items with < item_k interactions until both hold."""
+    """Rows of ``df`` (columns user, item, any others) left after the iterative k-core: drop users with
+    < user_k and items with < item_k interactions until both hold (the maximal such subgraph)."""
+    with connect() as con:
+        con.register("df", df.assign(_row=np.arange(len(df), dtype=np.int64))[["_row", "user", "item"]])
+        con.execute('CREATE TEMP TABLE cur AS SELECT _row AS ord, "user", item FROM df')
+        _k_core(con, user_k, item_k)
+        kept = con.execute("SELECT ord FROM cur ORDER BY ord").fetchnumpy()["ord"]
+    return df.iloc[kept]
+
+
+def _k_core(con, user_k: int, item_k: int) -> None:
+    """Shrink TEMP TABLE ``cur`` (ord, user, item) to its k-core in place."""
+    n = con.execute("SELECT count(*) FROM cur").fetchone()[0]
     while True:
-        user_n = df["user"].map(df["user"].value_counts())
-        item_n = df["item"].map(df["item"].value_counts())
-        keep = (user_n >= user_k) & (item_n >= item_k)
-        if keep.all():
-            return df
-        df = df[keep]
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE cur AS SELECT ord, "user", item FROM cur
+                        QUALIFY count(*) OVER (PARTITION BY "user") >= {int(user_k)}
+                            AND count(*) OVER (PARTITION BY item) >= {int(item_k)}""")
+        left = con.execute("SELECT count(*) FROM cur").fetchone()[0]
+        if left == n:
+            return
+        n = left
 
 
-def preprocess(raw: pd.DataFrame, config: DataConfig, source: str = "input") -> Preprocessed:
-    """Run the cleaning steps in a fixed order and map ids to 0..n-1 (sorted, so file-order free)."""
-    df = raw.assign(order=np.arange(len(raw), dtype=np.int64))
-    losses = {"raw_reviews": len(df)}
-    if config.dedupe_pairs:
-        n = len(df)
-        df = dedupe_pairs(df)
-        losses["duplicate_pairs"] = n - len(df)
-    if config.drop_cross_variant:
-        n = len(df)
-        df = drop_cross_variant_copies(df)
-        losses["cross_variant_copies"] = n - len(df)
-    n = len(df)
-    df = apply_empty_text_policy(df, config.empty_text)
-    losses["empty_text_dropped"] = n - len(df)
-    n = len(df)
-    df = k_core(df, config.user_k, config.item_k)
-    losses["k_core"] = n - len(df)
-    if df.empty:
-        raise EmptyDatasetError(
-            f"Nothing is left of {source} after preprocessing: {losses['raw_reviews']:,} reviews in, "
-            f"{losses.get('duplicate_pairs', 0):,} duplicate pairs, "
-            f"{losses.get('cross_variant_copies', 0):,} cross-variant copies, "
-            f"{losses['empty_text_dropped']:,} empty texts and {losses['k_core']:,} k-core removals "
-            f"(user_k={config.user_k}, item_k={config.item_k}). Lower the k-core thresholds "
-            f"(--user-k/--item-k) or use a larger file."
-        )
+def preprocess(raw: pd.DataFrame | str | Path, config: DataConfig, source: str = "input",
+               n_skipped: int = 0) -> Preprocessed:
+    """Run the cleaning steps in a fixed order and map ids to 0..n-1 (sorted, so file-order free).
+
+    ``raw``: a tidy review frame (columns user, item, rating, text, title, timestamp; file order) or a
+    Parquet file of the same columns plus ``order`` (file position) and ``blank`` (``blank_text``), as
+    ``readers.spool_reviews`` writes. ``n_skipped``: records the reader skipped, named when nothing is left.
+    Raises ``EmptyDatasetError`` when no review survives.
+    """
+    with connect() as con:
+        if isinstance(raw, pd.DataFrame):
+            table = raw.assign(order=np.arange(len(raw), dtype=np.int64), blank=blank_text(raw["text"]))
+            con.register("src", table)
+        else:
+            con.execute(f"CREATE VIEW src AS SELECT * FROM read_parquet('{_sql_path(raw)}')")
+        losses = {"raw_reviews": con.execute("SELECT count(*) FROM src").fetchone()[0]}
+        # Keys only: the text enters as a hash for the cross-variant rule (null where blank: never a copy).
+        con.execute('''CREATE TEMP TABLE cur AS SELECT "order" AS ord, "user", item, "timestamp", blank,
+                       CASE WHEN blank THEN NULL ELSE md5_number(text) END AS tkey FROM src''')
+        if config.dedupe_pairs:  # the earliest review of each (user, item); file order breaks ties in time
+            losses["duplicate_pairs"] = _shrink(con, 'QUALIFY row_number() OVER (PARTITION BY "user", item '
+                                                     'ORDER BY "timestamp", ord) = 1')
+        if config.drop_cross_variant:
+            # Amazon 2018 lists one review once per product variant: same user, time and text on several
+            # items. Keep the first in file order, otherwise the same text lands in train and test.
+            losses["cross_variant_copies"] = _shrink(con, 'QUALIFY tkey IS NULL OR row_number() OVER '
+                                                          '(PARTITION BY "user", "timestamp", tkey ORDER BY ord) = 1')
+        if config.empty_text not in ("keep", "drop", "title"):
+            raise ValueError(f"empty_text must be 'keep', 'drop' or 'title', not {config.empty_text!r}")
+        losses["empty_text_dropped"] = _shrink(con, "WHERE NOT blank") if config.empty_text == "drop" else 0
+        n = con.execute("SELECT count(*) FROM cur").fetchone()[0]
+        _k_core(con, config.user_k, config.item_k)
+        losses["k_core"] = n - con.execute("SELECT count(*) FROM cur").fetchone()[0]
+        if n == losses["k_core"]:
+            raise EmptyDatasetError(_nothing_left(source, losses, config, n_skipped))
+        text = "CASE WHEN s.blank THEN s.title ELSE s.text END" if config.empty_text == "title" else "s.text"
+        df = con.execute(f'''SELECT s."user", s.item, s.rating, {text} AS text, s."timestamp", s."order"
+                             FROM src s SEMI JOIN cur ON s."order" = cur.ord ORDER BY s."order"''').fetchdf()
     user_idx, user_ids = pd.factorize(df["user"], sort=True)
     item_idx, item_ids = pd.factorize(df["item"], sort=True)
     frame = pd.DataFrame(
@@ -104,3 +129,24 @@ def preprocess(raw: pd.DataFrame, config: DataConfig, source: str = "input") -> 
         }
     )
     return Preprocessed(frame, np.asarray(user_ids, dtype=object), np.asarray(item_ids, dtype=object), losses)
+
+
+def _shrink(con, clause: str) -> int:
+    """Filter TEMP TABLE ``cur`` by ``clause``; the number of rows removed."""
+    n = con.execute("SELECT count(*) FROM cur").fetchone()[0]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE cur AS SELECT * FROM cur {clause}")
+    return n - con.execute("SELECT count(*) FROM cur").fetchone()[0]
+
+
+def _sql_path(path: str | Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _nothing_left(source: str, losses: dict[str, int], config: DataConfig, n_skipped: int) -> str:
+    skipped = f" ({n_skipped:,} more records skipped as malformed)" if n_skipped else ""
+    return (f"Nothing is left of {source} after preprocessing: {losses['raw_reviews']:,} reviews in{skipped}, "
+            f"{losses.get('duplicate_pairs', 0):,} duplicate pairs, "
+            f"{losses.get('cross_variant_copies', 0):,} cross-variant copies, "
+            f"{losses['empty_text_dropped']:,} empty texts and {losses['k_core']:,} k-core removals "
+            f"(user_k={config.user_k}, item_k={config.item_k}). Lower the k-core thresholds "
+            f"(--user-k/--item-k) or use a larger file.")
