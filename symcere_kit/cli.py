@@ -24,6 +24,9 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--item-k", type=int, default=defaults.item_k, help="k-core threshold for items")
     p.add_argument("--empty-text", choices=["keep", "drop", "title"], default=defaults.empty_text)
     p.add_argument("--skip-bad-records", action="store_true", help="skip malformed records and count them")
+    p.add_argument("--sample-users", type=int, default=None, metavar="N",
+                   help="keep N users drawn at random (seeded, before k-core), e.g. to reach the paper's Table 1 size")
+    p.add_argument("--sample-seed", type=int, default=defaults.sample_seed, help="seed of --sample-users")
     p.add_argument("--no-cache", action="store_true", help="rebuild instead of using data/processed/")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
 
@@ -33,7 +36,8 @@ def _load(args, progress: bool):
     from .data.readers import parse_column_map
 
     config = DataConfig(user_k=args.user_k, item_k=args.item_k, empty_text=args.empty_text,
-                        skip_bad_records=args.skip_bad_records)
+                        skip_bad_records=args.skip_bad_records, sample_users=args.sample_users,
+                        sample_seed=args.sample_seed)
     column_map = parse_column_map(args.columns) if args.columns else None
     return load_dataset(args.dataset, config, fmt=args.fmt, column_map=column_map,
                         progress=progress, use_cache=not args.no_cache)

@@ -67,7 +67,7 @@ class _Config:
             if hint is not None and not _type_ok(value, hint):
                 want = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
                 raise SymcereError(f"{cls.__name__} option {key} takes {want}; got {value!r} ({type(value).__name__}).")
-            if key in positive | non_negative and not (math.isfinite(value) and value >= 0 and (value > 0 or key in non_negative)):
+            if key in positive | non_negative and value is not None and not (math.isfinite(value) and value >= 0 and (value > 0 or key in non_negative)):
                 raise SymcereError(f"{cls.__name__} option {key} must be {'> 0' if key in positive else '>= 0'} "
                                    f"and finite; got {value!r}.")
 
@@ -124,6 +124,22 @@ class DataConfig(_Config):
     empty_text: EmptyTextPolicy = "keep"
     test_ratio: float = 0.2  # per user, latest floor(ratio*n) interactions (>= 1) are test
     skip_bad_records: bool = False  # skip malformed lines (and count them) instead of failing
+    # Paper-scale sampling (its Table 1 sizes come from an undisclosed subsample before 5-core): keep the
+    # reviews of N users drawn uniformly without replacement before any other step; None keeps every user.
+    # The draw ranks users by md5("<sample_seed>:<user id>") and keeps the N lowest: order-free (the same
+    # users whatever the file order or engine) and seeded.
+    sample_users: int | None = None
+    sample_seed: int = 0
+    POSITIVE: ClassVar[frozenset[str]] = frozenset({"sample_users"})
+    NON_NEGATIVE: ClassVar[frozenset[str]] = frozenset({"user_k", "item_k", "sample_seed"})
+    # Fields added after the first cached datasets: they enter the fingerprint only when not at their default,
+    # so the fingerprints that tuned files and runs carry stay valid for the data they describe.
+    _LATER: ClassVar[tuple[str, ...]] = ("sample_users", "sample_seed")
+
+    def fingerprint_dict(self) -> dict[str, Any]:
+        """``to_dict()`` less the later fields at their defaults: what a dataset's fingerprint hashes."""
+        defaults = {f.name: f.default for f in fields(self)}
+        return {k: v for k, v in self.to_dict().items() if not (k in self._LATER and v == defaults[k])}
 
 
 @dataclass(frozen=True)

@@ -125,3 +125,29 @@ def test_the_shared_files_preprocess_as_before(name):
     got, want = preprocess(raw, DataConfig()), reference(raw, DataConfig())
     pd.testing.assert_frame_equal(got.frame, want.frame.reset_index(drop=True))
     assert got.losses == want.losses and list(got.user_ids) == list(want.user_ids)
+
+
+def test_sample_users_keeps_every_review_of_n_seeded_users_whatever_the_file_order():
+    raw = random_reviews(3, n=600)
+    config = DataConfig(user_k=1, item_k=1, sample_users=7, dedupe_pairs=False, drop_cross_variant=False)
+    pre = preprocess(raw, config)
+    users = set(pre.user_ids)
+    assert len(users) == 7
+    assert len(pre.frame) == raw["user"].isin(users).sum()  # all their reviews, nobody else's
+    assert pre.losses["users_not_sampled"] == len(raw) - len(pre.frame)
+    shuffled = preprocess(raw.sample(frac=1, random_state=0).reset_index(drop=True), config)
+    assert set(shuffled.user_ids) == users
+    other_seed = preprocess(raw, DataConfig(**{**config.to_dict(), "sample_seed": 1}))
+    assert set(other_seed.user_ids) != users
+    # the sample comes before k-core: a sampled user can still fall to it, an unsampled one never enters
+    cored = preprocess(raw, DataConfig(user_k=15, item_k=1, sample_users=7))
+    assert 0 < len(cored.user_ids) < 7 and set(cored.user_ids) <= users
+
+
+def test_the_sampling_fields_at_their_defaults_leave_the_fingerprint_as_it_was():
+    import dataclasses
+
+    config = DataConfig()
+    legacy = {k: v for k, v in config.to_dict().items() if k not in ("sample_users", "sample_seed")}
+    assert config.fingerprint_dict() == legacy
+    assert "sample_users" in dataclasses.replace(config, sample_users=10).fingerprint_dict()

@@ -133,7 +133,7 @@ def dataset_from_reviews(raw: pd.DataFrame, config: DataConfig | None = None, na
     """Build a dataset from an in-memory tidy review frame (generated data, notebooks, tests)."""
     config = config or DataConfig()
     frame, meta = _process(raw, config, source=name)
-    meta["fingerprint"] = stable_hash({"frame": pd.util.hash_pandas_object(raw).sum(), "config": config.to_dict()})
+    meta["fingerprint"] = stable_hash({"frame": pd.util.hash_pandas_object(raw).sum(), "config": config.fingerprint_dict()})
     return _from_frame(name, frame, meta)
 
 
@@ -150,7 +150,7 @@ def load_dataset(
     name, path, entry = resolve(name_or_path)
     file_hash = sha256_file(path)
     fingerprint = stable_hash(
-        {"file": file_hash, "config": config.to_dict(), "fmt": fmt, "columns": column_map, "v": CACHE_VERSION}
+        {"file": file_hash, "config": config.fingerprint_dict(), "fmt": fmt, "columns": column_map, "v": CACHE_VERSION}
     )
     cached = cache_dir() / f"{name}-{fingerprint}.parquet"
     if use_cache and cached.is_file():

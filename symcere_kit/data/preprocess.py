@@ -97,6 +97,10 @@ def preprocess(raw: pd.DataFrame | str | Path, config: DataConfig, source: str =
         # Keys only: the text enters as a hash for the cross-variant rule (null where blank: never a copy).
         con.execute('''CREATE TEMP TABLE cur AS SELECT "order" AS ord, "user", item, "timestamp", blank,
                        CASE WHEN blank THEN NULL ELSE md5_number(text) END AS tkey FROM src''')
+        if config.sample_users is not None:  # before every other step, as the paper's subsample (config.py)
+            losses["users_not_sampled"] = _shrink(con, f'''WHERE "user" IN (SELECT "user" FROM (SELECT DISTINCT "user"
+                FROM cur) ORDER BY md5_number(concat('{int(config.sample_seed)}:', "user")), "user"
+                LIMIT {int(config.sample_users)})''')
         if config.dedupe_pairs:  # the earliest review of each (user, item); file order breaks ties in time
             losses["duplicate_pairs"] = _shrink(con, 'QUALIFY row_number() OVER (PARTITION BY "user", item '
                                                      'ORDER BY "timestamp", ord) = 1')
@@ -144,9 +148,12 @@ def _sql_path(path: str | Path) -> str:
 
 def _nothing_left(source: str, losses: dict[str, int], config: DataConfig, n_skipped: int) -> str:
     skipped = f" ({n_skipped:,} more records skipped as malformed)" if n_skipped else ""
+    sampled = (f"{losses['users_not_sampled']:,} reviews of users outside the sample of {config.sample_users:,}, "
+               if "users_not_sampled" in losses else "")
     return (f"Nothing is left of {source} after preprocessing: {losses['raw_reviews']:,} reviews in{skipped}, "
+            f"{sampled}"
             f"{losses.get('duplicate_pairs', 0):,} duplicate pairs, "
             f"{losses.get('cross_variant_copies', 0):,} cross-variant copies, "
             f"{losses['empty_text_dropped']:,} empty texts and {losses['k_core']:,} k-core removals "
             f"(user_k={config.user_k}, item_k={config.item_k}). Lower the k-core thresholds "
-            f"(--user-k/--item-k) or use a larger file.")
+            f"(--user-k/--item-k), {'sample more users (--sample-users), ' if sampled else ''}or use a larger file.")
