@@ -59,3 +59,33 @@ def write_amazon2018_jsonl(frame: pd.DataFrame, path: str | Path) -> Path:
             f.write(json.dumps({"overall": r.rating, "verified": True, "reviewerID": r.user, "asin": r.item,
                                 "reviewText": r.text, "summary": r.title, "unixReviewTime": int(r.timestamp)}) + "\n")
     return path
+
+
+def write_amazon2023_jsonl(path: str | Path, n_reviews: int, seed: int = 0, chunk: int = 100_000) -> Path:
+    """Write ``n_reviews`` records in the Amazon Reviews 2023 JSON-lines layout (times in milliseconds),
+    streamed in chunks so any size fits in memory: the input of ``make bench-data``.
+
+    Users and items follow power laws over their ranks (about 8 reviews per user and 20 per item on
+    average, most with one or two, a long tail as in the real categories); texts are drawn from a pool of 1,000 generated texts of 20-70 words
+    (~400 bytes per line, like the real files).
+    """
+    rng = np.random.default_rng(seed)
+    n_users, n_items = max(n_reviews // 8, 1), max(n_reviews // 20, 1)
+    user_p, item_p = (1.0 / (np.arange(n) + 5.0) ** 0.9 for n in (n_users, n_items))
+    user_p, item_p = user_p / user_p.sum(), item_p / item_p.sum()
+    vocabulary = [w for words in PRODUCT_WORDS for w in words] + SENTIMENT_WORDS + FILLER_WORDS
+    pool = [" ".join(rng.choice(vocabulary, int(rng.integers(20, 71)))) for _ in range(1000)]
+    path = Path(path)
+    with open(path, "w", encoding="utf-8") as f:
+        for start in range(0, n_reviews, chunk):
+            n = min(chunk, n_reviews - start)
+            users, items = rng.choice(n_users, n, p=user_p), rng.choice(n_items, n, p=item_p)
+            times = 1_300_000_000_000 + rng.integers(0, 300_000_000_000, n)
+            ratings = rng.integers(1, 6, n)
+            texts = rng.integers(0, len(pool), n)
+            f.write("".join(
+                f'{{"rating": {r}.0, "title": "Review {k}", "text": "{pool[k]}", "images": [], '
+                f'"asin": "B{i:09d}X", "parent_asin": "B{i:09d}", "user_id": "AE{u:026d}", "timestamp": {t}, '
+                f'"helpful_vote": 0, "verified_purchase": true}}\n'
+                for u, i, t, r, k in zip(users.tolist(), items.tolist(), times.tolist(), ratings.tolist(), texts.tolist())))
+    return path
