@@ -60,3 +60,35 @@ def test_leakage_check_catches_each_kind():
         check_no_leakage(train, ok.assign(timestamp=15))
     with pytest.raises(LeakageError, match="1 test review texts copied"):
         check_no_leakage(train, ok.assign(timestamp=20, text="shared text"))
+
+
+def benchmark_splits(df: pd.DataFrame, valid_cut: int, test_cut: int) -> tuple[dict, dict]:
+    """The Amazon Reviews 2023 benchmark's two splits as its scripts write them (last_out_split.py and
+    timestamp_split.py: per user a stable sort by time, then the last row / the rows past the cut)."""
+    last_out, stamp = {}, {}
+    for user, rows in df.groupby("user", sort=False):
+        ordered = sorted(rows.itertuples(index=False), key=lambda r: r.timestamp)  # stable: file order ties
+        for k, r in enumerate(ordered):
+            last_out[r.order] = "test" if k == len(ordered) - 1 else "valid" if k == len(ordered) - 2 else "train"
+            stamp[r.order] = "test" if r.timestamp >= test_cut else "valid" if r.timestamp >= valid_cut else "train"
+    return last_out, stamp
+
+
+def test_last_out_and_timestamp_splits_match_the_benchmark_scripts():
+    from symcere_kit.data.split import last_out_split, split_mask, timestamp_split
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"user": rng.integers(0, 30, 500), "timestamp": rng.integers(0, 40, 500)})
+    df = df.assign(order=np.arange(len(df)))
+    valid_cut, test_cut = 25, 32
+    want_last, want_stamp = benchmark_splits(df, valid_cut, test_cut)
+    is_test = last_out_split(df)
+    assert {o for o, w in want_last.items() if w == "test"} == set(df.loc[is_test, "order"])
+    train = df[~is_test]  # the validation item is the latest of what is left: ReviewDataset.holdout
+    assert {o for o, w in want_last.items() if w == "valid"} == set(train.loc[last_out_split(train), "order"])
+    is_test = split_mask(df, "timestamp", cutoff=test_cut)
+    assert {o for o, w in want_stamp.items() if w == "test"} == set(df.loc[is_test, "order"])
+    train = df[~is_test]
+    assert {o for o, w in want_stamp.items() if w == "valid"} == set(train.loc[timestamp_split(train, valid_cut), "order"])
+    with pytest.raises(ValueError, match="split must be one of ratio, last_out, timestamp"):
+        split_mask(df, "random")

@@ -1,8 +1,16 @@
-"""Per-user chronological split (paper 4.1.2: 80:20) and the leakage check.
+"""Train/test splits and the leakage check.
 
-The test size per user is floor(ratio * n), at least 1 when n >= 2: the rounding of RecBole's
-ratio split (``_calcu_split_ids``), so parity runs compare like with like. A user with a single
-interaction keeps it in training, as in RecBole (k-core >= 2 makes that case vanish).
+* ``ratio`` (the default; paper 4.1.2: per-user chronological 80:20): the test size per user is
+  floor(ratio * n), at least 1 when n >= 2: the rounding of RecBole's ratio split (``_calcu_split_ids``),
+  so parity runs compare like with like. A user with a single interaction keeps it in training, as in
+  RecBole (k-core >= 2 makes that case vanish).
+* ``last_out``: each user's latest interaction is test (the Amazon Reviews 2023 benchmark's
+  leave-last-out, hyp1231/AmazonReviews2023 ``benchmark_scripts/last_out_split.py``; its validation
+  item, the one before, is what ``ReviewDataset.holdout`` takes from training).
+* ``timestamp``: one global cut: interactions at or after ``cutoff`` (milliseconds) are test
+  (``benchmark_scripts/timestamp_split.py``, valid/test cutoffs ``OFFICIAL_CUTOFFS_MS``).
+
+Within a user, ties in time are broken by file order (column ``order``), as the benchmark's stable sort does.
 """
 from __future__ import annotations
 
@@ -32,12 +40,44 @@ def _as_fraction(ratio: float) -> tuple[int, int]:
     return f.numerator, f.denominator
 
 
+SPLITS = ("ratio", "last_out", "timestamp")
+# The Amazon Reviews 2023 benchmark's global cutoffs in Unix milliseconds (validation, test):
+# hyp1231/AmazonReviews2023 benchmark_scripts/timestamp_split.py, valid_timestamp and test_timestamp.
+OFFICIAL_CUTOFFS_MS = (1628643414042, 1658002729837)
+
+
 def chronological_split(frame: pd.DataFrame, ratio: float = 0.2) -> np.ndarray:
     """Boolean mask over ``frame`` rows: True = test. Sorted per user by (timestamp, file order)."""
+    return _latest_per_user(frame, lambda n: n_test_items(n, ratio))
+
+
+def last_out_split(frame: pd.DataFrame) -> np.ndarray:
+    """True for each user's latest row (by timestamp, then file order): leave-last-out."""
+    return _latest_per_user(frame, np.ones_like)
+
+
+def timestamp_split(frame: pd.DataFrame, cutoff: int) -> np.ndarray:
+    """True for rows at or after ``cutoff`` (the unit of ``frame["timestamp"]``): one cut for all users."""
+    return frame["timestamp"].to_numpy() >= cutoff
+
+
+def split_mask(frame: pd.DataFrame, split: str, ratio: float = 0.2, cutoff: int | None = None) -> np.ndarray:
+    """The test mask of ``split`` (one of ``SPLITS``) over ``frame`` (columns user, timestamp, order)."""
+    if split == "ratio":
+        return chronological_split(frame, ratio)
+    if split == "last_out":
+        return last_out_split(frame)
+    if split == "timestamp":
+        return timestamp_split(frame, cutoff)
+    raise ValueError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+
+
+def _latest_per_user(frame: pd.DataFrame, n_latest) -> np.ndarray:
+    """Mask of each user's ``n_latest(n)`` latest rows (n: the user's row count), by (timestamp, order)."""
     ordered = frame.sort_values(["user", "timestamp", "order"], kind="stable")
     position = ordered.groupby("user", sort=False).cumcount().to_numpy()
     n = ordered.groupby("user", sort=False)["user"].transform("size").to_numpy()
-    is_test = position >= n - n_test_items(n, ratio)
+    is_test = position >= n - n_latest(n)
     mask = np.zeros(len(frame), dtype=bool)
     mask[frame.index.get_indexer(ordered.index)] = is_test
     return mask
