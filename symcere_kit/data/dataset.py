@@ -116,9 +116,9 @@ class ReviewDataset:
         return cache[key]
 
 
-def _process(raw: pd.DataFrame, config: DataConfig, source: str) -> tuple[pd.DataFrame, dict]:
+def _process(raw: pd.DataFrame, config: DataConfig, source: str, n_skipped: int = 0) -> tuple[pd.DataFrame, dict]:
     """Preprocess, split and check a tidy review frame; the frame keeps test texts for stats only."""
-    pre = preprocess(raw, config, source=source)
+    pre = preprocess(raw, config, source=source, n_skipped=n_skipped)
     is_test = chronological_split(pre.frame, config.test_ratio)
     frame = pre.frame.assign(
         is_test=is_test,
@@ -162,7 +162,7 @@ def load_dataset(
 
         raw = read_reviews(path, fmt=fmt, column_map=column_map,
                            skip_bad_records=config.skip_bad_records, progress=progress)
-        frame, meta = _process(raw.frame, config, source=str(path))
+        frame, meta = _process(raw.frame, config, source=str(path), n_skipped=raw.n_skipped)
         meta.update(source=str(path), format=raw.format, skipped_records=raw.n_skipped,
                     skipped_examples=raw.skipped_examples, file_sha256=file_hash, fingerprint=fingerprint,
                     paper_counts=entry.paper_counts if entry else None)

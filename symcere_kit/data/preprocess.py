@@ -64,8 +64,11 @@ def k_core(df: pd.DataFrame, user_k: int, item_k: int) -> pd.DataFrame:
         df = df[keep]
 
 
-def preprocess(raw: pd.DataFrame, config: DataConfig, source: str = "input") -> Preprocessed:
-    """Run the cleaning steps in a fixed order and map ids to 0..n-1 (sorted, so file-order free)."""
+def preprocess(raw: pd.DataFrame, config: DataConfig, source: str = "input", n_skipped: int = 0) -> Preprocessed:
+    """Run the cleaning steps in a fixed order and map ids to 0..n-1 (sorted, so file-order free).
+
+    ``n_skipped``: records the reader skipped as malformed, named in the error when nothing is left.
+    Raises EmptyDatasetError when no interaction survives."""
     df = raw.assign(order=np.arange(len(raw), dtype=np.int64))
     losses = {"raw_reviews": len(df)}
     if config.dedupe_pairs:
@@ -84,7 +87,8 @@ def preprocess(raw: pd.DataFrame, config: DataConfig, source: str = "input") -> 
     losses["k_core"] = n - len(df)
     if df.empty:
         raise EmptyDatasetError(
-            f"Nothing is left of {source} after preprocessing: {losses['raw_reviews']:,} reviews in, "
+            f"Nothing is left of {source} after preprocessing: {losses['raw_reviews']:,} reviews in"
+            + (f" ({n_skipped:,} records skipped as malformed before that)" if n_skipped else "") + ", "
             f"{losses.get('duplicate_pairs', 0):,} duplicate pairs, "
             f"{losses.get('cross_variant_copies', 0):,} cross-variant copies, "
             f"{losses['empty_text_dropped']:,} empty texts and {losses['k_core']:,} k-core removals "

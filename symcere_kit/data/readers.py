@@ -1,7 +1,8 @@
 """Read a raw review file of any supported format into one tidy table.
 
 The format is detected from the content, never from the file name (downloads get renamed), and
-gzip or a single-file zip (as Kaggle ships) is opened transparently. Every reader returns the same
+gzip or a single-file zip (as Kaggle ships) is opened transparently. JSON records may come one per
+line (JSON lines) or as one JSON array (Kaggle / Hugging Face exports), read streamed either way. Every reader returns the same
 columns in file order, because later steps break ties in time by file order. Bad input raises
 ``DataFormatError`` naming the file, the line and the fix; with ``skip_bad_records=True`` bad
 records are dropped and counted instead. Nothing here writes a file.
@@ -9,12 +10,14 @@ records are dropped and counted instead. Nothing here writes a file.
 from __future__ import annotations
 
 import ast
+import codecs
 import contextlib
 import csv
 import gzip
 import io
 import json
 import math
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -31,7 +34,9 @@ from ..errors import DataFormatError
 COLUMNS = ("user", "item", "rating", "text", "title", "timestamp")
 FORMATS = ("amazon2014_json", "amazon2014_csv", "amazon2018_json", "amazon2023_json", "yelp_json", "generic_csv")
 
-_SAMPLE_LINES = 50  # lines read to detect the format
+_SAMPLE_LINES = 50  # lines (or array records) read to detect the format
+_SAMPLE_LINE_BYTES = 1 << 20  # a one-line JSON array must not be read whole just to detect it
+_CHUNK_BYTES = 1 << 20  # JSON arrays are decoded in chunks of this many bytes
 _PROGRESS_EVERY = 10_000  # lines between progress-bar updates: updating per line would cost more than parsing
 _MAX_EXAMPLES = 5
 _MILLISECONDS_ABOVE = 1e11  # an integer time above this is milliseconds: 1e11 seconds is the year 5138
@@ -267,7 +272,7 @@ def _sample(path: Path) -> list[str]:
     lines: list[str] = []
     with _open_binary(path) as stream:
         try:
-            for raw in stream:
+            for raw in iter(lambda: stream.readline(_SAMPLE_LINE_BYTES), b""):
                 text = raw.decode("utf-8", "replace").lstrip("\ufeff").strip()
                 if text:
                     lines.append(text)
@@ -290,6 +295,8 @@ def detect_format(path: str | Path) -> str:
 def _detect(path: Path, lines: list[str], column_map: Mapping[str, str] | None) -> str:
     if lines[0].startswith("{"):
         return _json_format(path, lines)
+    if lines[0].startswith("["):  # a JSON array, never a CSV header
+        return _json_format(path, _array_sample(path), array=True)
     header, _ = _csv_header(path, lines[0])
     if column_map is None and _AMAZON2014_CSV_HEADER <= set(header):
         return "amazon2014_csv"
@@ -299,20 +306,25 @@ def _detect(path: Path, lines: list[str], column_map: Mapping[str, str] | None) 
                           _UNKNOWN_FIX, line=1)
 
 
-def _json_format(path: Path, lines: list[str]) -> str:
-    """Tell the JSON-lines formats apart by the keys of the sampled records."""
+def _json_format(path: Path, records: list, array: bool = False) -> str:
+    """Tell the JSON formats apart by the keys of the sampled records (lines of text, or array elements)."""
     keys: set[str] = set()
-    for text in lines:
+    for record in records:
+        if array:
+            keys |= record.keys() if isinstance(record, dict) else set()
+            continue
         with contextlib.suppress(_BadRecord):
-            keys |= _parse_json(text).keys()
+            keys |= _parse_json(record).keys()
     if {"reviewerID", "asin"} <= keys:
         return "amazon2018_json" if keys & _AMAZON2018_ONLY else "amazon2014_json"
     if "parent_asin" in keys:
         return "amazon2023_json"
     if "business_id" in keys:
         return "yelp_json"
+    what = "elements" if array else "lines"
     problem = (f"its JSON records (keys: {', '.join(sorted(keys)[:12])}) match no known review format."
-               if keys else f"it starts like JSON lines, but none of its first {len(lines)} lines is a JSON object.")
+               if keys else f"it starts like JSON {'array' if array else 'lines'}, but none of its first "
+               f"{len(records)} {what} is a JSON object.")
     raise DataFormatError(path, problem, _UNKNOWN_FIX, line=1)
 
 
@@ -379,13 +391,20 @@ def read_reviews(path: str | Path, fmt: str | None = None, column_map: dict[str,
         raise DataFormatError(path, f"--columns applies to generic CSV/TSV files, but this file is read as {fmt}.",
                               f"Leave out --columns: {fmt} has its own field names.")
     sink = _Sink(path, fmt, skip_bad_records)
-    if fmt.endswith("_json"):
+    if fmt.endswith("_json") and lines[0].startswith("["):
+        _read_json_array(path, _SCHEMAS[fmt], sink, progress)
+    elif fmt.endswith("_json"):
         _read_json_lines(path, _SCHEMAS[fmt], sink, progress)
     else:
         header, delimiter = _csv_header(path, lines[0])
         schema = _generic_schema(column_map) if fmt == "generic_csv" else _SCHEMAS[fmt]
         _check_header(path, header, schema, column_map)
         _read_csv(path, delimiter, schema, sink, progress)
+    if sink.n_skipped and not sink.rows:  # "0 reviews in" later would hide why
+        raise DataFormatError(path, f"all {sink.n_skipped:,} records were skipped as malformed, so nothing is left "
+                              f"(first: {sink.examples[0]}).",
+                              f"Check that the file is {fmt} (or name its format with --format); "
+                              "fix the records as the first problem says.")
     return sink.result()
 
 
@@ -442,6 +461,137 @@ def _read_json_lines(path: Path, schema: _Schema, sink: _Sink, progress: bool) -
                     sink.rows.append(schema.row(_parse_json(text.lstrip("\ufeff").strip())))
                 except _BadRecord as bad:
                     sink.bad(line, bad.problem, bad.fix)
+        except _STREAM_ERRORS as exc:
+            sink.bad(None, _stream_problem(exc, stream, line), _TRUNCATED_FIX)
+
+
+class _ArrayError(Exception):
+    """The JSON array cannot be read on from here: no record boundary to resume at, so never skippable."""
+
+    def __init__(self, line: int, problem: str, truncated: bool = False):
+        super().__init__(problem)
+        self.line, self.problem, self.truncated = line, problem, truncated
+
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _text_chunks(stream: BinaryIO) -> Iterator[str]:
+    """Strictly decoded UTF-8 text in chunks; a bad byte raises _ArrayError naming its line."""
+    decoder, line = codecs.getincrementaldecoder("utf-8")("strict"), 1
+    while True:
+        chunk = stream.read(_CHUNK_BYTES)
+        try:
+            text = decoder.decode(chunk, final=not chunk)  # keeps a character split between chunks for the next
+        except UnicodeDecodeError as exc:  # exc.object: the bytes held back (never a newline) + this chunk
+            data = exc.object
+            start = data.rfind(b"\n", 0, exc.start) + 1
+            raise _ArrayError(line + data.count(b"\n", 0, exc.start), f"byte 0x{data[exc.start]:02x} at byte "
+                              f"{exc.start - start + 1} of the line is not valid UTF-8.") from None
+        line += chunk.count(b"\n")
+        if text:
+            yield text
+        if not chunk:
+            return
+
+
+def _json_array(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
+    """(line where it starts, value) for each element of the top-level JSON array in ``stream``, streamed.
+
+    ``raw_decode`` parses one element at a time from a rolling buffer; an element cut by the chunk
+    boundary fails to parse and is retried with the next chunk. (ijson streams too, but cannot say on
+    which line a record starts.) A syntax error raises _ArrayError: there is no line structure to
+    resume at; an array cut short raises it with ``truncated`` set, after every whole element.
+    """
+    decoder = json.JSONDecoder()
+    chunks = _text_chunks(stream)
+    buf, pos, line, eof, state = "", 0, 1, False, "open"
+    while True:
+        end = _WHITESPACE.match(buf, pos).end()
+        line, pos = line + buf.count("\n", pos, end), end
+        if pos == len(buf):
+            if eof:
+                break
+            buf, pos = buf[pos:] + next(chunks, ""), 0
+            eof = pos == len(buf)
+            continue
+        char = buf[pos]
+        if state == "open":
+            if char == "\ufeff" and line == 1:
+                pos += 1
+                continue
+            if char != "[":
+                raise _ArrayError(line, "it does not start with a JSON array.")
+            pos, state = pos + 1, "first"
+        elif state in ("first", "value"):
+            if char == "]" and state == "first":
+                pos, state = pos + 1, "done"
+                continue
+            try:
+                value, end = decoder.raw_decode(buf, pos)
+            except json.JSONDecodeError as exc:
+                more = "" if eof else next(chunks, "")
+                if more:  # maybe cut by the chunk boundary: retry with more text
+                    buf, pos = buf[pos:] + more, 0
+                    continue
+                eof = True
+                if exc.pos >= len(buf.rstrip()) or exc.msg.startswith("Unterminated string"):
+                    raise _ArrayError(line, "the JSON array ends inside this record: the file is truncated.",
+                                      truncated=True) from None
+                raise _ArrayError(line, f"the JSON record starting here is not valid JSON ({exc.msg} at line "
+                                  f"{line + buf.count(chr(10), pos, exc.pos)}), and the array cannot be read on "
+                                  "past it.") from None
+            yield line, value
+            line, pos, state = line + buf.count("\n", pos, end), end, "sep"
+        elif state == "sep":
+            if char not in ",]":
+                raise _ArrayError(line, f"expected , or ] between the records of the JSON array, found {char!r}.")
+            pos, state = pos + 1, ("value" if char == "," else "done")
+        else:
+            raise _ArrayError(line, "there is more text after the end of the JSON array.")
+    if state != "done":
+        raise _ArrayError(line, "the JSON array is never closed with ]: the file is truncated.", truncated=True)
+
+
+def _array_sample(path: Path) -> list:
+    """The first elements of a JSON-array file, for detection; an error in them says what is wrong."""
+    records: list = []
+    with _open_binary(path) as stream:
+        try:
+            for _, value in _json_array(stream):
+                records.append(value)
+                if len(records) == _SAMPLE_LINES:
+                    break
+        except _ArrayError as exc:
+            if not (exc.truncated and records):
+                raise DataFormatError(path, f"it starts like a JSON array, but {exc.problem}",
+                                      "Fix the file (a JSON array of review objects, or one JSON object per line), "
+                                      + _SKIP_HINT if exc.truncated else "Fix the file.", line=exc.line) from None
+        except _STREAM_ERRORS as exc:
+            if not records:
+                raise DataFormatError(path, _stream_problem(exc, stream, 0), _TRUNCATED_FIX) from None
+    return records
+
+
+def _read_json_array(path: Path, schema: _Schema, sink: _Sink, progress: bool) -> None:
+    """A JSON array of records, streamed; a bad field skips its record, bad JSON stops the read."""
+    line = 0
+    with _open_binary(path) as stream:
+        try:
+            for line, value in _progress(_json_array(stream), path, progress):
+                if not isinstance(value, dict):
+                    sink.bad(line, "the array element is JSON but not an object {...}.",
+                             "Fix or delete that record, " + _SKIP_HINT)
+                    continue
+                try:
+                    sink.rows.append(schema.row(value))
+                except _BadRecord as bad:
+                    sink.bad(line, bad.problem, bad.fix)
+        except _ArrayError as exc:
+            if not exc.truncated:
+                fix = _REENCODE_FIX if "UTF-8" in exc.problem else "Fix or delete that record."
+                raise DataFormatError(path, exc.problem, fix, line=exc.line) from None
+            sink.bad(exc.line, exc.problem, _TRUNCATED_FIX)
         except _STREAM_ERRORS as exc:
             sink.bad(None, _stream_problem(exc, stream, line), _TRUNCATED_FIX)
 
