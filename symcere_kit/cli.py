@@ -10,15 +10,19 @@ import os
 import sys
 
 from .config import DataConfig
+from .data.formats import FORMATS
 from .errors import SymcereError
 from .runs.variants import GROUPS, VARIANTS, model_names
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset", help="registry name (see `symcere datasets`) or path of a review file")
-    p.add_argument("--format", dest="fmt", default=None, help="force a reader instead of detecting it")
+    p.add_argument("--format", dest="fmt", default=None,
+                   help="force a reader instead of detecting it: " + ", ".join(FORMATS))
     p.add_argument("--columns", default=None,
-                   help="column map for a generic CSV, e.g. user=uid,item=iid,text=body,timestamp=ts")
+                   help="column map for a generic CSV/TSV, e.g. user=uid,item=iid,text=body,timestamp=ts; "
+                        "without text= a ratings-only file (text models refuse it); positions from 1 for a file "
+                        "without a header row, e.g. user=1,item=2,rating=3,timestamp=4 (SNAP ratings_*.csv)")
     defaults = DataConfig()
     p.add_argument("--user-k", type=int, default=defaults.user_k, help="k-core threshold for users")
     p.add_argument("--item-k", type=int, default=defaults.item_k, help="k-core threshold for items")

@@ -12,7 +12,7 @@ from symcere_kit.config import DataConfig
 from symcere_kit.data.dataset import load_dataset
 from symcere_kit.data.preprocess import preprocess
 from symcere_kit.data.readers import detect_format, read_reviews
-from symcere_kit.errors import EmptyDatasetError
+from symcere_kit.errors import DataFormatError, EmptyDatasetError
 
 from test_readers import assert_names, assert_tidy, failure, write_bytes
 
@@ -102,3 +102,68 @@ def test_nothing_left_names_the_skipped_records(tmp_path):
     path = write_bytes(tmp_path / "a.jsonl", "".join(json.dumps(r) + "\n" for r in records).encode())
     with pytest.raises(EmptyDatasetError, match=r"3 reviews in \(1 records skipped as malformed"):
         load_dataset(path, DataConfig(skip_bad_records=True), progress=False, use_cache=False)
+
+
+# ---------------------------------------------------------------------------------- ratings-only files
+
+
+def snap_lines(n_users: int = 12, n_items: int = 8) -> list[str]:
+    """Headerless SNAP-style ratings: every user rates 6 items, one a day; the newest is item (u + 5) % 8."""
+    return [f"U{u:02d},I{(u + k) % n_items},{(u + k) % 5 + 1}.0,{1_383_609_600 + 86_400 * k}"
+            for u in range(n_users) for k in range(6)]
+
+
+def test_headerless_ratings_need_positions_and_load_with_them(tmp_path):
+    path = write_bytes(tmp_path / "ratings_Beauty.csv", ("\n".join(snap_lines()) + "\n").encode())
+    message = failure(path)
+    assert_names(message, path, "line 1:", "without a header row", "--columns user=1,item=2,rating=3,timestamp=4")
+    from symcere_kit.data.readers import parse_column_map
+
+    result = read_reviews(path, column_map=parse_column_map("user=1,item=2,rating=3,timestamp=4"), progress=False)
+    assert result.format == "generic_csv" and not result.has_text
+    assert len(result.frame) == 72 and result.frame["user"].iloc[0] == "U00"  # the first line is data
+    assert set(result.frame["text"]) == {""}
+    assert result.frame["timestamp"].tolist()[:2] == [1_383_609_600, 1_383_696_000]
+    with pytest.raises(DataFormatError, match="mixes column names and positions"):
+        parse_column_map("user=1,item=asin,timestamp=4")
+
+
+def test_amazon2023_benchmark_ratings_csv_is_detected(tmp_path):
+    rows = ["user_id,parent_asin,rating,timestamp"] + [f"U{i % 2},P{i},4.0,{1_588_687_728_923 + i}" for i in range(3)]
+    path = write_bytes(tmp_path / "Beauty.train.csv", ("\n".join(rows) + "\n").encode())
+    result = read_reviews(path, progress=False)
+    assert result.format == "amazon2023_ratings_csv" == detect_format(path) and not result.has_text
+    assert result.frame["item"].tolist() == ["P0", "P1", "P2"]
+    assert result.frame["timestamp"].tolist() == [1_588_687_728] * 3 and set(result.frame["text"]) == {""}
+
+
+def test_amazon2023_datasets_to_csv_is_detected_like_its_json(tmp_path):
+    records = [{**record_2023(i), "images": [], "helpful_vote": 0, "verified_purchase": True} for i in range(4)]
+    records[1]["text"] = 'two\nlines, "quoted"'
+    columns = ["rating", "title", "text", "images", "asin", "parent_asin", "user_id", "timestamp", "helpful_vote",
+               "verified_purchase"]
+    csv_path = tmp_path / "All_Beauty.csv"
+    pd.DataFrame(records, columns=columns).to_csv(csv_path, index=False)  # what datasets' to_csv writes
+    json_path = write_bytes(tmp_path / "All_Beauty.jsonl", "".join(json.dumps(r) + "\n" for r in records).encode())
+    from_csv, from_json = read_reviews(csv_path, progress=False), read_reviews(json_path, progress=False)
+    assert from_csv.format == "amazon2023_csv" and from_csv.has_text
+    pd.testing.assert_frame_equal(from_csv.frame, from_json.frame)
+
+
+def test_ratings_only_trains_text_free_models_and_text_models_refuse(tmp_path):
+    from symcere_kit.config import RunConfig
+    from symcere_kit.errors import SymcereError
+    from symcere_kit.train import run
+
+    path = write_bytes(tmp_path / "ratings.csv", ("user,item,rating,timestamp\n" + "\n".join(
+        line for line in snap_lines())).encode())
+    ds = load_dataset(path, DataConfig(user_k=1, item_k=1), progress=False, use_cache=False)
+    assert not ds.has_text and ds.meta["format"] == "generic_csv"
+    assert (ds.n_users, ds.n_items, len(ds.train) + len(ds.test)) == (12, 8, 72)
+    test_items = ds.item_ids[ds.test.loc[ds.test["user"] == 0, "item"]].tolist()
+    assert test_items == ["I5"]  # U00's newest of its 6 ratings: floor(0.2 * 6) = 1 test item
+    result = run(ds, RunConfig.for_model("lightgcn", epochs=1, batch_size=64, device="cpu"), progress=False)
+    assert 0 <= result.metrics["ndcg@10"] <= 1
+    for model in ("symcere", "smore"):
+        with pytest.raises(SymcereError, match=r"ratings\.csv.*has no review text.*needs review text"):
+            run(ds, RunConfig.for_model(model, epochs=1, device="cpu"), progress=False)

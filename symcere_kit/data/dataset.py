@@ -20,6 +20,7 @@ import scipy.sparse as sp
 import torch
 
 from ..config import DataConfig
+from ..errors import SymcereError
 from ..io import atomic_path, sha256_file, stable_hash
 from ..paths import cache_dir
 from .preprocess import preprocess
@@ -38,7 +39,7 @@ class ReviewDataset:
     test: pd.DataFrame  # user, item, rating, timestamp (no text)
     user_ids: np.ndarray
     item_ids: np.ndarray
-    meta: dict = field(default_factory=dict)  # source, format, config, fingerprint, stats
+    meta: dict = field(default_factory=dict)  # source, format, has_text, config, fingerprint, stats
 
     @property
     def n_users(self) -> int:
@@ -57,7 +58,21 @@ class ReviewDataset:
         return self.meta.get("stats", {})
 
     @property
+    def has_text(self) -> bool:
+        """False when read from a ratings-only file (every text ""); older caches lack the key: they have text."""
+        return self.meta.get("has_text", True)
+
+    @property
     def train_texts(self) -> list[str]:
+        """The training reviews' texts, in ``train`` row order: where every text model gets them, so a
+        ratings-only dataset is refused here (SymcereError) before any encoder loads."""
+        if not self.has_text:
+            source = self.meta.get("source", self.name)
+            raise SymcereError(
+                f"Dataset {self.name} ({source}) has no review text: it was read as ratings only "
+                f"({self.meta.get('format', 'no text column')}), and this model needs review text to encode. "
+                "Train a text-free model on it (e.g. lightgcn, ngcf, sgl, ease, mostpop), or use a file with "
+                "review texts (for a generic CSV, name the text column with --columns ...,text=COL).")
         return self.train["text"].tolist()
 
     def _csr(self, frame: pd.DataFrame) -> sp.csr_matrix:
@@ -163,7 +178,7 @@ def load_dataset(
         raw = read_reviews(path, fmt=fmt, column_map=column_map,
                            skip_bad_records=config.skip_bad_records, progress=progress)
         frame, meta = _process(raw.frame, config, source=str(path), n_skipped=raw.n_skipped)
-        meta.update(source=str(path), format=raw.format, skipped_records=raw.n_skipped,
+        meta.update(source=str(path), format=raw.format, has_text=raw.has_text, skipped_records=raw.n_skipped,
                     skipped_examples=raw.skipped_examples, file_sha256=file_hash, fingerprint=fingerprint,
                     paper_counts=entry.paper_counts if entry else None)
         if use_cache:

@@ -30,9 +30,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..errors import DataFormatError
+from .formats import FORMATS
 
 COLUMNS = ("user", "item", "rating", "text", "title", "timestamp")
-FORMATS = ("amazon2014_json", "amazon2014_csv", "amazon2018_json", "amazon2023_json", "yelp_json", "generic_csv")
 
 _SAMPLE_LINES = 50  # lines (or array records) read to detect the format
 _SAMPLE_LINE_BYTES = 1 << 20  # a one-line JSON array must not be read whole just to detect it
@@ -43,15 +43,20 @@ _MILLISECONDS_ABOVE = 1e11  # an integer time above this is milliseconds: 1e11 s
 _DELIMITERS = ",\t;|"
 _AMAZON2018_ONLY = {"verified", "vote", "style", "image"}
 _AMAZON2014_CSV_HEADER = {"reviewerID", "asin", "reviewText", "unixReviewTime"}
-_MAP_REQUIRED = ("user", "item", "text", "timestamp")
-_MAP_OPTIONAL = ("rating", "title")
+_AMAZON2023_CSV_HEADER = {"user_id", "parent_asin", "text", "timestamp"}  # datasets' to_csv of the 2023 reviews
+_AMAZON2023_RATINGS_HEADER = {"user_id", "parent_asin", "rating", "timestamp"}  # the 2023 benchmark CSVs
+_MAP_REQUIRED = ("user", "item", "timestamp")
+_MAP_OPTIONAL = ("text", "rating", "title")  # no text: a ratings-only file, text "" on every row
 # The two csv.Error messages that mean a quote was never closed, so the rest of the file is one field.
 _UNCLOSED_QUOTE = ("unexpected end of data", "field larger than field limit")
 _STREAM_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile)
 
-_COLUMNS_USAGE = "--columns user=COL,item=COL,text=COL,timestamp=COL[,rating=COL][,title=COL]"
+_COLUMNS_USAGE = "--columns user=COL,item=COL,timestamp=COL[,text=COL][,rating=COL][,title=COL]"
+_POSITIONS_USAGE = "--columns user=1,item=2,rating=3,timestamp=4"  # a headerless file: columns by position
 _UNKNOWN_FIX = (f"Known formats: {', '.join(FORMATS)}. For any other table of reviews, save it as CSV or TSV "
-                f"with a header row and name its columns with {_COLUMNS_USAGE} (read as generic_csv).")
+                f"with a header row and name its columns with {_COLUMNS_USAGE} (read as generic_csv; without "
+                f"text=, a ratings-only file); a file without a header row names them by position, e.g. "
+                f"{_POSITIONS_USAGE}.")
 _REENCODE_FIX = ("Re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 IN > OUT` "
                  "(for a .gz: `zcat IN.gz | iconv -f latin1 -t utf-8 | gzip > OUT.gz`).")
 _SKIP_HINT = "or pass --skip-bad-records (skip_bad_records=True) to skip such records and count them."
@@ -67,6 +72,7 @@ class ReadResult:
     format: str
     n_skipped: int = 0
     skipped_examples: list[str] = field(default_factory=list)  # up to 5, e.g. "line 17: not valid JSON ..."
+    has_text: bool = True  # False for a ratings-only format or column map: every text is ""
 
 
 class _BadRecord(Exception):
@@ -123,7 +129,7 @@ class _Schema:
     fmt: str
     user: str
     item: str
-    text: str
+    text: str | None  # None: the format has no review text (ratings only)
     timestamp: str
     to_seconds: Callable[[Any], int]
     rating: str | None = None
@@ -140,7 +146,8 @@ class _Schema:
             raise _BadRecord(f'its "{self.timestamp}" value {stamp!r} is not a valid time for {self.fmt}.',
                              self._fix()) from None
         title = _text(record.get(self.title)) if self.title else ""
-        return str(user), str(item), self._rating(record), _text(record.get(self.text)), title, seconds
+        text = _text(record.get(self.text)) if self.text else ""
+        return str(user), str(item), self._rating(record), text, title, seconds
 
     def _required(self, record: Mapping[str, Any], key: str, column: str) -> Any:
         value = record.get(key)
@@ -175,13 +182,18 @@ _SCHEMAS = {
     # 2023 reviews name variants by asin; parent_asin is the product, as in the 2023 benchmarks.
     "amazon2023_json": _Schema("amazon2023_json", "user_id", "parent_asin", "text", "timestamp",
                                _unix_milliseconds, rating="rating", title="title"),
+    "amazon2023_csv": _Schema("amazon2023_csv", "user_id", "parent_asin", "text", "timestamp",
+                              _unix_milliseconds, rating="rating", title="title"),
+    "amazon2023_ratings_csv": _Schema("amazon2023_ratings_csv", "user_id", "parent_asin", None, "timestamp",
+                                      _unix_milliseconds, rating="rating"),
     "yelp_json": _Schema("yelp_json", "user_id", "business_id", "text", "date", _date_seconds, rating="stars"),
 }
 
 
-def _generic_schema(column_map: Mapping[str, str] | None) -> _Schema:
-    names = column_map or {column: column for column in COLUMNS}
-    return _Schema("generic_csv", names["user"], names["item"], names["text"], names["timestamp"],
+def _generic_schema(column_map: Mapping[str, str] | None, header: list[str]) -> _Schema:
+    """Without a map, columns named as ours; the optional ones (text included) only when the header has them."""
+    names = column_map or {column: column for column in COLUMNS if column in _MAP_REQUIRED or column in header}
+    return _Schema("generic_csv", names["user"], names["item"], names.get("text"), names["timestamp"],
                    _any_time_seconds, rating=names.get("rating"), title=names.get("title"))
 
 
@@ -190,7 +202,14 @@ def _generic_schema(column_map: Mapping[str, str] | None) -> _Schema:
 
 
 def parse_column_map(spec: str) -> dict[str, str]:
-    """Parse ``user=uid,item=iid,text=body,timestamp=ts[,rating=stars][,title=head]`` (the --columns value)."""
+    """Parse ``user=uid,item=iid,timestamp=ts[,text=body][,rating=stars][,title=head]`` (the --columns value).
+
+    Without ``text`` the file is ratings-only: every text is "" and text models refuse the dataset.
+    All columns given as numbers (``user=1,item=2,rating=3,timestamp=4``) name positions, counted from
+    1, in a file WITHOUT a header row (e.g. SNAP's ratings_*.csv). Such files are never detected on
+    their own: nothing in ``A1,B2,5.0,1383609600`` says which column is the user and which the item,
+    and a swapped guess would load silently wrong.
+    """
     mapping: dict[str, str] = {}
     for part in spec.split(","):
         key, sep, source = (s.strip() for s in part.partition("="))
@@ -210,10 +229,19 @@ def _check_column_map(mapping: Mapping[str, str], spec: str) -> None:
         raise _column_map_error(spec, f"{', '.join(unknown)} is not a field we read.")
     if missing:
         raise _column_map_error(spec, f"it does not say which column holds the {', '.join(missing)}.")
+    numbered = [source.isdigit() for source in mapping.values()]
+    if any(numbered) and not all(numbered) or "0" in mapping.values():
+        raise _column_map_error(spec, "it mixes column names and positions, or counts positions from 0.")
+
+
+def _positions(column_map: Mapping[str, str] | None) -> bool:
+    """Whether --columns names columns by position (a file without a header row)."""
+    return bool(column_map) and all(source.isdigit() for source in column_map.values())
 
 
 def _column_map_error(spec: str, problem: str) -> DataFormatError:
-    fix = f"Write it as {_COLUMNS_USAGE}, naming columns of the file's header row."
+    fix = (f"Write it as {_COLUMNS_USAGE}, naming columns of the file's header row, or by position "
+           f"(from 1) for a file without one, e.g. {_POSITIONS_USAGE}.")
     return DataFormatError(f"--columns {spec!r}", problem, fix)
 
 
@@ -297,13 +325,31 @@ def _detect(path: Path, lines: list[str], column_map: Mapping[str, str] | None) 
         return _json_format(path, lines)
     if lines[0].startswith("["):  # a JSON array, never a CSV header
         return _json_format(path, _array_sample(path), array=True)
-    header, _ = _csv_header(path, lines[0])
-    if column_map is None and _AMAZON2014_CSV_HEADER <= set(header):
-        return "amazon2014_csv"
-    if column_map is not None or set(_MAP_REQUIRED) <= set(header):
+    header, delimiter = _csv_header(path, lines[0])
+    if column_map is not None:
         return "generic_csv"
+    for fmt, needed in (("amazon2014_csv", _AMAZON2014_CSV_HEADER), ("amazon2023_csv", _AMAZON2023_CSV_HEADER),
+                        ("amazon2023_ratings_csv", _AMAZON2023_RATINGS_HEADER)):
+        if needed <= set(header):
+            return fmt
+    if set(_MAP_REQUIRED) <= set(header):
+        return "generic_csv"
+    fix = _UNKNOWN_FIX
+    if _looks_like_headerless_ratings(lines, delimiter):
+        fix = (f"It looks like ratings without a header row (4 fields, the last two numbers). If its columns are "
+               f"user, item, rating, timestamp (as SNAP's ratings_*.csv), pass {_POSITIONS_USAGE}; "
+               "otherwise name the positions as they are.")
     raise DataFormatError(path, f"its content matches no known format (header: {', '.join(header[:12])}).",
-                          _UNKNOWN_FIX, line=1)
+                          fix, line=1)
+
+
+def _looks_like_headerless_ratings(lines: list[str], delimiter: str) -> bool:
+    """4 fields with a numeric rating and timestamp on every sampled line: only used to advise, never to read."""
+    try:
+        return all(len(row) == 4 and all(math.isfinite(float(v)) for v in row[2:])
+                   for row in csv.reader(lines, delimiter=delimiter))
+    except ValueError:
+        return False
 
 
 def _json_format(path: Path, records: list, array: bool = False) -> str:
@@ -349,6 +395,7 @@ class _Sink:
         self.rows: list[tuple] = []
         self.n_skipped = 0
         self.examples: list[str] = []
+        self.has_text = True
 
     def bad(self, line: int | None, problem: str, fix: str) -> None:
         if not self.skip:
@@ -368,14 +415,16 @@ class _Sink:
             "title": pd.Series(title, dtype=str),
             "timestamp": np.asarray(timestamp, dtype=np.int64),
         })
-        return ReadResult(frame, self.fmt, self.n_skipped, self.examples)
+        return ReadResult(frame, self.fmt, self.n_skipped, self.examples, has_text=self.has_text)
 
 
 def read_reviews(path: str | Path, fmt: str | None = None, column_map: dict[str, str] | None = None,
                  skip_bad_records: bool = False, progress: bool = True) -> ReadResult:
     """Read a review file into columns ``COLUMNS`` (timestamps in UTC seconds), detecting ``fmt`` if not given.
 
-    ``column_map`` names the source columns of a generic CSV/TSV; there, integer times are seconds,
+    ``column_map`` names the source columns of a generic CSV/TSV (see ``parse_column_map``: without
+    ``text`` the result has ``has_text=False``; numbers name positions in a file without a header
+    row); there, integer times are seconds,
     except values above 1e11, which are milliseconds and are divided by 1000, and other times are date
     strings parsed by pandas (UTC unless they carry a zone).
     """
@@ -391,15 +440,20 @@ def read_reviews(path: str | Path, fmt: str | None = None, column_map: dict[str,
         raise DataFormatError(path, f"--columns applies to generic CSV/TSV files, but this file is read as {fmt}.",
                               f"Leave out --columns: {fmt} has its own field names.")
     sink = _Sink(path, fmt, skip_bad_records)
+    schema = _SCHEMAS.get(fmt)
     if fmt.endswith("_json") and lines[0].startswith("["):
-        _read_json_array(path, _SCHEMAS[fmt], sink, progress)
+        _read_json_array(path, schema, sink, progress)
     elif fmt.endswith("_json"):
-        _read_json_lines(path, _SCHEMAS[fmt], sink, progress)
+        _read_json_lines(path, schema, sink, progress)
     else:
         header, delimiter = _csv_header(path, lines[0])
-        schema = _generic_schema(column_map) if fmt == "generic_csv" else _SCHEMAS[fmt]
+        schema = _generic_schema(column_map, header) if fmt == "generic_csv" else _SCHEMAS[fmt]
+        positional = _positions(column_map)
+        if positional:  # no header row: the first line is data, its fields are numbered from 1
+            header = [str(n) for n in range(1, len(header) + 1)]
         _check_header(path, header, schema, column_map)
-        _read_csv(path, delimiter, schema, sink, progress)
+        _read_csv(path, delimiter, schema, sink, progress, header=header if positional else None)
+    sink.has_text = schema.text is not None
     if sink.n_skipped and not sink.rows:  # "0 reviews in" later would hide why
         raise DataFormatError(path, f"all {sink.n_skipped:,} records were skipped as malformed, so nothing is left "
                               f"(first: {sink.examples[0]}).",
@@ -598,20 +652,28 @@ def _read_json_array(path: Path, schema: _Schema, sink: _Sink, progress: bool) -
 
 def _check_header(path: Path, header: list[str], schema: _Schema, column_map: Mapping[str, str] | None) -> None:
     """Columns the schema needs must be in the header; rating and title only when --columns names them."""
-    needed = list(column_map.values()) if column_map else [schema.user, schema.item, schema.text, schema.timestamp]
+    needed = (list(column_map.values()) if column_map
+              else [name for name in (schema.user, schema.item, schema.text, schema.timestamp) if name])
     missing = [name for name in needed if name not in header]
+    if missing and _positions(column_map):
+        raise DataFormatError(path, f"--columns names position {', '.join(missing)}, but the first line has "
+                              f"{len(header)} fields.", "Count positions from 1 in the first line.", line=1)
     if missing:
         raise DataFormatError(path, f"the header has no column {', '.join(missing)}, which {schema.fmt} needs "
                               f"(it has: {', '.join(header[:20])}).", _UNKNOWN_FIX, line=1)
 
 
-def _read_csv(path: Path, delimiter: str, schema: _Schema, sink: _Sink, progress: bool) -> None:
-    """Parse with the csv module, which knows the physical line where each record starts."""
+def _read_csv(path: Path, delimiter: str, schema: _Schema, sink: _Sink, progress: bool,
+              header: list[str] | None = None) -> None:
+    """Parse with the csv module, which knows the physical line where each record starts.
+
+    ``header``: the column names of a file without a header row (its first row is then data)."""
     with _open_binary(path) as stream:
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
         reader = csv.reader(_progress(text, path, progress), delimiter=delimiter, strict=True)
         try:
-            header = [name.strip() for name in next(filter(None, reader))]  # first non-blank row
+            if header is None:
+                header = [name.strip() for name in next(filter(None, reader))]  # first non-blank row
             for line, row in _csv_rows(reader):
                 if isinstance(row, csv.Error):
                     _csv_error(path, row, line, reader.line_num, sink)
