@@ -167,3 +167,41 @@ def test_ratings_only_trains_text_free_models_and_text_models_refuse(tmp_path):
     for model in ("symcere", "smore"):
         with pytest.raises(SymcereError, match=r"ratings\.csv.*has no review text.*needs review text"):
             run(ds, RunConfig.for_model(model, epochs=1, device="cpu"), progress=False)
+
+
+# ------------------------------------------------------------------------------- Amazon US reviews TSV
+
+US_TSV_HEADER = ("marketplace customer_id review_id product_id product_parent product_title product_category "
+                 "star_rating helpful_votes total_votes vine verified_purchase review_headline review_body "
+                 "review_date").split()
+
+
+def us_tsv_line(customer: str, product: str, body: str, date: str, stars: str = "5", head: str = "Great") -> str:
+    return "\t".join(["US", customer, f"R{customer}{product}", product, "123", "A product", "Music", stars, "0", "0",
+                      "N", "Y", head, body, date])
+
+
+def test_amazon_us_tsv_reads_quotes_as_text(tmp_path):
+    lines = ["\t".join(US_TSV_HEADER),
+             us_tsv_line("111", "B001", '"Excellent!!!" is all I can say', "2015-08-31"),
+             us_tsv_line("112", "B002", 'an unmatched " quote, then more', "2015-08-30", stars="3", head='"So so'),
+             us_tsv_line("113", "B001", "plain", "2014-01-13")]
+    path = write_bytes(tmp_path / "amazon_reviews_us_Music_v1_00.tsv.gz", ("\n".join(lines) + "\n").encode())
+    result = read_reviews(path, progress=False)
+    assert result.format == "amazon_us_tsv" == detect_format(path) and result.n_skipped == 0
+    assert_tidy(result.frame)
+    frame = result.frame
+    assert frame["text"].tolist() == ['"Excellent!!!" is all I can say', 'an unmatched " quote, then more', "plain"]
+    assert frame["title"].tolist()[1] == '"So so' and frame["rating"].tolist() == [5.0, 3.0, 5.0]
+    assert (frame["user"].tolist(), frame["item"].tolist()) == (["111", "112", "113"], ["B001", "B002", "B001"])
+    assert frame["timestamp"].tolist() == [1_440_979_200, 1_440_892_800, 1_389_571_200]  # midnight UTC
+    assert read_reviews(path, skip_bad_records=True, progress=False).n_skipped == 0  # no valid row dropped
+
+
+def test_amazon_us_tsv_row_with_wrong_field_count_names_its_line(tmp_path):
+    lines = ["\t".join(US_TSV_HEADER), us_tsv_line("111", "B001", "ok", "2015-08-31"),
+             us_tsv_line("112", "B002", "a tab\tinside", "2015-08-31"), us_tsv_line("113", "B003", "ok", "2015-08-31")]
+    path = write_bytes(tmp_path / "us.tsv", ("\n".join(lines) + "\n").encode())
+    assert_names(failure(path), path, "line 3:", "16 tab-separated fields but the header has 15")
+    result = read_reviews(path, skip_bad_records=True, progress=False)
+    assert (result.frame["user"].tolist(), result.n_skipped) == (["111", "113"], 1)

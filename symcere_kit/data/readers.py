@@ -43,6 +43,8 @@ _MILLISECONDS_ABOVE = 1e11  # an integer time above this is milliseconds: 1e11 s
 _DELIMITERS = ",\t;|"
 _AMAZON2018_ONLY = {"verified", "vote", "style", "image"}
 _AMAZON2014_CSV_HEADER = {"reviewerID", "asin", "reviewText", "unixReviewTime"}
+# Amazon Customer Reviews (amazon_reviews_us_*.tsv): tab-separated with no quoting at all.
+_AMAZON_US_TSV_HEADER = {"customer_id", "product_id", "star_rating", "review_headline", "review_body", "review_date"}
 _AMAZON2023_CSV_HEADER = {"user_id", "parent_asin", "text", "timestamp"}  # datasets' to_csv of the 2023 reviews
 _AMAZON2023_RATINGS_HEADER = {"user_id", "parent_asin", "rating", "timestamp"}  # the 2023 benchmark CSVs
 _MAP_REQUIRED = ("user", "item", "timestamp")
@@ -186,6 +188,9 @@ _SCHEMAS = {
                               _unix_milliseconds, rating="rating", title="title"),
     "amazon2023_ratings_csv": _Schema("amazon2023_ratings_csv", "user_id", "parent_asin", None, "timestamp",
                                       _unix_milliseconds, rating="rating"),
+    # review_date is YYYY-MM-DD: midnight UTC of that day.
+    "amazon_us_tsv": _Schema("amazon_us_tsv", "customer_id", "product_id", "review_body", "review_date",
+                             _date_seconds, rating="star_rating", title="review_headline"),
     "yelp_json": _Schema("yelp_json", "user_id", "business_id", "text", "date", _date_seconds, rating="stars"),
 }
 
@@ -328,7 +333,7 @@ def _detect(path: Path, lines: list[str], column_map: Mapping[str, str] | None) 
     header, delimiter = _csv_header(path, lines[0])
     if column_map is not None:
         return "generic_csv"
-    for fmt, needed in (("amazon2014_csv", _AMAZON2014_CSV_HEADER), ("amazon2023_csv", _AMAZON2023_CSV_HEADER),
+    for fmt, needed in (("amazon_us_tsv", _AMAZON_US_TSV_HEADER), ("amazon2014_csv", _AMAZON2014_CSV_HEADER), ("amazon2023_csv", _AMAZON2023_CSV_HEADER),
                         ("amazon2023_ratings_csv", _AMAZON2023_RATINGS_HEADER)):
         if needed <= set(header):
             return fmt
@@ -445,6 +450,9 @@ def read_reviews(path: str | Path, fmt: str | None = None, column_map: dict[str,
         _read_json_array(path, schema, sink, progress)
     elif fmt.endswith("_json"):
         _read_json_lines(path, schema, sink, progress)
+    elif fmt == "amazon_us_tsv":
+        _check_header(path, _csv_header(path, lines[0])[0], schema, None)
+        _read_unquoted_tsv(path, schema, sink, progress)
     else:
         header, delimiter = _csv_header(path, lines[0])
         schema = _generic_schema(column_map, header) if fmt == "generic_csv" else _SCHEMAS[fmt]
@@ -646,6 +654,39 @@ def _read_json_array(path: Path, schema: _Schema, sink: _Sink, progress: bool) -
                 fix = _REENCODE_FIX if "UTF-8" in exc.problem else "Fix or delete that record."
                 raise DataFormatError(path, exc.problem, fix, line=exc.line) from None
             sink.bad(exc.line, exc.problem, _TRUNCATED_FIX)
+        except _STREAM_ERRORS as exc:
+            sink.bad(None, _stream_problem(exc, stream, line), _TRUNCATED_FIX)
+
+
+def _read_unquoted_tsv(path: Path, schema: _Schema, sink: _Sink, progress: bool) -> None:
+    """One record per line, fields split on tabs and nothing else: the file has no quoting, so a body
+    starting with a quote is text, not a quoted field. A line with the wrong number of fields is a bad record."""
+    header: list[str] | None = None
+    line = 0
+    with _open_binary(path) as stream:
+        try:
+            for line, raw in enumerate(_progress(stream, path, progress), 1):
+                try:
+                    text = raw.decode("utf-8").rstrip("\r\n")
+                except UnicodeDecodeError as exc:
+                    sink.bad(line, _utf8_problem(raw, exc), _REENCODE_FIX)
+                    continue
+                if header is None:
+                    if text.strip():
+                        header = [name.strip() for name in text.lstrip("\ufeff").split("\t")]
+                    continue
+                if not text.strip():
+                    continue
+                fields = text.split("\t")
+                if len(fields) != len(header):
+                    sink.bad(line, f"the line has {len(fields)} tab-separated fields but the header has "
+                             f"{len(header)} (a tab or line break inside a review?).",
+                             "Fix or delete that line, " + _SKIP_HINT)
+                    continue
+                try:
+                    sink.rows.append(schema.row(dict(zip(header, fields))))
+                except _BadRecord as bad:
+                    sink.bad(line, bad.problem, bad.fix)
         except _STREAM_ERRORS as exc:
             sink.bad(None, _stream_problem(exc, stream, line), _TRUNCATED_FIX)
 
