@@ -23,6 +23,9 @@ def _data_args(p: argparse.ArgumentParser) -> None:
                    help="column map for a generic CSV/TSV, e.g. user=uid,item=iid,text=body,timestamp=ts; "
                         "without text= a ratings-only file (text models refuse it); positions from 1 for a file "
                         "without a header row, e.g. user=1,item=2,rating=3,timestamp=4 (SNAP ratings_*.csv)")
+    p.add_argument("--date-format", default=None, metavar="STRPTIME",
+                   help="one date format for a generic CSV's time column, e.g. %%d/%%m/%%Y (default: inferred "
+                        "from the column; a column two formats read differently, like 01/02/2014, needs it)")
     defaults = DataConfig()
     p.add_argument("--user-k", type=int, default=defaults.user_k, help="k-core threshold for users")
     p.add_argument("--item-k", type=int, default=defaults.item_k, help="k-core threshold for items")
@@ -40,7 +43,7 @@ def _load(args, progress: bool):
                         skip_bad_records=args.skip_bad_records)
     column_map = parse_column_map(args.columns) if args.columns else None
     return load_dataset(args.dataset, config, fmt=args.fmt, column_map=column_map,
-                        progress=progress, use_cache=not args.no_cache)
+                        progress=progress, use_cache=not args.no_cache, date_format=args.date_format)
 
 
 def _report_skipped(ds) -> None:

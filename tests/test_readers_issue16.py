@@ -3,6 +3,7 @@ encoding advice, ratings-only files, Amazon 2023 CSVs and skipped records named 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -205,3 +206,49 @@ def test_amazon_us_tsv_row_with_wrong_field_count_names_its_line(tmp_path):
     assert_names(failure(path), path, "line 3:", "16 tab-separated fields but the header has 15")
     result = read_reviews(path, skip_bad_records=True, progress=False)
     assert (result.frame["user"].tolist(), result.n_skipped) == (["111", "113"], 1)
+
+
+# ------------------------------------------------------------------------------------ one date format
+
+
+def dated_csv(tmp_path: Path, dates: list[str], name: str = "r.csv") -> Path:
+    rows = [f"u{i % 2},i{i},t,{date}" for i, date in enumerate(dates)]
+    return write_bytes(tmp_path / name, ("user,item,text,timestamp\n" + "\n".join(rows) + "\n").encode())
+
+
+def test_one_date_format_for_the_whole_column(tmp_path):
+    path = dated_csv(tmp_path, ["11/01/2014", "12/01/2014", "13/01/2014"])  # 13 cannot be a month: day-first
+    frame = read_reviews(path, progress=False).frame
+    days = pd.to_datetime(frame["timestamp"], unit="s").dt.strftime("%Y-%m-%d").tolist()
+    assert days == ["2014-01-11", "2014-01-12", "2014-01-13"]
+
+
+def test_ambiguous_dates_are_refused_and_read_with_date_format(tmp_path):
+    path = dated_csv(tmp_path, ["01/02/2014", "03/04/2014"])
+    assert_names(failure(path), path, "line 2:", "'01/02/2014'", "--date-format")
+    frame = read_reviews(path, date_format="%d/%m/%Y", progress=False).frame
+    assert pd.to_datetime(frame["timestamp"], unit="s").dt.strftime("%Y-%m-%d").tolist() == ["2014-02-01",
+                                                                                             "2014-04-03"]
+    ds = load_dataset(path, DataConfig(user_k=1, item_k=1), date_format="%m/%d/%Y", progress=False)
+    assert ds.stats["date_range"] == ["2014-01-02", "2014-03-04"]
+    plain = load_dataset(dated_csv(tmp_path, ["2014-01-02", "2014-03-04"], "iso.csv"), DataConfig(user_k=1, item_k=1),
+                         progress=False)
+    assert ds.fingerprint != plain.fingerprint
+
+
+def test_a_value_outside_the_column_format_is_a_bad_record(tmp_path):
+    path = dated_csv(tmp_path, ["13/01/2014", "14/01/2014", "2014-01-15", "1389571200", "16/01/2014"])
+    assert_names(failure(path), path, "line 4:", "'2014-01-15'", "%d/%m/%Y")
+    result = read_reviews(path, skip_bad_records=True, progress=False)
+    assert (result.n_skipped, result.skipped_examples[0][:7]) == (1, "line 4:")
+    assert result.frame["timestamp"].tolist() == [1_389_571_200, 1_389_657_600, 1_389_571_200, 1_389_830_400]
+
+
+def test_date_format_reaches_the_cli(tmp_path, capsys):
+    path = dated_csv(tmp_path, ["01/02/2014", "03/04/2014"])
+    assert main(["--quiet", "stats", str(path), "--user-k", "1", "--item-k", "1", "--no-cache"]) == 2
+    assert "--date-format" in capsys.readouterr().err
+    code = main(["--quiet", "stats", str(path), "--user-k", "1", "--item-k", "1", "--no-cache", "--json",
+                 "--date-format", "%d/%m/%Y"])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["date_range"] == ["2014-02-01", "2014-04-03"]

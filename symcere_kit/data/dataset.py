@@ -159,14 +159,19 @@ def load_dataset(
     column_map: dict[str, str] | None = None,
     progress: bool = True,
     use_cache: bool = True,
+    date_format: str | None = None,
 ) -> ReviewDataset:
-    """Read, clean, split and cache a dataset given by registry name or file path."""
+    """Read, clean, split and cache a dataset given by registry name or file path.
+
+    ``fmt``, ``column_map`` and ``date_format`` go to ``readers.read_reviews``. Raises DataFormatError
+    for unreadable input and EmptyDatasetError when preprocessing leaves nothing."""
     config = config or DataConfig()
     name, path, entry = resolve(name_or_path)
     file_hash = sha256_file(path)
-    fingerprint = stable_hash(
-        {"file": file_hash, "config": config.to_dict(), "fmt": fmt, "columns": column_map, "v": CACHE_VERSION}
-    )
+    key = {"file": file_hash, "config": config.to_dict(), "fmt": fmt, "columns": column_map, "v": CACHE_VERSION}
+    # Reader options added later enter the key only when set, so existing caches keep their fingerprints.
+    key.update({k: v for k, v in {"date_format": date_format}.items() if v is not None})
+    fingerprint = stable_hash(key)
     cached = cache_dir() / f"{name}-{fingerprint}.parquet"
     if use_cache and cached.is_file():
         table = pq.read_table(cached)
@@ -175,8 +180,8 @@ def load_dataset(
     else:
         from .readers import read_reviews
 
-        raw = read_reviews(path, fmt=fmt, column_map=column_map,
-                           skip_bad_records=config.skip_bad_records, progress=progress)
+        raw = read_reviews(path, fmt=fmt, column_map=column_map, skip_bad_records=config.skip_bad_records,
+                           progress=progress, date_format=date_format)
         frame, meta = _process(raw.frame, config, source=str(path), n_skipped=raw.n_skipped)
         meta.update(source=str(path), format=raw.format, has_text=raw.has_text, skipped_records=raw.n_skipped,
                     skipped_examples=raw.skipped_examples, file_sha256=file_hash, fingerprint=fingerprint,

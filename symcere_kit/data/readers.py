@@ -110,15 +110,35 @@ def _date_seconds(value: Any) -> int:
     return _utc_seconds(datetime.fromisoformat(value))
 
 
-def _any_time_seconds(value: Any) -> int:
-    """Integer seconds (milliseconds above 1e11), or any date string pandas parses (UTC if no zone)."""
+def _raw(value: Any) -> Any:
+    """Generic CSV times are converted per column after the read (``_column_times``): keep the cell."""
+    return value
+
+
+# One format per column: a value-by-value parser reads 12/01/2014 month-first and 13/01/2014
+# day-first in the same column. ISO 8601 (any separator, optional time and zone) is one candidate.
+_DATE_FORMATS = ("ISO8601",
+                 "%d/%m/%Y", "%m/%d/%Y", "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S",
+                 "%m/%d/%Y %H:%M:%S", "%d/%m/%y", "%m/%d/%y", "%d/%m/%y %H:%M", "%m/%d/%y %H:%M",
+                 "%d.%m.%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%d-%m-%Y", "%m-%d-%Y",
+                 "%Y/%m/%d", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S",
+                 "%m %d, %Y",  # Amazon 2014's reviewTime, "05 13, 2014"
+                 "%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%a, %d %b %Y %H:%M:%S %z")
+_EPOCH = pd.Timestamp(0, tz="UTC")
+
+
+def _parse_dates(values: pd.Series, fmt: str) -> pd.Series:
+    """UTC seconds (float, NaN where ``fmt`` does not read the value); a time without a zone is UTC."""
+    moments = pd.to_datetime(values, format=fmt, errors="coerce", utc=True)
+    return (moments - _EPOCH) // pd.Timedelta(seconds=1)
+
+
+def _epoch_seconds(value: str) -> int | None:
+    """A number as epoch seconds (milliseconds above 1e11, as integers there are); None if not a number."""
     try:
         number = _as_int(value)
-    except ValueError:
-        moment = pd.Timestamp(value)
-        if pd.isna(moment):  # "NaT", "nan": parsed, but not a time
-            raise ValueError(f"not a time: {value!r}") from None
-        return _utc_seconds(moment)
+    except (ValueError, OverflowError):
+        return None
     return number // 1000 if number > _MILLISECONDS_ABOVE else number
 
 
@@ -198,8 +218,7 @@ _SCHEMAS = {
 def _generic_schema(column_map: Mapping[str, str] | None, header: list[str]) -> _Schema:
     """Without a map, columns named as ours; the optional ones (text included) only when the header has them."""
     names = column_map or {column: column for column in COLUMNS if column in _MAP_REQUIRED or column in header}
-    return _Schema("generic_csv", names["user"], names["item"], names.get("text"), names["timestamp"],
-                   _any_time_seconds, rating=names.get("rating"), title=names.get("title"))
+    return _Schema("generic_csv", names["user"], names["item"], names.get("text"), names["timestamp"], _raw, rating=names.get("rating"), title=names.get("title"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -395,19 +414,31 @@ def _csv_header(path: Path, first_line: str) -> tuple[list[str], str]:
 class _Sink:
     """Collects output rows; a bad record raises, or with skip_bad_records is counted and dropped."""
 
-    def __init__(self, path: Path, fmt: str, skip: bool):
+    def __init__(self, path: Path, fmt: str, skip: bool, defer: bool = False):
         self.path, self.fmt, self.skip = path, fmt, skip
         self.rows: list[tuple] = []
+        # defer: bad records wait until the whole column of times is judged, then go in line order
+        self.defer, self.deferred, self.lines = defer, [], []
         self.n_skipped = 0
         self.examples: list[str] = []
         self.has_text = True
 
     def bad(self, line: int | None, problem: str, fix: str) -> None:
+        if self.defer:
+            self.deferred.append((math.inf if line is None else line, problem, fix))
+            return
         if not self.skip:
             raise DataFormatError(self.path, problem, fix, line=line)
         self.n_skipped += 1
         if len(self.examples) < _MAX_EXAMPLES:
             self.examples.append(problem if line is None else f"line {line}: {problem}")
+
+    def flush(self) -> None:
+        """Report the deferred bad records in line order: the first raises, or with skip all are counted."""
+        self.defer = False
+        for line, problem, fix in sorted(self.deferred, key=lambda bad: bad[0]):
+            self.bad(None if line == math.inf else line, problem, fix)
+        self.deferred = []
 
     def result(self) -> ReadResult:
         columns = list(zip(*self.rows)) if self.rows else [()] * len(COLUMNS)
@@ -424,14 +455,18 @@ class _Sink:
 
 
 def read_reviews(path: str | Path, fmt: str | None = None, column_map: dict[str, str] | None = None,
-                 skip_bad_records: bool = False, progress: bool = True) -> ReadResult:
+                 skip_bad_records: bool = False, progress: bool = True, date_format: str | None = None) -> ReadResult:
     """Read a review file into columns ``COLUMNS`` (timestamps in UTC seconds), detecting ``fmt`` if not given.
 
     ``column_map`` names the source columns of a generic CSV/TSV (see ``parse_column_map``: without
     ``text`` the result has ``has_text=False``; numbers name positions in a file without a header
     row); there, integer times are seconds,
     except values above 1e11, which are milliseconds and are divided by 1000, and other times are date
-    strings parsed by pandas (UTC unless they carry a zone).
+    strings read with ONE format for the whole column (UTC unless they carry a zone): ``date_format``
+    (a strptime format, e.g. ``%d/%m/%Y``; then every value, numbers too, is read with it) or else the
+    candidate of ``_DATE_FORMATS`` that reads every value. A column that two candidates read with
+    different dates (``01/02/2014``) raises DataFormatError naming --date-format; a value the chosen
+    format cannot read is a bad record naming its line.
     """
     path = Path(path)
     lines = _sample(path)
@@ -444,7 +479,10 @@ def read_reviews(path: str | Path, fmt: str | None = None, column_map: dict[str,
     if column_map is not None and fmt != "generic_csv":
         raise DataFormatError(path, f"--columns applies to generic CSV/TSV files, but this file is read as {fmt}.",
                               f"Leave out --columns: {fmt} has its own field names.")
-    sink = _Sink(path, fmt, skip_bad_records)
+    if date_format is not None and fmt != "generic_csv":
+        raise DataFormatError(path, f"--date-format applies to generic CSV/TSV files, but this file is read as "
+                              f"{fmt}, whose times have a fixed form.", "Leave out --date-format.")
+    sink = _Sink(path, fmt, skip_bad_records, defer=fmt == "generic_csv")
     schema = _SCHEMAS.get(fmt)
     if fmt.endswith("_json") and lines[0].startswith("["):
         _read_json_array(path, schema, sink, progress)
@@ -461,6 +499,9 @@ def read_reviews(path: str | Path, fmt: str | None = None, column_map: dict[str,
             header = [str(n) for n in range(1, len(header) + 1)]
         _check_header(path, header, schema, column_map)
         _read_csv(path, delimiter, schema, sink, progress, header=header if positional else None)
+        if fmt == "generic_csv":
+            _column_times(path, sink, schema, date_format)
+            sink.flush()
     sink.has_text = schema.text is not None
     if sink.n_skipped and not sink.rows:  # "0 reviews in" later would hide why
         raise DataFormatError(path, f"all {sink.n_skipped:,} records were skipped as malformed, so nothing is left "
@@ -755,8 +796,62 @@ def _add_csv_row(header: list[str], row: list[str], line: int, schema: _Schema, 
         return
     try:
         sink.rows.append(schema.row(dict(zip(header, row))))
+        sink.lines.append(line)
     except _BadRecord as bad:
         sink.bad(line, bad.problem, bad.fix)
+
+
+def _column_times(path: Path, sink: _Sink, schema: _Schema, date_format: str | None) -> None:
+    """Turn the raw time cells of a generic CSV into UTC seconds with one rule for the whole column."""
+    raw = pd.Series([row[5] for row in sink.rows], dtype=object).astype(str).str.strip()
+    seconds = pd.Series(np.nan, index=raw.index, dtype=float)
+    if date_format is None:  # numbers are epoch seconds (or milliseconds); the rest are dates
+        numbers = raw.map(_epoch_seconds)
+        seconds[numbers.notna()] = numbers[numbers.notna()].astype(float)
+    dates = raw[seconds.isna()]
+    fmt = date_format or _infer_date_format(path, dates, sink.lines, schema.timestamp)
+    if fmt is not None and len(dates):
+        unique = dates.drop_duplicates()
+        parsed = pd.Series(_parse_dates(unique, fmt).to_numpy(), index=unique.to_numpy())
+        seconds[dates.index] = dates.map(parsed).to_numpy()
+    how = (f"the column's date format {fmt}" + ("" if date_format else " (inferred from its values; set it with "
+                                                 "--date-format)") if fmt else "any date format we know")
+    bad = seconds.isna().to_numpy()
+    for i in np.flatnonzero(bad):
+        sink.bad(sink.lines[i], f'its "{schema.timestamp}" value {raw[i]!r} is not a time in {how}.', schema._fix())
+    keep = np.flatnonzero(~bad)
+    sink.rows = [sink.rows[i][:5] + (int(seconds[i]),) for i in keep]
+    sink.lines = [sink.lines[i] for i in keep]
+
+
+def _infer_date_format(path: Path, dates: pd.Series, lines: list[int], column: str) -> str | None:
+    """The candidate format that reads the most values (all, normally); None if none reads any.
+
+    Raises DataFormatError when two formats read equally many values but give different dates for some,
+    e.g. 01/02/2014 (1 February or 2 January?): only --date-format can say which."""
+    unique = dates.drop_duplicates()
+    if unique.empty:
+        return None
+    readings = {fmt: _parse_dates(unique, fmt) for fmt in _DATE_FORMATS}
+    counts = {fmt: int(parsed.notna().sum()) for fmt, parsed in readings.items()}
+    best = max(counts.values())
+    if best == 0:
+        return None
+    tied = [fmt for fmt in _DATE_FORMATS if counts[fmt] == best]
+    first = tied[0]
+    for other in tied[1:]:
+        differs = (readings[first] != readings[other]) & readings[first].notna() & readings[other].notna()
+        if differs.any():
+            value = unique[differs].iloc[0]
+            when = [pd.Timestamp(readings[f][differs].iloc[0], unit="s").strftime("%Y-%m-%d %H:%M")
+                    for f in (first, other)]
+            line = lines[int(dates.index[dates == value][0])]
+            raise DataFormatError(
+                path, f'the dates of its "{column}" column fit more than one format, which read them differently: '
+                f"{value!r} is {when[0]} as {first} but {when[1]} as {other}.",
+                f"Name the format with --date-format (date_format=), e.g. --date-format '{first}' "
+                "(a strptime format).", line=line)
+    return first
 
 
 def _utf8_error(path: Path) -> DataFormatError:
