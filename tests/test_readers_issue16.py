@@ -252,3 +252,43 @@ def test_date_format_reaches_the_cli(tmp_path, capsys):
                  "--date-format", "%d/%m/%Y"])
     assert code == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["date_range"] == ["2014-02-01", "2014-04-03"]
+
+
+# ------------------------------------------------------------------------------------- encoding advice
+
+
+def utf8_reviews_with(tmp_path: Path, name: str, replace: bytes, by: bytes) -> Path:
+    records = [{**record_2023(i), "text": f"caf\u00e9 na\u00efve {i}"} for i in range(6)]
+    lines = [json.dumps(r, ensure_ascii=False).encode() for r in records]
+    lines[3] = lines[3].replace(replace, by)
+    return write_bytes(tmp_path / name, b"\n".join(lines) + b"\n")
+
+
+@pytest.mark.parametrize("name", ["r.jsonl", "r.jsonl.gz"])
+def test_a_stray_latin1_byte_in_a_utf8_file_is_not_fixed_by_iconv(tmp_path, name):
+    path = utf8_reviews_with(tmp_path, name, "caf\u00e9".encode(), b"caf\xe9")  # one Latin-1 e-acute on line 4
+    message = failure(path)
+    assert_names(message, path, "line 4:", "0xe9", "UTF-8 with a few bad bytes", "fix or delete that line",
+                 "--skip-bad-records")
+    assert "iconv" not in message
+    result = read_reviews(path, skip_bad_records=True, progress=False)
+    assert (len(result.frame), result.n_skipped) == (5, 1)
+    assert result.frame["text"].iloc[0] == "caf\u00e9 na\u00efve 0"  # the valid accents stay as they are
+
+
+def test_a_latin1_file_throughout_gets_iconv(tmp_path):
+    records = [{**record_2023(i), "text": f"caf\u00e9 {i}"} for i in range(4)]
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("latin-1")
+    path = write_bytes(tmp_path / "latin1.jsonl", data)
+    assert_names(failure(path), path, "line 1:", "0xe9", "iconv -f latin1 -t utf-8")
+    csv_path = write_bytes(tmp_path / "latin1.csv", "user,item,text,timestamp\nu,i,caf\u00e9,1\n".encode("latin-1"))
+    assert_names(failure(csv_path), csv_path, "line 2:", "iconv -f latin1 -t utf-8")
+
+
+def test_a_stray_byte_in_a_utf8_csv_advises_fixing_the_line(tmp_path):
+    rows = "".join(f"u{i},i{i},na\u00efve caf\u00e9 {i},{i}\n" for i in range(5)).encode()
+    rows = rows.replace("caf\u00e9 3".encode(), b"caf\xe9 3")
+    path = write_bytes(tmp_path / "r.csv", b"user,item,text,timestamp\n" + rows)
+    message = failure(path, skip_bad_records=True)  # a bad encoding in a CSV is never skipped
+    assert_names(message, path, "line 5:", "UTF-8 with a few bad bytes", "fix or delete that line")
+    assert "iconv" not in message and "--skip-bad-records" not in message

@@ -2,8 +2,9 @@
 
 The format is detected from the content, never from the file name (downloads get renamed), and
 gzip or a single-file zip (as Kaggle ships) is opened transparently. JSON records may come one per
-line (JSON lines) or as one JSON array (Kaggle / Hugging Face exports), read streamed either way. Every reader returns the same
-columns in file order, because later steps break ties in time by file order. Bad input raises
+line (JSON lines) or as one JSON array (Kaggle / Hugging Face exports), read streamed either way.
+Every reader returns the same columns in file order, because later steps break ties in time by file
+order. Bad input raises
 ``DataFormatError`` naming the file, the line and the fix; with ``skip_bad_records=True`` bad
 records are dropped and counted instead. Nothing here writes a file.
 """
@@ -61,6 +62,11 @@ _UNKNOWN_FIX = (f"Known formats: {', '.join(FORMATS)}. For any other table of re
                 f"{_POSITIONS_USAGE}.")
 _REENCODE_FIX = ("Re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 IN > OUT` "
                  "(for a .gz: `zcat IN.gz | iconv -f latin1 -t utf-8 | gzip > OUT.gz`).")
+_ENCODING_SAMPLE_BYTES = 8 << 20  # judged on the first 8 MiB: enough characters to tell UTF-8 from Latin-1
+# A valid UTF-8 multi-byte character (RFC 3629: no overlong forms, no surrogates).
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+                             rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+                             rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}")
 _SKIP_HINT = "or pass --skip-bad-records (skip_bad_records=True) to skip such records and count them."
 _TRUNCATED_FIX = ("Download it again and compare its size with the source's, "
                   "or pass --skip-bad-records (skip_bad_records=True) to keep the lines before the cut.")
@@ -218,7 +224,8 @@ _SCHEMAS = {
 def _generic_schema(column_map: Mapping[str, str] | None, header: list[str]) -> _Schema:
     """Without a map, columns named as ours; the optional ones (text included) only when the header has them."""
     names = column_map or {column: column for column in COLUMNS if column in _MAP_REQUIRED or column in header}
-    return _Schema("generic_csv", names["user"], names["item"], names.get("text"), names["timestamp"], _raw, rating=names.get("rating"), title=names.get("title"))
+    return _Schema("generic_csv", names["user"], names["item"], names.get("text"), names["timestamp"], _raw,
+                   rating=names.get("rating"), title=names.get("title"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,8 +359,8 @@ def _detect(path: Path, lines: list[str], column_map: Mapping[str, str] | None) 
     header, delimiter = _csv_header(path, lines[0])
     if column_map is not None:
         return "generic_csv"
-    for fmt, needed in (("amazon_us_tsv", _AMAZON_US_TSV_HEADER), ("amazon2014_csv", _AMAZON2014_CSV_HEADER), ("amazon2023_csv", _AMAZON2023_CSV_HEADER),
-                        ("amazon2023_ratings_csv", _AMAZON2023_RATINGS_HEADER)):
+    for fmt, needed in (("amazon_us_tsv", _AMAZON_US_TSV_HEADER), ("amazon2014_csv", _AMAZON2014_CSV_HEADER),
+                        ("amazon2023_csv", _AMAZON2023_CSV_HEADER), ("amazon2023_ratings_csv", _AMAZON2023_RATINGS_HEADER)):
         if needed <= set(header):
             return fmt
     if set(_MAP_REQUIRED) <= set(header):
@@ -432,6 +439,12 @@ class _Sink:
         self.n_skipped += 1
         if len(self.examples) < _MAX_EXAMPLES:
             self.examples.append(problem if line is None else f"line {line}: {problem}")
+
+    def encoding_fix(self) -> str:
+        """The advice for a bad byte, judged once per read."""
+        if not hasattr(self, "_encoding_fix"):
+            self._encoding_fix = _encoding_fix(self.path, skippable=True)
+        return self._encoding_fix
 
     def flush(self) -> None:
         """Report the deferred bad records in line order: the first raises, or with skip all are counted."""
@@ -543,6 +556,25 @@ def _loose_json(text: str) -> Any:
         return None
 
 
+def _encoding_fix(path: Path, skippable: bool) -> str:
+    """Advice for a byte that is not UTF-8, fitted to the file: a UTF-8 file with a few bad bytes must
+    not be re-encoded whole (iconv -f latin1 would garble every valid accent in it); a file that looks
+    single-byte throughout (Latin-1, cp1252) should be."""
+    with _open_binary(path) as stream:
+        try:
+            data = stream.read(_ENCODING_SAMPLE_BYTES)
+        except _STREAM_ERRORS:
+            data = b""
+    valid = _UTF8_MULTIBYTE.findall(data)
+    stray = sum(byte >= 0x80 for byte in data) - sum(len(char) for char in valid)
+    if valid and len(valid) >= stray:
+        return (f"The file is UTF-8 with a few bad bytes ({len(valid):,} valid multi-byte characters and {stray:,} "
+                f"stray bytes in its first {len(data) >> 20 or 1} MiB), so do not re-encode it whole (that would "
+                "garble its valid accents): fix or delete that line"
+                + (", " + _SKIP_HINT if skippable else "."))
+    return _REENCODE_FIX
+
+
 def _utf8_problem(raw: bytes, exc: UnicodeDecodeError) -> str:
     return f"byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line is not valid UTF-8."
 
@@ -558,7 +590,7 @@ def _read_json_lines(path: Path, schema: _Schema, sink: _Sink, progress: bool) -
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    sink.bad(line, _utf8_problem(raw, exc), _REENCODE_FIX)
+                    sink.bad(line, _utf8_problem(raw, exc), sink.encoding_fix())
                     continue
                 try:
                     sink.rows.append(schema.row(_parse_json(text.lstrip("\ufeff").strip())))
@@ -692,7 +724,7 @@ def _read_json_array(path: Path, schema: _Schema, sink: _Sink, progress: bool) -
                     sink.bad(line, bad.problem, bad.fix)
         except _ArrayError as exc:
             if not exc.truncated:
-                fix = _REENCODE_FIX if "UTF-8" in exc.problem else "Fix or delete that record."
+                fix = _encoding_fix(path, False) if "UTF-8" in exc.problem else "Fix or delete that record."
                 raise DataFormatError(path, exc.problem, fix, line=exc.line) from None
             sink.bad(exc.line, exc.problem, _TRUNCATED_FIX)
         except _STREAM_ERRORS as exc:
@@ -710,7 +742,7 @@ def _read_unquoted_tsv(path: Path, schema: _Schema, sink: _Sink, progress: bool)
                 try:
                     text = raw.decode("utf-8").rstrip("\r\n")
                 except UnicodeDecodeError as exc:
-                    sink.bad(line, _utf8_problem(raw, exc), _REENCODE_FIX)
+                    sink.bad(line, _utf8_problem(raw, exc), sink.encoding_fix())
                     continue
                 if header is None:
                     if text.strip():
@@ -861,5 +893,5 @@ def _utf8_error(path: Path) -> DataFormatError:
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                return DataFormatError(path, _utf8_problem(raw, exc), _REENCODE_FIX, line=line)
-    return DataFormatError(path, "it is not valid UTF-8.", _REENCODE_FIX)
+                return DataFormatError(path, _utf8_problem(raw, exc), _encoding_fix(path, False), line=line)
+    return DataFormatError(path, "it is not valid UTF-8.", _encoding_fix(path, False))
