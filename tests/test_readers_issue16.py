@@ -292,3 +292,62 @@ def test_a_stray_byte_in_a_utf8_csv_advises_fixing_the_line(tmp_path):
     message = failure(path, skip_bad_records=True)  # a bad encoding in a CSV is never skipped
     assert_names(message, path, "line 5:", "UTF-8 with a few bad bytes", "fix or delete that line")
     assert "iconv" not in message and "--skip-bad-records" not in message
+
+
+# ---------------------------------------------------------------------------------------- tar archives
+
+
+def yelp_review_file(tmp_path: Path) -> Path:
+    records = [{"review_id": f"r{i}", "user_id": f"u{i % 4}", "business_id": f"b{i % 3}", "stars": float(i % 5 + 1),
+                "useful": 0, "text": f"review {i}", "date": f"2018-07-{i % 28 + 1:02d} 22:09:11"} for i in range(40)]
+    return write_bytes(tmp_path / "yelp_academic_dataset_review.json",
+                       "".join(json.dumps(r) + "\n" for r in records).encode())
+
+
+def write_tar(path: Path, members: dict[str, Path]) -> Path:
+    import tarfile
+
+    with tarfile.open(path, "w:gz" if path.suffix == ".gz" else "w") as archive:
+        for name, source in members.items():
+            archive.add(source, arcname=name)
+    return path
+
+
+@pytest.mark.parametrize("name", ["yelp_dataset.tar", "yelp_dataset.tar.gz"])
+def test_yelp_tar_reads_its_review_member(tmp_path, name):
+    reviews = yelp_review_file(tmp_path)
+    business = write_bytes(tmp_path / "business.json", b'{"business_id": "b0", "name": "Tacos"}\n' * 50)
+    archive = write_tar(tmp_path / name, {"yelp_academic_dataset_business.json": business,
+                                          "yelp_academic_dataset_review.json": reviews,
+                                          "Dataset_User_Agreement.pdf": business})
+    assert detect_format(archive) == "yelp_json"
+    pd.testing.assert_frame_equal(read_reviews(archive, progress=False).frame,
+                                  read_reviews(reviews, progress=False).frame)
+    config = DataConfig(user_k=2, item_k=2)
+    a, b = (load_dataset(p, config, progress=False, use_cache=False) for p in (archive, reviews))
+    # 12 distinct (user, business) pairs after dedupe, 3 per user: 1 test item each
+    assert a.stats == b.stats and (a.n_users, a.n_items, len(a.train), len(a.test)) == (4, 3, 8, 4)
+
+
+def test_single_file_tar_and_a_tar_that_names_no_review_file(tmp_path):
+    reviews = yelp_review_file(tmp_path)
+    single = write_tar(tmp_path / "one.tar", {"data/whatever.json": reviews})
+    assert len(read_reviews(single, progress=False).frame) == 40
+    two = write_tar(tmp_path / "two.tar.gz", {"a.json": reviews, "b.json": reviews})
+    message = failure(two)
+    assert_names(message, two, "holds 2 files (a.json, b.json)", f"tar -xf {two} MEMBER")
+    assert "\\x00" not in message and "header" not in message
+
+
+def test_a_cut_tar_keeps_the_lines_before_the_cut_only_when_asked(tmp_path):
+    records = [{"user_id": f"u{i}", "business_id": "b", "stars": 5.0, "text": "x" * 80, "date": "2018-07-07 22:09:11"}
+               for i in range(600)]
+    reviews = write_bytes(tmp_path / "yelp_academic_dataset_review.json",
+                          "".join(json.dumps(r) + "\n" for r in records).encode())
+    data = write_tar(tmp_path / "whole.tar", {"yelp_academic_dataset_review.json": reviews}).read_bytes()
+    cut = write_bytes(tmp_path / "cut.tar", data[: 512 + 40_000])  # the header, then 40 kB of the 83 kB member
+    result = read_reviews(cut, skip_bad_records=True, progress=False)
+    kept = len(result.frame)
+    assert result.n_skipped == 1 and 0 < kept <= 40_000 // 175  # whole lines (175+ bytes) before the cut
+    assert result.frame["user"].tolist() == [f"u{i}" for i in range(kept)]
+    assert_names(failure(cut), cut, f"tar stream ends early after line {kept}", "truncated")

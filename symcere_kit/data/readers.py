@@ -1,7 +1,8 @@
 """Read a raw review file of any supported format into one tidy table.
 
 The format is detected from the content, never from the file name (downloads get renamed), and
-gzip or a single-file zip (as Kaggle ships) is opened transparently. JSON records may come one per
+gzip, a single-file zip (as Kaggle ships) and tar archives (Yelp's yelp_dataset.tar; plain or
+gzip'ed) are opened transparently, a tar by member, streamed. JSON records may come one per
 line (JSON lines) or as one JSON array (Kaggle / Hugging Face exports), read streamed either way.
 Every reader returns the same columns in file order, because later steps break ties in time by file
 order. Bad input raises
@@ -19,6 +20,7 @@ import io
 import json
 import math
 import re
+import tarfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -52,7 +54,8 @@ _MAP_REQUIRED = ("user", "item", "timestamp")
 _MAP_OPTIONAL = ("text", "rating", "title")  # no text: a ratings-only file, text "" on every row
 # The two csv.Error messages that mean a quote was never closed, so the rest of the file is one field.
 _UNCLOSED_QUOTE = ("unexpected end of data", "field larger than field limit")
-_STREAM_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile)
+_STREAM_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile, tarfile.ReadError)
+_YELP_REVIEW_MEMBER = "yelp_academic_dataset_review.json"  # chosen by name in Yelp's multi-file tar
 
 _COLUMNS_USAGE = "--columns user=COL,item=COL,timestamp=COL[,text=COL][,rating=COL][,title=COL]"
 _POSITIONS_USAGE = "--columns user=1,item=2,rating=3,timestamp=4"  # a headerless file: columns by position
@@ -294,13 +297,65 @@ def _open_binary(path: Path) -> Iterator[BinaryIO]:
         magic = raw.read(4)
         raw.seek(0)
         if magic[:2] == b"\x1f\x8b":
-            with gzip.GzipFile(fileobj=raw) as stream:
-                yield stream
+            with gzip.GzipFile(fileobj=raw) as stream, _untar(path, stream) as inner:
+                yield inner
         elif magic == b"PK\x03\x04":
             with _zip_member(path, raw) as stream:
                 yield stream
         else:
-            yield raw
+            with _untar(path, raw) as inner:
+                yield inner
+
+
+@contextlib.contextmanager
+def _untar(path: Path, stream: BinaryIO) -> Iterator[BinaryIO]:
+    """``stream`` itself, or, when it is a tar archive (``ustar`` at byte 257), the review member of it,
+    read in place: never extracted to disk. A plain tar on disk is indexed by seeking past the other
+    members; a gzip'ed one is read in tarfile's streaming mode up to the member."""
+    try:
+        head = stream.read(512)
+    except _STREAM_ERRORS:
+        head = b""  # reported by the read that follows, with its line
+    stream.seek(0)
+    if head[257:262] != b"ustar":
+        yield stream
+        return
+    seekable = isinstance(stream, io.BufferedReader)
+    key = (str(path), path.stat().st_size, path.stat().st_mtime_ns)
+    if key not in _TAR_MEMBERS:  # a read opens the file several times: list a tar.gz's members once
+        _TAR_MEMBERS.clear()
+        _TAR_MEMBERS[key] = _tar_member_name(path, stream, seekable)
+        stream.seek(0)
+    name = _TAR_MEMBERS[key]
+    with tarfile.open(fileobj=stream, mode="r:" if seekable else "r|") as archive:
+        member = next(m for m in archive if m.name == name)  # lazily: no need to index the members after it
+        with archive.extractfile(member) as inner:
+            yield inner
+
+
+_TAR_MEMBERS: dict[tuple, str] = {}  # (path, size, mtime) -> the member chosen
+
+
+def _tar_member_name(path: Path, stream: BinaryIO, seekable: bool) -> str:
+    """The member to read: the only file, else Yelp's review file by name; otherwise refuse, listing them."""
+    names: list[str] = []
+    try:
+        with tarfile.open(fileobj=stream, mode="r:" if seekable else "r|") as archive:
+            for m in archive:
+                if m.isfile() and not Path(m.name).name.startswith("._") and not m.name.startswith("__MACOSX/"):
+                    names.append(m.name)
+    except _STREAM_ERRORS as exc:  # a cut archive: choose among the members before the cut; the read says where
+        if not names:
+            raise DataFormatError(path, f"it starts like a tar archive but cannot be read ({exc}).",
+                                  _TRUNCATED_FIX) from None
+    if len(names) == 1:
+        return names[0]
+    reviews = [name for name in names if Path(name).name == _YELP_REVIEW_MEMBER]
+    if len(reviews) == 1:
+        return reviews[0]
+    raise DataFormatError(path, f"the tar archive holds {len(names)} files ({', '.join(names[:10])}"
+                          f"{', ...' if len(names) > 10 else ''}), and none is a review file known by name.",
+                          f"Extract the review file and pass that: `tar -xf {path} MEMBER`.")
 
 
 @contextlib.contextmanager
@@ -320,8 +375,9 @@ def _zip_member(path: Path, raw: BinaryIO) -> Iterator[BinaryIO]:
 
 
 def _stream_problem(exc: Exception, stream: BinaryIO, line: int) -> str:
-    kind = "gzip" if isinstance(stream, gzip.GzipFile) else "zip"
-    if isinstance(exc, EOFError):
+    kind = ("gzip" if isinstance(stream, gzip.GzipFile) else "tar" if isinstance(exc, tarfile.ReadError)
+            or isinstance(stream, tarfile.ExFileObject) else "zip")
+    if isinstance(exc, EOFError) or "unexpected end of data" in str(exc):  # tarfile's words for a cut archive
         return f"the {kind} stream ends early after line {line}: the file is truncated."
     return f"the {kind} data is corrupt after line {line} ({exc}): the file is damaged."
 
