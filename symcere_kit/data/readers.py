@@ -416,7 +416,8 @@ def _detect(path: Path, lines: list[str], column_map: Mapping[str, str] | None) 
     if column_map is not None:
         return "generic_csv"
     for fmt, needed in (("amazon_us_tsv", _AMAZON_US_TSV_HEADER), ("amazon2014_csv", _AMAZON2014_CSV_HEADER),
-                        ("amazon2023_csv", _AMAZON2023_CSV_HEADER), ("amazon2023_ratings_csv", _AMAZON2023_RATINGS_HEADER)):
+                        ("amazon2023_csv", _AMAZON2023_CSV_HEADER),
+                        ("amazon2023_ratings_csv", _AMAZON2023_RATINGS_HEADER)):
         if needed <= set(header):
             return fmt
     if set(_MAP_REQUIRED) <= set(header):
