@@ -10,15 +10,22 @@ import os
 import sys
 
 from .config import DataConfig
+from .data.formats import FORMATS
 from .errors import SymcereError
 from .runs.variants import GROUPS, VARIANTS, model_names
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset", help="registry name (see `symcere datasets`) or path of a review file")
-    p.add_argument("--format", dest="fmt", default=None, help="force a reader instead of detecting it")
+    p.add_argument("--format", dest="fmt", default=None,
+                   help="force a reader instead of detecting it: " + ", ".join(FORMATS))
     p.add_argument("--columns", default=None,
-                   help="column map for a generic CSV, e.g. user=uid,item=iid,text=body,timestamp=ts")
+                   help="column map for a generic CSV/TSV, e.g. user=uid,item=iid,text=body,timestamp=ts; "
+                        "without text= a ratings-only file (text models refuse it); positions from 1 for a file "
+                        "without a header row, e.g. user=1,item=2,rating=3,timestamp=4 (SNAP ratings_*.csv)")
+    p.add_argument("--date-format", default=None, metavar="STRPTIME",
+                   help="one date format for a generic CSV's time column, e.g. %%d/%%m/%%Y (default: inferred "
+                        "from the column; a column two formats read differently, like 01/02/2014, needs it)")
     defaults = DataConfig()
     p.add_argument("--user-k", type=int, default=defaults.user_k, help="k-core threshold for users")
     p.add_argument("--item-k", type=int, default=defaults.item_k, help="k-core threshold for items")
@@ -40,7 +47,7 @@ def _load(args, progress: bool):
                         sample_seed=args.sample_seed)
     column_map = parse_column_map(args.columns) if args.columns else None
     return load_dataset(args.dataset, config, fmt=args.fmt, column_map=column_map,
-                        progress=progress, use_cache=not args.no_cache)
+                        progress=progress, use_cache=not args.no_cache, date_format=args.date_format)
 
 
 def _report_skipped(ds) -> None:

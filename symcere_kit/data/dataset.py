@@ -20,6 +20,7 @@ import scipy.sparse as sp
 import torch
 
 from ..config import DataConfig
+from ..errors import SymcereError
 from ..io import atomic_path, sha256_file, stable_hash
 from ..paths import cache_dir
 from .preprocess import preprocess
@@ -38,7 +39,7 @@ class ReviewDataset:
     test: pd.DataFrame  # user, item, rating, timestamp (no text)
     user_ids: np.ndarray
     item_ids: np.ndarray
-    meta: dict = field(default_factory=dict)  # source, format, config, fingerprint, stats
+    meta: dict = field(default_factory=dict)  # source, format, has_text, config, fingerprint, stats
 
     @property
     def n_users(self) -> int:
@@ -57,7 +58,21 @@ class ReviewDataset:
         return self.meta.get("stats", {})
 
     @property
+    def has_text(self) -> bool:
+        """False when read from a ratings-only file (every text ""); older caches lack the key: they have text."""
+        return self.meta.get("has_text", True)
+
+    @property
     def train_texts(self) -> list[str]:
+        """The training reviews' texts, in ``train`` row order: where every text model gets them, so a
+        ratings-only dataset is refused here (SymcereError) before any encoder loads."""
+        if not self.has_text:
+            source = self.meta.get("source", self.name)
+            raise SymcereError(
+                f"Dataset {self.name} ({source}) has no review text: it was read as ratings only "
+                f"({self.meta.get('format', 'no text column')}), and this model needs review text to encode. "
+                "Train a text-free model on it (e.g. lightgcn, ngcf, sgl, ease, mostpop), or use a file with "
+                "review texts (for a generic CSV, name the text column with --columns ...,text=COL).")
         return self.train["text"].tolist()
 
     def _csr(self, frame: pd.DataFrame) -> sp.csr_matrix:
@@ -116,9 +131,9 @@ class ReviewDataset:
         return cache[key]
 
 
-def _process(raw: pd.DataFrame, config: DataConfig, source: str) -> tuple[pd.DataFrame, dict]:
+def _process(raw: pd.DataFrame, config: DataConfig, source: str, n_skipped: int = 0) -> tuple[pd.DataFrame, dict]:
     """Preprocess, split and check a tidy review frame; the frame keeps test texts for stats only."""
-    pre = preprocess(raw, config, source=source)
+    pre = preprocess(raw, config, source=source, n_skipped=n_skipped)
     is_test = chronological_split(pre.frame, config.test_ratio)
     frame = pre.frame.assign(
         is_test=is_test,
@@ -144,14 +159,19 @@ def load_dataset(
     column_map: dict[str, str] | None = None,
     progress: bool = True,
     use_cache: bool = True,
+    date_format: str | None = None,
 ) -> ReviewDataset:
-    """Read, clean, split and cache a dataset given by registry name or file path."""
+    """Read, clean, split and cache a dataset given by registry name or file path.
+
+    ``fmt``, ``column_map`` and ``date_format`` go to ``readers.read_reviews``. Raises DataFormatError
+    for unreadable input and EmptyDatasetError when preprocessing leaves nothing."""
     config = config or DataConfig()
     name, path, entry = resolve(name_or_path)
     file_hash = sha256_file(path)
-    fingerprint = stable_hash(
-        {"file": file_hash, "config": config.fingerprint_dict(), "fmt": fmt, "columns": column_map, "v": CACHE_VERSION}
-    )
+    key = {"file": file_hash, "config": config.fingerprint_dict(), "fmt": fmt, "columns": column_map, "v": CACHE_VERSION}
+    # Reader options added later enter the key only when set, so existing caches keep their fingerprints.
+    key.update({k: v for k, v in {"date_format": date_format}.items() if v is not None})
+    fingerprint = stable_hash(key)
     cached = cache_dir() / f"{name}-{fingerprint}.parquet"
     if use_cache and cached.is_file():
         table = pq.read_table(cached)
@@ -160,10 +180,10 @@ def load_dataset(
     else:
         from .readers import read_reviews
 
-        raw = read_reviews(path, fmt=fmt, column_map=column_map,
-                           skip_bad_records=config.skip_bad_records, progress=progress)
-        frame, meta = _process(raw.frame, config, source=str(path))
-        meta.update(source=str(path), format=raw.format, skipped_records=raw.n_skipped,
+        raw = read_reviews(path, fmt=fmt, column_map=column_map, skip_bad_records=config.skip_bad_records,
+                           progress=progress, date_format=date_format)
+        frame, meta = _process(raw.frame, config, source=str(path), n_skipped=raw.n_skipped)
+        meta.update(source=str(path), format=raw.format, has_text=raw.has_text, skipped_records=raw.n_skipped,
                     skipped_examples=raw.skipped_examples, file_sha256=file_hash, fingerprint=fingerprint,
                     paper_counts=entry.paper_counts if entry else None)
         if use_cache:

@@ -147,7 +147,7 @@ def _sql_path(path: str | Path) -> str:
 
 
 def _nothing_left(source: str, losses: dict[str, int], config: DataConfig, n_skipped: int) -> str:
-    skipped = f" ({n_skipped:,} more records skipped as malformed)" if n_skipped else ""
+    skipped = f" ({n_skipped:,} records skipped as malformed before that)" if n_skipped else ""
     sampled = (f"{losses['users_not_sampled']:,} reviews of users outside the sample of {config.sample_users:,}, "
                if "users_not_sampled" in losses else "")
     return (f"Nothing is left of {source} after preprocessing: {losses['raw_reviews']:,} reviews in{skipped}, "

@@ -1,20 +1,26 @@
 """Read a raw review file of any supported format into one tidy table.
 
 The format is detected from the content, never from the file name (downloads get renamed), and
-gzip or a single-file zip (as Kaggle ships) is opened transparently. Every reader returns the same
-columns in file order, because later steps break ties in time by file order. Bad input raises
+gzip, a single-file zip (as Kaggle ships) and tar archives (Yelp's yelp_dataset.tar; plain or
+gzip'ed) are opened transparently, a tar by member, streamed. JSON records may come one per
+line (JSON lines) or as one JSON array (Kaggle / Hugging Face exports), read streamed either way.
+Every reader returns the same columns in file order, because later steps break ties in time by file
+order. Bad input raises
 ``DataFormatError`` naming the file, the line and the fix; with ``skip_bad_records=True`` bad
 records are dropped and counted instead. Nothing here writes a file.
 """
 from __future__ import annotations
 
 import ast
+import codecs
 import contextlib
 import csv
 import gzip
 import io
 import json
 import math
+import re
+import tarfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -27,28 +33,43 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..errors import DataFormatError
+from .formats import FORMATS
 
 COLUMNS = ("user", "item", "rating", "text", "title", "timestamp")
-FORMATS = ("amazon2014_json", "amazon2014_csv", "amazon2018_json", "amazon2023_json", "yelp_json", "generic_csv")
 
-_SAMPLE_LINES = 50  # lines read to detect the format
+_SAMPLE_LINES = 50  # lines (or array records) read to detect the format
+_SAMPLE_LINE_BYTES = 1 << 20  # a one-line JSON array must not be read whole just to detect it
+_CHUNK_BYTES = 1 << 20  # JSON arrays are decoded in chunks of this many bytes
 _PROGRESS_EVERY = 10_000  # lines between progress-bar updates: updating per line would cost more than parsing
 _MAX_EXAMPLES = 5
 _MILLISECONDS_ABOVE = 1e11  # an integer time above this is milliseconds: 1e11 seconds is the year 5138
 _DELIMITERS = ",\t;|"
 _AMAZON2018_ONLY = {"verified", "vote", "style", "image"}
 _AMAZON2014_CSV_HEADER = {"reviewerID", "asin", "reviewText", "unixReviewTime"}
-_MAP_REQUIRED = ("user", "item", "text", "timestamp")
-_MAP_OPTIONAL = ("rating", "title")
+# Amazon Customer Reviews (amazon_reviews_us_*.tsv): tab-separated with no quoting at all.
+_AMAZON_US_TSV_HEADER = {"customer_id", "product_id", "star_rating", "review_headline", "review_body", "review_date"}
+_AMAZON2023_CSV_HEADER = {"user_id", "parent_asin", "text", "timestamp"}  # datasets' to_csv of the 2023 reviews
+_AMAZON2023_RATINGS_HEADER = {"user_id", "parent_asin", "rating", "timestamp"}  # the 2023 benchmark CSVs
+_MAP_REQUIRED = ("user", "item", "timestamp")
+_MAP_OPTIONAL = ("text", "rating", "title")  # no text: a ratings-only file, text "" on every row
 # The two csv.Error messages that mean a quote was never closed, so the rest of the file is one field.
 _UNCLOSED_QUOTE = ("unexpected end of data", "field larger than field limit")
-_STREAM_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile)
+_STREAM_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile, tarfile.ReadError)
+_YELP_REVIEW_MEMBER = "yelp_academic_dataset_review.json"  # chosen by name in Yelp's multi-file tar
 
-_COLUMNS_USAGE = "--columns user=COL,item=COL,text=COL,timestamp=COL[,rating=COL][,title=COL]"
+_COLUMNS_USAGE = "--columns user=COL,item=COL,timestamp=COL[,text=COL][,rating=COL][,title=COL]"
+_POSITIONS_USAGE = "--columns user=1,item=2,rating=3,timestamp=4"  # a headerless file: columns by position
 _UNKNOWN_FIX = (f"Known formats: {', '.join(FORMATS)}. For any other table of reviews, save it as CSV or TSV "
-                f"with a header row and name its columns with {_COLUMNS_USAGE} (read as generic_csv).")
+                f"with a header row and name its columns with {_COLUMNS_USAGE} (read as generic_csv; without "
+                f"text=, a ratings-only file); a file without a header row names them by position, e.g. "
+                f"{_POSITIONS_USAGE}.")
 _REENCODE_FIX = ("Re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 IN > OUT` "
                  "(for a .gz: `zcat IN.gz | iconv -f latin1 -t utf-8 | gzip > OUT.gz`).")
+_ENCODING_SAMPLE_BYTES = 8 << 20  # judged on the first 8 MiB: enough characters to tell UTF-8 from Latin-1
+# A valid UTF-8 multi-byte character (RFC 3629: no overlong forms, no surrogates).
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+                             rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+                             rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}")
 _SKIP_HINT = "or pass --skip-bad-records (skip_bad_records=True) to skip such records and count them."
 _TRUNCATED_FIX = ("Download it again and compare its size with the source's, "
                   "or pass --skip-bad-records (skip_bad_records=True) to keep the lines before the cut.")
@@ -62,6 +83,7 @@ class ReadResult:
     format: str
     n_skipped: int = 0
     skipped_examples: list[str] = field(default_factory=list)  # up to 5, e.g. "line 17: not valid JSON ..."
+    has_text: bool = True  # False for a ratings-only format or column map: every text is ""
 
 
 class _BadRecord(Exception):
@@ -97,15 +119,35 @@ def _date_seconds(value: Any) -> int:
     return _utc_seconds(datetime.fromisoformat(value))
 
 
-def _any_time_seconds(value: Any) -> int:
-    """Integer seconds (milliseconds above 1e11), or any date string pandas parses (UTC if no zone)."""
+def _raw(value: Any) -> Any:
+    """Generic CSV times are converted per column after the read (``_column_times``): keep the cell."""
+    return value
+
+
+# One format per column: a value-by-value parser reads 12/01/2014 month-first and 13/01/2014
+# day-first in the same column. ISO 8601 (any separator, optional time and zone) is one candidate.
+_DATE_FORMATS = ("ISO8601",
+                 "%d/%m/%Y", "%m/%d/%Y", "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S",
+                 "%m/%d/%Y %H:%M:%S", "%d/%m/%y", "%m/%d/%y", "%d/%m/%y %H:%M", "%m/%d/%y %H:%M",
+                 "%d.%m.%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%d-%m-%Y", "%m-%d-%Y",
+                 "%Y/%m/%d", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S",
+                 "%m %d, %Y",  # Amazon 2014's reviewTime, "05 13, 2014"
+                 "%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%a, %d %b %Y %H:%M:%S %z")
+_EPOCH = pd.Timestamp(0, tz="UTC")
+
+
+def _parse_dates(values: pd.Series, fmt: str) -> pd.Series:
+    """UTC seconds (float, NaN where ``fmt`` does not read the value); a time without a zone is UTC."""
+    moments = pd.to_datetime(values, format=fmt, errors="coerce", utc=True)
+    return (moments - _EPOCH) // pd.Timedelta(seconds=1)
+
+
+def _epoch_seconds(value: str) -> int | None:
+    """A number as epoch seconds (milliseconds above 1e11, as integers there are); None if not a number."""
     try:
         number = _as_int(value)
-    except ValueError:
-        moment = pd.Timestamp(value)
-        if pd.isna(moment):  # "NaT", "nan": parsed, but not a time
-            raise ValueError(f"not a time: {value!r}") from None
-        return _utc_seconds(moment)
+    except (ValueError, OverflowError):
+        return None
     return number // 1000 if number > _MILLISECONDS_ABOVE else number
 
 
@@ -118,7 +160,7 @@ class _Schema:
     fmt: str
     user: str
     item: str
-    text: str
+    text: str | None  # None: the format has no review text (ratings only)
     timestamp: str
     to_seconds: Callable[[Any], int]
     rating: str | None = None
@@ -135,7 +177,8 @@ class _Schema:
             raise _BadRecord(f'its "{self.timestamp}" value {stamp!r} is not a valid time for {self.fmt}.',
                              self._fix()) from None
         title = _text(record.get(self.title)) if self.title else ""
-        return str(user), str(item), self._rating(record), _text(record.get(self.text)), title, seconds
+        text = _text(record.get(self.text)) if self.text else ""
+        return str(user), str(item), self._rating(record), text, title, seconds
 
     def _required(self, record: Mapping[str, Any], key: str, column: str) -> Any:
         value = record.get(key)
@@ -170,14 +213,22 @@ _SCHEMAS = {
     # 2023 reviews name variants by asin; parent_asin is the product, as in the 2023 benchmarks.
     "amazon2023_json": _Schema("amazon2023_json", "user_id", "parent_asin", "text", "timestamp",
                                _unix_milliseconds, rating="rating", title="title"),
+    "amazon2023_csv": _Schema("amazon2023_csv", "user_id", "parent_asin", "text", "timestamp",
+                              _unix_milliseconds, rating="rating", title="title"),
+    "amazon2023_ratings_csv": _Schema("amazon2023_ratings_csv", "user_id", "parent_asin", None, "timestamp",
+                                      _unix_milliseconds, rating="rating"),
+    # review_date is YYYY-MM-DD: midnight UTC of that day.
+    "amazon_us_tsv": _Schema("amazon_us_tsv", "customer_id", "product_id", "review_body", "review_date",
+                             _date_seconds, rating="star_rating", title="review_headline"),
     "yelp_json": _Schema("yelp_json", "user_id", "business_id", "text", "date", _date_seconds, rating="stars"),
 }
 
 
-def _generic_schema(column_map: Mapping[str, str] | None) -> _Schema:
-    names = column_map or {column: column for column in COLUMNS}
-    return _Schema("generic_csv", names["user"], names["item"], names["text"], names["timestamp"],
-                   _any_time_seconds, rating=names.get("rating"), title=names.get("title"))
+def _generic_schema(column_map: Mapping[str, str] | None, header: list[str]) -> _Schema:
+    """Without a map, columns named as ours; the optional ones (text included) only when the header has them."""
+    names = column_map or {column: column for column in COLUMNS if column in _MAP_REQUIRED or column in header}
+    return _Schema("generic_csv", names["user"], names["item"], names.get("text"), names["timestamp"], _raw,
+                   rating=names.get("rating"), title=names.get("title"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,7 +236,14 @@ def _generic_schema(column_map: Mapping[str, str] | None) -> _Schema:
 
 
 def parse_column_map(spec: str) -> dict[str, str]:
-    """Parse ``user=uid,item=iid,text=body,timestamp=ts[,rating=stars][,title=head]`` (the --columns value)."""
+    """Parse ``user=uid,item=iid,timestamp=ts[,text=body][,rating=stars][,title=head]`` (the --columns value).
+
+    Without ``text`` the file is ratings-only: every text is "" and text models refuse the dataset.
+    All columns given as numbers (``user=1,item=2,rating=3,timestamp=4``) name positions, counted from
+    1, in a file WITHOUT a header row (e.g. SNAP's ratings_*.csv). Such files are never detected on
+    their own: nothing in ``A1,B2,5.0,1383609600`` says which column is the user and which the item,
+    and a swapped guess would load silently wrong.
+    """
     mapping: dict[str, str] = {}
     for part in spec.split(","):
         key, sep, source = (s.strip() for s in part.partition("="))
@@ -205,10 +263,19 @@ def _check_column_map(mapping: Mapping[str, str], spec: str) -> None:
         raise _column_map_error(spec, f"{', '.join(unknown)} is not a field we read.")
     if missing:
         raise _column_map_error(spec, f"it does not say which column holds the {', '.join(missing)}.")
+    numbered = [source.isdigit() for source in mapping.values()]
+    if any(numbered) and not all(numbered) or "0" in mapping.values():
+        raise _column_map_error(spec, "it mixes column names and positions, or counts positions from 0.")
+
+
+def _positions(column_map: Mapping[str, str] | None) -> bool:
+    """Whether --columns names columns by position (a file without a header row)."""
+    return bool(column_map) and all(source.isdigit() for source in column_map.values())
 
 
 def _column_map_error(spec: str, problem: str) -> DataFormatError:
-    fix = f"Write it as {_COLUMNS_USAGE}, naming columns of the file's header row."
+    fix = (f"Write it as {_COLUMNS_USAGE}, naming columns of the file's header row, or by position "
+           f"(from 1) for a file without one, e.g. {_POSITIONS_USAGE}.")
     return DataFormatError(f"--columns {spec!r}", problem, fix)
 
 
@@ -230,13 +297,65 @@ def _open_binary(path: Path) -> Iterator[BinaryIO]:
         magic = raw.read(4)
         raw.seek(0)
         if magic[:2] == b"\x1f\x8b":
-            with gzip.GzipFile(fileobj=raw) as stream:
-                yield stream
+            with gzip.GzipFile(fileobj=raw) as stream, _untar(path, stream) as inner:
+                yield inner
         elif magic == b"PK\x03\x04":
             with _zip_member(path, raw) as stream:
                 yield stream
         else:
-            yield raw
+            with _untar(path, raw) as inner:
+                yield inner
+
+
+@contextlib.contextmanager
+def _untar(path: Path, stream: BinaryIO) -> Iterator[BinaryIO]:
+    """``stream`` itself, or, when it is a tar archive (``ustar`` at byte 257), the review member of it,
+    read in place: never extracted to disk. A plain tar on disk is indexed by seeking past the other
+    members; a gzip'ed one is read in tarfile's streaming mode up to the member."""
+    try:
+        head = stream.read(512)
+    except _STREAM_ERRORS:
+        head = b""  # reported by the read that follows, with its line
+    stream.seek(0)
+    if head[257:262] != b"ustar":
+        yield stream
+        return
+    seekable = isinstance(stream, io.BufferedReader)
+    key = (str(path), path.stat().st_size, path.stat().st_mtime_ns)
+    if key not in _TAR_MEMBERS:  # a read opens the file several times: list a tar.gz's members once
+        _TAR_MEMBERS.clear()
+        _TAR_MEMBERS[key] = _tar_member_name(path, stream, seekable)
+        stream.seek(0)
+    name = _TAR_MEMBERS[key]
+    with tarfile.open(fileobj=stream, mode="r:" if seekable else "r|") as archive:
+        member = next(m for m in archive if m.name == name)  # lazily: no need to index the members after it
+        with archive.extractfile(member) as inner:
+            yield inner
+
+
+_TAR_MEMBERS: dict[tuple, str] = {}  # (path, size, mtime) -> the member chosen
+
+
+def _tar_member_name(path: Path, stream: BinaryIO, seekable: bool) -> str:
+    """The member to read: the only file, else Yelp's review file by name; otherwise refuse, listing them."""
+    names: list[str] = []
+    try:
+        with tarfile.open(fileobj=stream, mode="r:" if seekable else "r|") as archive:
+            for m in archive:
+                if m.isfile() and not Path(m.name).name.startswith("._") and not m.name.startswith("__MACOSX/"):
+                    names.append(m.name)
+    except _STREAM_ERRORS as exc:  # a cut archive: choose among the members before the cut; the read says where
+        if not names:
+            raise DataFormatError(path, f"it starts like a tar archive but cannot be read ({exc}).",
+                                  _TRUNCATED_FIX) from None
+    if len(names) == 1:
+        return names[0]
+    reviews = [name for name in names if Path(name).name == _YELP_REVIEW_MEMBER]
+    if len(reviews) == 1:
+        return reviews[0]
+    raise DataFormatError(path, f"the tar archive holds {len(names)} files ({', '.join(names[:10])}"
+                          f"{', ...' if len(names) > 10 else ''}), and none is a review file known by name.",
+                          f"Extract the review file and pass that: `tar -xf {path} MEMBER`.")
 
 
 @contextlib.contextmanager
@@ -256,8 +375,9 @@ def _zip_member(path: Path, raw: BinaryIO) -> Iterator[BinaryIO]:
 
 
 def _stream_problem(exc: Exception, stream: BinaryIO, line: int) -> str:
-    kind = "gzip" if isinstance(stream, gzip.GzipFile) else "zip"
-    if isinstance(exc, EOFError):
+    kind = ("gzip" if isinstance(stream, gzip.GzipFile) else "tar" if isinstance(exc, tarfile.ReadError)
+            or isinstance(stream, tarfile.ExFileObject) else "zip")
+    if isinstance(exc, EOFError) or "unexpected end of data" in str(exc):  # tarfile's words for a cut archive
         return f"the {kind} stream ends early after line {line}: the file is truncated."
     return f"the {kind} data is corrupt after line {line} ({exc}): the file is damaged."
 
@@ -267,7 +387,7 @@ def _sample(path: Path) -> list[str]:
     lines: list[str] = []
     with _open_binary(path) as stream:
         try:
-            for raw in stream:
+            for raw in iter(lambda: stream.readline(_SAMPLE_LINE_BYTES), b""):
                 text = raw.decode("utf-8", "replace").lstrip("\ufeff").strip()
                 if text:
                     lines.append(text)
@@ -290,29 +410,55 @@ def detect_format(path: str | Path) -> str:
 def _detect(path: Path, lines: list[str], column_map: Mapping[str, str] | None) -> str:
     if lines[0].startswith("{"):
         return _json_format(path, lines)
-    header, _ = _csv_header(path, lines[0])
-    if column_map is None and _AMAZON2014_CSV_HEADER <= set(header):
-        return "amazon2014_csv"
-    if column_map is not None or set(_MAP_REQUIRED) <= set(header):
+    if lines[0].startswith("["):  # a JSON array, never a CSV header
+        return _json_format(path, _array_sample(path), array=True)
+    header, delimiter = _csv_header(path, lines[0])
+    if column_map is not None:
         return "generic_csv"
+    for fmt, needed in (("amazon_us_tsv", _AMAZON_US_TSV_HEADER), ("amazon2014_csv", _AMAZON2014_CSV_HEADER),
+                        ("amazon2023_csv", _AMAZON2023_CSV_HEADER),
+                        ("amazon2023_ratings_csv", _AMAZON2023_RATINGS_HEADER)):
+        if needed <= set(header):
+            return fmt
+    if set(_MAP_REQUIRED) <= set(header):
+        return "generic_csv"
+    fix = _UNKNOWN_FIX
+    if _looks_like_headerless_ratings(lines, delimiter):
+        fix = (f"It looks like ratings without a header row (4 fields, the last two numbers). If its columns are "
+               f"user, item, rating, timestamp (as SNAP's ratings_*.csv), pass {_POSITIONS_USAGE}; "
+               "otherwise name the positions as they are.")
     raise DataFormatError(path, f"its content matches no known format (header: {', '.join(header[:12])}).",
-                          _UNKNOWN_FIX, line=1)
+                          fix, line=1)
 
 
-def _json_format(path: Path, lines: list[str]) -> str:
-    """Tell the JSON-lines formats apart by the keys of the sampled records."""
+def _looks_like_headerless_ratings(lines: list[str], delimiter: str) -> bool:
+    """4 fields with a numeric rating and timestamp on every sampled line: only used to advise, never to read."""
+    try:
+        return all(len(row) == 4 and all(math.isfinite(float(v)) for v in row[2:])
+                   for row in csv.reader(lines, delimiter=delimiter))
+    except ValueError:
+        return False
+
+
+def _json_format(path: Path, records: list, array: bool = False) -> str:
+    """Tell the JSON formats apart by the keys of the sampled records (lines of text, or array elements)."""
     keys: set[str] = set()
-    for text in lines:
+    for record in records:
+        if array:
+            keys |= record.keys() if isinstance(record, dict) else set()
+            continue
         with contextlib.suppress(_BadRecord):
-            keys |= _parse_json(text).keys()
+            keys |= _parse_json(record).keys()
     if {"reviewerID", "asin"} <= keys:
         return "amazon2018_json" if keys & _AMAZON2018_ONLY else "amazon2014_json"
     if "parent_asin" in keys:
         return "amazon2023_json"
     if "business_id" in keys:
         return "yelp_json"
+    what = "elements" if array else "lines"
     problem = (f"its JSON records (keys: {', '.join(sorted(keys)[:12])}) match no known review format."
-               if keys else f"it starts like JSON lines, but none of its first {len(lines)} lines is a JSON object.")
+               if keys else f"it starts like JSON {'array' if array else 'lines'}, but none of its first "
+               f"{len(records)} {what} is a JSON object.")
     raise DataFormatError(path, problem, _UNKNOWN_FIX, line=1)
 
 
@@ -332,18 +478,37 @@ def _csv_header(path: Path, first_line: str) -> tuple[list[str], str]:
 class _Sink:
     """Collects output rows; a bad record raises, or with skip_bad_records is counted and dropped."""
 
-    def __init__(self, path: Path, fmt: str, skip: bool):
+    def __init__(self, path: Path, fmt: str, skip: bool, defer: bool = False):
         self.path, self.fmt, self.skip = path, fmt, skip
         self.rows: list[tuple] = []
+        # defer: bad records wait until the whole column of times is judged, then go in line order
+        self.defer, self.deferred, self.lines = defer, [], []
         self.n_skipped = 0
         self.examples: list[str] = []
+        self.has_text = True
 
     def bad(self, line: int | None, problem: str, fix: str) -> None:
+        if self.defer:
+            self.deferred.append((math.inf if line is None else line, problem, fix))
+            return
         if not self.skip:
             raise DataFormatError(self.path, problem, fix, line=line)
         self.n_skipped += 1
         if len(self.examples) < _MAX_EXAMPLES:
             self.examples.append(problem if line is None else f"line {line}: {problem}")
+
+    def encoding_fix(self) -> str:
+        """The advice for a bad byte, judged once per read."""
+        if not hasattr(self, "_encoding_fix"):
+            self._encoding_fix = _encoding_fix(self.path, skippable=True)
+        return self._encoding_fix
+
+    def flush(self) -> None:
+        """Report the deferred bad records in line order: the first raises, or with skip all are counted."""
+        self.defer = False
+        for line, problem, fix in sorted(self.deferred, key=lambda bad: bad[0]):
+            self.bad(None if line == math.inf else line, problem, fix)
+        self.deferred = []
 
     def result(self) -> ReadResult:
         columns = list(zip(*self.rows)) if self.rows else [()] * len(COLUMNS)
@@ -356,16 +521,22 @@ class _Sink:
             "title": pd.Series(title, dtype=str),
             "timestamp": np.asarray(timestamp, dtype=np.int64),
         })
-        return ReadResult(frame, self.fmt, self.n_skipped, self.examples)
+        return ReadResult(frame, self.fmt, self.n_skipped, self.examples, has_text=self.has_text)
 
 
 def read_reviews(path: str | Path, fmt: str | None = None, column_map: dict[str, str] | None = None,
-                 skip_bad_records: bool = False, progress: bool = True) -> ReadResult:
+                 skip_bad_records: bool = False, progress: bool = True, date_format: str | None = None) -> ReadResult:
     """Read a review file into columns ``COLUMNS`` (timestamps in UTC seconds), detecting ``fmt`` if not given.
 
-    ``column_map`` names the source columns of a generic CSV/TSV; there, integer times are seconds,
+    ``column_map`` names the source columns of a generic CSV/TSV (see ``parse_column_map``: without
+    ``text`` the result has ``has_text=False``; numbers name positions in a file without a header
+    row); there, integer times are seconds,
     except values above 1e11, which are milliseconds and are divided by 1000, and other times are date
-    strings parsed by pandas (UTC unless they carry a zone).
+    strings read with ONE format for the whole column (UTC unless they carry a zone): ``date_format``
+    (a strptime format, e.g. ``%d/%m/%Y``; then every value, numbers too, is read with it) or else the
+    candidate of ``_DATE_FORMATS`` that reads every value. A column that two candidates read with
+    different dates (``01/02/2014``) raises DataFormatError naming --date-format; a value the chosen
+    format cannot read is a bad record naming its line.
     """
     path = Path(path)
     lines = _sample(path)
@@ -378,14 +549,35 @@ def read_reviews(path: str | Path, fmt: str | None = None, column_map: dict[str,
     if column_map is not None and fmt != "generic_csv":
         raise DataFormatError(path, f"--columns applies to generic CSV/TSV files, but this file is read as {fmt}.",
                               f"Leave out --columns: {fmt} has its own field names.")
-    sink = _Sink(path, fmt, skip_bad_records)
-    if fmt.endswith("_json"):
-        _read_json_lines(path, _SCHEMAS[fmt], sink, progress)
+    if date_format is not None and fmt != "generic_csv":
+        raise DataFormatError(path, f"--date-format applies to generic CSV/TSV files, but this file is read as "
+                              f"{fmt}, whose times have a fixed form.", "Leave out --date-format.")
+    sink = _Sink(path, fmt, skip_bad_records, defer=fmt == "generic_csv")
+    schema = _SCHEMAS.get(fmt)
+    if fmt.endswith("_json") and lines[0].startswith("["):
+        _read_json_array(path, schema, sink, progress)
+    elif fmt.endswith("_json"):
+        _read_json_lines(path, schema, sink, progress)
+    elif fmt == "amazon_us_tsv":
+        _check_header(path, _csv_header(path, lines[0])[0], schema, None)
+        _read_unquoted_tsv(path, schema, sink, progress)
     else:
         header, delimiter = _csv_header(path, lines[0])
-        schema = _generic_schema(column_map) if fmt == "generic_csv" else _SCHEMAS[fmt]
+        schema = _generic_schema(column_map, header) if fmt == "generic_csv" else _SCHEMAS[fmt]
+        positional = _positions(column_map)
+        if positional:  # no header row: the first line is data, its fields are numbered from 1
+            header = [str(n) for n in range(1, len(header) + 1)]
         _check_header(path, header, schema, column_map)
-        _read_csv(path, delimiter, schema, sink, progress)
+        _read_csv(path, delimiter, schema, sink, progress, header=header if positional else None)
+        if fmt == "generic_csv":
+            _column_times(path, sink, schema, date_format)
+            sink.flush()
+    sink.has_text = schema.text is not None
+    if sink.n_skipped and not sink.rows:  # "0 reviews in" later would hide why
+        raise DataFormatError(path, f"all {sink.n_skipped:,} records were skipped as malformed, so nothing is left "
+                              f"(first: {sink.examples[0]}).",
+                              f"Check that the file is {fmt} (or name its format with --format); "
+                              "fix the records as the first problem says.")
     return sink.result()
 
 
@@ -421,6 +613,25 @@ def _loose_json(text: str) -> Any:
         return None
 
 
+def _encoding_fix(path: Path, skippable: bool) -> str:
+    """Advice for a byte that is not UTF-8, fitted to the file: a UTF-8 file with a few bad bytes must
+    not be re-encoded whole (iconv -f latin1 would garble every valid accent in it); a file that looks
+    single-byte throughout (Latin-1, cp1252) should be."""
+    with _open_binary(path) as stream:
+        try:
+            data = stream.read(_ENCODING_SAMPLE_BYTES)
+        except _STREAM_ERRORS:
+            data = b""
+    valid = _UTF8_MULTIBYTE.findall(data)
+    stray = sum(byte >= 0x80 for byte in data) - sum(len(char) for char in valid)
+    if valid and len(valid) >= stray:
+        return (f"The file is UTF-8 with a few bad bytes ({len(valid):,} valid multi-byte characters and {stray:,} "
+                f"stray bytes in its first {len(data) >> 20 or 1} MiB), so do not re-encode it whole (that would "
+                "garble its valid accents): fix or delete that line"
+                + (", " + _SKIP_HINT if skippable else "."))
+    return _REENCODE_FIX
+
+
 def _utf8_problem(raw: bytes, exc: UnicodeDecodeError) -> str:
     return f"byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line is not valid UTF-8."
 
@@ -436,7 +647,7 @@ def _read_json_lines(path: Path, schema: _Schema, sink: _Sink, progress: bool) -
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    sink.bad(line, _utf8_problem(raw, exc), _REENCODE_FIX)
+                    sink.bad(line, _utf8_problem(raw, exc), sink.encoding_fix())
                     continue
                 try:
                     sink.rows.append(schema.row(_parse_json(text.lstrip("\ufeff").strip())))
@@ -446,22 +657,194 @@ def _read_json_lines(path: Path, schema: _Schema, sink: _Sink, progress: bool) -
             sink.bad(None, _stream_problem(exc, stream, line), _TRUNCATED_FIX)
 
 
+class _ArrayError(Exception):
+    """The JSON array cannot be read on from here: no record boundary to resume at, so never skippable."""
+
+    def __init__(self, line: int, problem: str, truncated: bool = False):
+        super().__init__(problem)
+        self.line, self.problem, self.truncated = line, problem, truncated
+
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _text_chunks(stream: BinaryIO) -> Iterator[str]:
+    """Strictly decoded UTF-8 text in chunks; a bad byte raises _ArrayError naming its line."""
+    decoder, line = codecs.getincrementaldecoder("utf-8")("strict"), 1
+    while True:
+        chunk = stream.read(_CHUNK_BYTES)
+        try:
+            text = decoder.decode(chunk, final=not chunk)  # keeps a character split between chunks for the next
+        except UnicodeDecodeError as exc:  # exc.object: the bytes held back (never a newline) + this chunk
+            data = exc.object
+            start = data.rfind(b"\n", 0, exc.start) + 1
+            raise _ArrayError(line + data.count(b"\n", 0, exc.start), f"byte 0x{data[exc.start]:02x} at byte "
+                              f"{exc.start - start + 1} of the line is not valid UTF-8.") from None
+        line += chunk.count(b"\n")
+        if text:
+            yield text
+        if not chunk:
+            return
+
+
+def _json_array(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
+    """(line where it starts, value) for each element of the top-level JSON array in ``stream``, streamed.
+
+    ``raw_decode`` parses one element at a time from a rolling buffer; an element cut by the chunk
+    boundary fails to parse and is retried with the next chunk. (ijson streams too, but cannot say on
+    which line a record starts.) A syntax error raises _ArrayError: there is no line structure to
+    resume at; an array cut short raises it with ``truncated`` set, after every whole element.
+    """
+    decoder = json.JSONDecoder()
+    chunks = _text_chunks(stream)
+    buf, pos, line, eof, state = "", 0, 1, False, "open"
+    while True:
+        end = _WHITESPACE.match(buf, pos).end()
+        line, pos = line + buf.count("\n", pos, end), end
+        if pos == len(buf):
+            if eof:
+                break
+            buf, pos = buf[pos:] + next(chunks, ""), 0
+            eof = pos == len(buf)
+            continue
+        char = buf[pos]
+        if state == "open":
+            if char == "\ufeff" and line == 1:
+                pos += 1
+                continue
+            if char != "[":
+                raise _ArrayError(line, "it does not start with a JSON array.")
+            pos, state = pos + 1, "first"
+        elif state in ("first", "value"):
+            if char == "]" and state == "first":
+                pos, state = pos + 1, "done"
+                continue
+            try:
+                value, end = decoder.raw_decode(buf, pos)
+            except json.JSONDecodeError as exc:
+                more = "" if eof else next(chunks, "")
+                if more:  # maybe cut by the chunk boundary: retry with more text
+                    buf, pos = buf[pos:] + more, 0
+                    continue
+                eof = True
+                if exc.pos >= len(buf.rstrip()) or exc.msg.startswith("Unterminated string"):
+                    raise _ArrayError(line, "the JSON array ends inside this record: the file is truncated.",
+                                      truncated=True) from None
+                raise _ArrayError(line, f"the JSON record starting here is not valid JSON ({exc.msg} at line "
+                                  f"{line + buf.count(chr(10), pos, exc.pos)}), and the array cannot be read on "
+                                  "past it.") from None
+            yield line, value
+            line, pos, state = line + buf.count("\n", pos, end), end, "sep"
+        elif state == "sep":
+            if char not in ",]":
+                raise _ArrayError(line, f"expected , or ] between the records of the JSON array, found {char!r}.")
+            pos, state = pos + 1, ("value" if char == "," else "done")
+        else:
+            raise _ArrayError(line, "there is more text after the end of the JSON array.")
+    if state != "done":
+        raise _ArrayError(line, "the JSON array is never closed with ]: the file is truncated.", truncated=True)
+
+
+def _array_sample(path: Path) -> list:
+    """The first elements of a JSON-array file, for detection; an error in them says what is wrong."""
+    records: list = []
+    with _open_binary(path) as stream:
+        try:
+            for _, value in _json_array(stream):
+                records.append(value)
+                if len(records) == _SAMPLE_LINES:
+                    break
+        except _ArrayError as exc:
+            if not (exc.truncated and records):
+                raise DataFormatError(path, f"it starts like a JSON array, but {exc.problem}",
+                                      "Fix the file (a JSON array of review objects, or one JSON object per line), "
+                                      + _SKIP_HINT if exc.truncated else "Fix the file.", line=exc.line) from None
+        except _STREAM_ERRORS as exc:
+            if not records:
+                raise DataFormatError(path, _stream_problem(exc, stream, 0), _TRUNCATED_FIX) from None
+    return records
+
+
+def _read_json_array(path: Path, schema: _Schema, sink: _Sink, progress: bool) -> None:
+    """A JSON array of records, streamed; a bad field skips its record, bad JSON stops the read."""
+    line = 0
+    with _open_binary(path) as stream:
+        try:
+            for line, value in _progress(_json_array(stream), path, progress):
+                if not isinstance(value, dict):
+                    sink.bad(line, "the array element is JSON but not an object {...}.",
+                             "Fix or delete that record, " + _SKIP_HINT)
+                    continue
+                try:
+                    sink.rows.append(schema.row(value))
+                except _BadRecord as bad:
+                    sink.bad(line, bad.problem, bad.fix)
+        except _ArrayError as exc:
+            if not exc.truncated:
+                fix = _encoding_fix(path, False) if "UTF-8" in exc.problem else "Fix or delete that record."
+                raise DataFormatError(path, exc.problem, fix, line=exc.line) from None
+            sink.bad(exc.line, exc.problem, _TRUNCATED_FIX)
+        except _STREAM_ERRORS as exc:
+            sink.bad(None, _stream_problem(exc, stream, line), _TRUNCATED_FIX)
+
+
+def _read_unquoted_tsv(path: Path, schema: _Schema, sink: _Sink, progress: bool) -> None:
+    """One record per line, fields split on tabs and nothing else: the file has no quoting, so a body
+    starting with a quote is text, not a quoted field. A line with the wrong number of fields is a bad record."""
+    header: list[str] | None = None
+    line = 0
+    with _open_binary(path) as stream:
+        try:
+            for line, raw in enumerate(_progress(stream, path, progress), 1):
+                try:
+                    text = raw.decode("utf-8").rstrip("\r\n")
+                except UnicodeDecodeError as exc:
+                    sink.bad(line, _utf8_problem(raw, exc), sink.encoding_fix())
+                    continue
+                if header is None:
+                    if text.strip():
+                        header = [name.strip() for name in text.lstrip("\ufeff").split("\t")]
+                    continue
+                if not text.strip():
+                    continue
+                fields = text.split("\t")
+                if len(fields) != len(header):
+                    sink.bad(line, f"the line has {len(fields)} tab-separated fields but the header has "
+                             f"{len(header)} (a tab or line break inside a review?).",
+                             "Fix or delete that line, " + _SKIP_HINT)
+                    continue
+                try:
+                    sink.rows.append(schema.row(dict(zip(header, fields))))
+                except _BadRecord as bad:
+                    sink.bad(line, bad.problem, bad.fix)
+        except _STREAM_ERRORS as exc:
+            sink.bad(None, _stream_problem(exc, stream, line), _TRUNCATED_FIX)
+
+
 def _check_header(path: Path, header: list[str], schema: _Schema, column_map: Mapping[str, str] | None) -> None:
     """Columns the schema needs must be in the header; rating and title only when --columns names them."""
-    needed = list(column_map.values()) if column_map else [schema.user, schema.item, schema.text, schema.timestamp]
+    needed = (list(column_map.values()) if column_map
+              else [name for name in (schema.user, schema.item, schema.text, schema.timestamp) if name])
     missing = [name for name in needed if name not in header]
+    if missing and _positions(column_map):
+        raise DataFormatError(path, f"--columns names position {', '.join(missing)}, but the first line has "
+                              f"{len(header)} fields.", "Count positions from 1 in the first line.", line=1)
     if missing:
         raise DataFormatError(path, f"the header has no column {', '.join(missing)}, which {schema.fmt} needs "
                               f"(it has: {', '.join(header[:20])}).", _UNKNOWN_FIX, line=1)
 
 
-def _read_csv(path: Path, delimiter: str, schema: _Schema, sink: _Sink, progress: bool) -> None:
-    """Parse with the csv module, which knows the physical line where each record starts."""
+def _read_csv(path: Path, delimiter: str, schema: _Schema, sink: _Sink, progress: bool,
+              header: list[str] | None = None) -> None:
+    """Parse with the csv module, which knows the physical line where each record starts.
+
+    ``header``: the column names of a file without a header row (its first row is then data)."""
     with _open_binary(path) as stream:
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
         reader = csv.reader(_progress(text, path, progress), delimiter=delimiter, strict=True)
         try:
-            header = [name.strip() for name in next(filter(None, reader))]  # first non-blank row
+            if header is None:
+                header = [name.strip() for name in next(filter(None, reader))]  # first non-blank row
             for line, row in _csv_rows(reader):
                 if isinstance(row, csv.Error):
                     _csv_error(path, row, line, reader.line_num, sink)
@@ -502,8 +885,62 @@ def _add_csv_row(header: list[str], row: list[str], line: int, schema: _Schema, 
         return
     try:
         sink.rows.append(schema.row(dict(zip(header, row))))
+        sink.lines.append(line)
     except _BadRecord as bad:
         sink.bad(line, bad.problem, bad.fix)
+
+
+def _column_times(path: Path, sink: _Sink, schema: _Schema, date_format: str | None) -> None:
+    """Turn the raw time cells of a generic CSV into UTC seconds with one rule for the whole column."""
+    raw = pd.Series([row[5] for row in sink.rows], dtype=object).astype(str).str.strip()
+    seconds = pd.Series(np.nan, index=raw.index, dtype=float)
+    if date_format is None:  # numbers are epoch seconds (or milliseconds); the rest are dates
+        numbers = raw.map(_epoch_seconds)
+        seconds[numbers.notna()] = numbers[numbers.notna()].astype(float)
+    dates = raw[seconds.isna()]
+    fmt = date_format or _infer_date_format(path, dates, sink.lines, schema.timestamp)
+    if fmt is not None and len(dates):
+        unique = dates.drop_duplicates()
+        parsed = pd.Series(_parse_dates(unique, fmt).to_numpy(), index=unique.to_numpy())
+        seconds[dates.index] = dates.map(parsed).to_numpy()
+    how = (f"the column's date format {fmt}" + ("" if date_format else " (inferred from its values; set it with "
+                                                 "--date-format)") if fmt else "any date format we know")
+    bad = seconds.isna().to_numpy()
+    for i in np.flatnonzero(bad):
+        sink.bad(sink.lines[i], f'its "{schema.timestamp}" value {raw[i]!r} is not a time in {how}.', schema._fix())
+    keep = np.flatnonzero(~bad)
+    sink.rows = [sink.rows[i][:5] + (int(seconds[i]),) for i in keep]
+    sink.lines = [sink.lines[i] for i in keep]
+
+
+def _infer_date_format(path: Path, dates: pd.Series, lines: list[int], column: str) -> str | None:
+    """The candidate format that reads the most values (all, normally); None if none reads any.
+
+    Raises DataFormatError when two formats read equally many values but give different dates for some,
+    e.g. 01/02/2014 (1 February or 2 January?): only --date-format can say which."""
+    unique = dates.drop_duplicates()
+    if unique.empty:
+        return None
+    readings = {fmt: _parse_dates(unique, fmt) for fmt in _DATE_FORMATS}
+    counts = {fmt: int(parsed.notna().sum()) for fmt, parsed in readings.items()}
+    best = max(counts.values())
+    if best == 0:
+        return None
+    tied = [fmt for fmt in _DATE_FORMATS if counts[fmt] == best]
+    first = tied[0]
+    for other in tied[1:]:
+        differs = (readings[first] != readings[other]) & readings[first].notna() & readings[other].notna()
+        if differs.any():
+            value = unique[differs].iloc[0]
+            when = [pd.Timestamp(readings[f][differs].iloc[0], unit="s").strftime("%Y-%m-%d %H:%M")
+                    for f in (first, other)]
+            line = lines[int(dates.index[dates == value][0])]
+            raise DataFormatError(
+                path, f'the dates of its "{column}" column fit more than one format, which read them differently: '
+                f"{value!r} is {when[0]} as {first} but {when[1]} as {other}.",
+                f"Name the format with --date-format (date_format=), e.g. --date-format '{first}' "
+                "(a strptime format).", line=line)
+    return first
 
 
 def _utf8_error(path: Path) -> DataFormatError:
@@ -513,5 +950,5 @@ def _utf8_error(path: Path) -> DataFormatError:
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                return DataFormatError(path, _utf8_problem(raw, exc), _REENCODE_FIX, line=line)
-    return DataFormatError(path, "it is not valid UTF-8.", _REENCODE_FIX)
+                return DataFormatError(path, _utf8_problem(raw, exc), _encoding_fix(path, False), line=line)
+    return DataFormatError(path, "it is not valid UTF-8.", _encoding_fix(path, False))
