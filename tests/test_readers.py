@@ -86,7 +86,7 @@ def test_amazon2014_json_plain_and_gz(tmp_path, name):
     assert_tidy(frame)
     assert list(frame["item"]) == [f"{i:010d}" for i in range(5)]  # file order, leading zeros kept
     assert frame["text"].tolist()[2] == "" and frame["title"].tolist()[3] == ""
-    assert frame["timestamp"].tolist() == [1_400_000_000 + i for i in range(5)]
+    assert frame["timestamp"].tolist() == [(1_400_000_000 + i) * 1000 for i in range(5)]  # milliseconds
     assert frame["rating"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
 
 
@@ -119,7 +119,7 @@ def test_amazon2014_kaggle_csv(tmp_path, name):
     assert_tidy(result.frame)
     assert result.frame["item"].tolist()[0] == "0000000000"
     assert result.frame["text"].tolist()[1:3] == ['multi\nline, "quoted" text', ""]
-    assert result.frame["timestamp"].tolist() == [1_400_000_000 + i for i in range(4)]
+    assert result.frame["timestamp"].tolist() == [(1_400_000_000 + i) * 1000 for i in range(4)]
 
 
 def test_single_file_zip_as_kaggle_ships(tmp_path):
@@ -146,10 +146,10 @@ def test_amazon2023_uses_parent_asin_and_milliseconds(tmp_path):
     result = read_reviews(path, progress=False)
     assert result.format == "amazon2023_json"
     assert result.frame["item"].tolist() == ["P1"] * 3
-    assert result.frame["timestamp"].tolist() == [1_588_687_728, 1_588_687_729, 1_588_687_730]
+    assert result.frame["timestamp"].tolist() == [1_588_687_728_923, 1_588_687_729_923, 1_588_687_730_923]
 
 
-def test_yelp_dates_are_utc_seconds(tmp_path):
+def test_yelp_dates_are_utc(tmp_path):
     records = [{"review_id": "r1", "user_id": "u1", "business_id": "b1", "stars": 5.0, "useful": 0,
                 "text": "Great tacos", "date": "2018-07-07 22:09:11"},
                {"review_id": "r2", "user_id": "u2", "business_id": "b1", "stars": 2.0, "useful": 1,
@@ -157,7 +157,7 @@ def test_yelp_dates_are_utc_seconds(tmp_path):
     path = write_jsonl(tmp_path / "yelp_academic_dataset_review.json", records)
     result = read_reviews(path, progress=False)
     assert result.format == "yelp_json"
-    assert result.frame["timestamp"].tolist() == [1_531_001_351, 86_400]
+    assert result.frame["timestamp"].tolist() == [1_531_001_351_000, 86_400_000]
     assert result.frame["title"].tolist() == ["", ""] and result.frame["text"].tolist()[1] == ""
 
 
@@ -171,7 +171,7 @@ def test_generic_tsv_with_column_map(tmp_path):
     assert_tidy(result.frame)
     assert result.frame["item"].tolist()[1] == "007"
     assert np.isnan(result.frame["rating"].tolist()[1])
-    assert result.frame["timestamp"].tolist() == [1_577_836_800] * 2 + [1_577_836_801, 1_577_836_800]
+    assert result.frame["timestamp"].tolist() == [1_577_836_800_000, 1_577_836_800_123, 1_577_836_801_000, 1_577_836_800_000]
 
 
 def test_generic_csv_with_standard_header_needs_no_map(tmp_path):

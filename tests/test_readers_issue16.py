@@ -52,7 +52,7 @@ def test_json_array_streamed_in_chunks_keeps_values_and_order(tmp_path, monkeypa
     assert_tidy(result.frame)
     assert result.frame["item"].tolist() == [f"P{i % 2}" for i in range(7)]
     assert result.frame["text"].tolist()[3] == "caf\u00e9 ] }, {"
-    assert result.frame["timestamp"].tolist() == [1_557_031_577 + i for i in range(7)]
+    assert result.frame["timestamp"].tolist() == [1_557_031_577_676 + i * 1000 for i in range(7)]
 
 
 def test_json_array_bad_record_names_the_line_it_starts_on(tmp_path):
@@ -124,7 +124,7 @@ def test_headerless_ratings_need_positions_and_load_with_them(tmp_path):
     assert result.format == "generic_csv" and not result.has_text
     assert len(result.frame) == 72 and result.frame["user"].iloc[0] == "U00"  # the first line is data
     assert set(result.frame["text"]) == {""}
-    assert result.frame["timestamp"].tolist()[:2] == [1_383_609_600, 1_383_696_000]
+    assert result.frame["timestamp"].tolist()[:2] == [1_383_609_600_000, 1_383_696_000_000]
     with pytest.raises(DataFormatError, match="mixes column names and positions"):
         parse_column_map("user=1,item=asin,timestamp=4")
 
@@ -135,7 +135,7 @@ def test_amazon2023_benchmark_ratings_csv_is_detected(tmp_path):
     result = read_reviews(path, progress=False)
     assert result.format == "amazon2023_ratings_csv" == detect_format(path) and not result.has_text
     assert result.frame["item"].tolist() == ["P0", "P1", "P2"]
-    assert result.frame["timestamp"].tolist() == [1_588_687_728] * 3 and set(result.frame["text"]) == {""}
+    assert result.frame["timestamp"].tolist() == [1_588_687_728_923 + i for i in range(3)] and set(result.frame["text"]) == {""}
 
 
 def test_amazon2023_datasets_to_csv_is_detected_like_its_json(tmp_path):
@@ -195,7 +195,7 @@ def test_amazon_us_tsv_reads_quotes_as_text(tmp_path):
     assert frame["text"].tolist() == ['"Excellent!!!" is all I can say', 'an unmatched " quote, then more', "plain"]
     assert frame["title"].tolist()[1] == '"So so' and frame["rating"].tolist() == [5.0, 3.0, 5.0]
     assert (frame["user"].tolist(), frame["item"].tolist()) == (["111", "112", "113"], ["B001", "B002", "B001"])
-    assert frame["timestamp"].tolist() == [1_440_979_200, 1_440_892_800, 1_389_571_200]  # midnight UTC
+    assert frame["timestamp"].tolist() == [1_440_979_200_000, 1_440_892_800_000, 1_389_571_200_000]  # midnight UTC
     assert read_reviews(path, skip_bad_records=True, progress=False).n_skipped == 0  # no valid row dropped
 
 
@@ -219,7 +219,7 @@ def dated_csv(tmp_path: Path, dates: list[str], name: str = "r.csv") -> Path:
 def test_one_date_format_for_the_whole_column(tmp_path):
     path = dated_csv(tmp_path, ["11/01/2014", "12/01/2014", "13/01/2014"])  # 13 cannot be a month: day-first
     frame = read_reviews(path, progress=False).frame
-    days = pd.to_datetime(frame["timestamp"], unit="s").dt.strftime("%Y-%m-%d").tolist()
+    days = pd.to_datetime(frame["timestamp"], unit="ms").dt.strftime("%Y-%m-%d").tolist()
     assert days == ["2014-01-11", "2014-01-12", "2014-01-13"]
 
 
@@ -227,7 +227,7 @@ def test_ambiguous_dates_are_refused_and_read_with_date_format(tmp_path):
     path = dated_csv(tmp_path, ["01/02/2014", "03/04/2014"])
     assert_names(failure(path), path, "line 2:", "'01/02/2014'", "--date-format")
     frame = read_reviews(path, date_format="%d/%m/%Y", progress=False).frame
-    assert pd.to_datetime(frame["timestamp"], unit="s").dt.strftime("%Y-%m-%d").tolist() == ["2014-02-01",
+    assert pd.to_datetime(frame["timestamp"], unit="ms").dt.strftime("%Y-%m-%d").tolist() == ["2014-02-01",
                                                                                              "2014-04-03"]
     ds = load_dataset(path, DataConfig(user_k=1, item_k=1), date_format="%m/%d/%Y", progress=False)
     assert ds.stats["date_range"] == ["2014-01-02", "2014-03-04"]
@@ -241,7 +241,7 @@ def test_a_value_outside_the_column_format_is_a_bad_record(tmp_path):
     assert_names(failure(path), path, "line 4:", "'2014-01-15'", "%d/%m/%Y")
     result = read_reviews(path, skip_bad_records=True, progress=False)
     assert (result.n_skipped, result.skipped_examples[0][:7]) == (1, "line 4:")
-    assert result.frame["timestamp"].tolist() == [1_389_571_200, 1_389_657_600, 1_389_571_200, 1_389_830_400]
+    assert result.frame["timestamp"].tolist() == [1_389_571_200_000, 1_389_657_600_000, 1_389_571_200_000, 1_389_830_400_000]
 
 
 def test_date_format_reaches_the_cli(tmp_path, capsys):
@@ -351,3 +351,21 @@ def test_a_cut_tar_keeps_the_lines_before_the_cut_only_when_asked(tmp_path):
     assert result.n_skipped == 1 and 0 < kept <= 40_000 // 175  # whole lines (175+ bytes) before the cut
     assert result.frame["user"].tolist() == [f"u{i}" for i in range(kept)]
     assert_names(failure(cut), cut, f"tar stream ends early after line {kept}", "truncated")
+
+
+def test_milliseconds_order_two_reviews_within_one_second(tmp_path):
+    """Amazon 2023 times are milliseconds: of two reviews 400 ms apart, the later is the test item even when
+    it comes first in the file (cut to seconds, file order would have decided)."""
+    from symcere_kit.config import DataConfig
+    from symcere_kit.data.dataset import load_dataset
+
+    def record(item, ms):
+        return {"rating": 5.0, "title": "t", "text": f"on {item}", "asin": item, "parent_asin": item,
+                "user_id": "U1", "timestamp": ms}
+
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in [record("LATER", 1_557_031_577_900),
+                                                             record("EARLIER", 1_557_031_577_500)]))
+    ds = load_dataset(path, DataConfig(user_k=1, item_k=1), progress=False, use_cache=False)
+    assert ds.item_ids[ds.test["item"]].tolist() == ["LATER"]
+    assert ds.train["timestamp"].tolist() == [1_557_031_577_500]

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,7 +30,13 @@ from .registry import resolve
 from .split import check_no_leakage, chronological_split
 from .stats import compute_stats
 
-CACHE_VERSION = 1
+# The cached table's layout (2: times in milliseconds), in the cache file's name; FINGERPRINT_VERSION goes into
+# the fingerprint, which tuned files and runs carry, and changes only when the data models see changes.
+CACHE_VERSION = 2
+FINGERPRINT_VERSION = 1
+# Formats whose reading changed what models see after the first fingerprints: times kept in milliseconds
+# (Amazon 2023: ties within a second were file order) and generic CSV dates read with one format per column.
+_READ_ANEW = {"amazon2023_json", "amazon2023_csv", "amazon2023_ratings_csv", "generic_csv"}
 _META_KEY = b"symcere"
 
 
@@ -131,8 +139,9 @@ class ReviewDataset:
         return cache[key]
 
 
-def _process(raw: pd.DataFrame, config: DataConfig, source: str, n_skipped: int = 0) -> tuple[pd.DataFrame, dict]:
-    """Preprocess, split and check a tidy review frame; the frame keeps test texts for stats only."""
+def _process(raw: pd.DataFrame | Path, config: DataConfig, source: str, n_skipped: int = 0) -> tuple[pd.DataFrame, dict]:
+    """Preprocess, split and check a tidy review frame or spool file (``preprocess``); the frame keeps test
+    texts for stats only."""
     pre = preprocess(raw, config, source=source, n_skipped=n_skipped)
     is_test = chronological_split(pre.frame, config.test_ratio)
     frame = pre.frame.assign(
@@ -168,21 +177,30 @@ def load_dataset(
     config = config or DataConfig()
     name, path, entry = resolve(name_or_path)
     file_hash = sha256_file(path)
-    key = {"file": file_hash, "config": config.fingerprint_dict(), "fmt": fmt, "columns": column_map, "v": CACHE_VERSION}
+    key = {"file": file_hash, "config": config.fingerprint_dict(), "fmt": fmt, "columns": column_map, "v": FINGERPRINT_VERSION}
     # Reader options added later enter the key only when set, so existing caches keep their fingerprints.
     key.update({k: v for k, v in {"date_format": date_format}.items() if v is not None})
+    from .readers import detect_format
+
+    if (fmt or detect_format(path, column_map)) in _READ_ANEW:
+        key["read"] = 2
     fingerprint = stable_hash(key)
-    cached = cache_dir() / f"{name}-{fingerprint}.parquet"
+    cached = cache_dir() / f"{name}-{fingerprint}-c{CACHE_VERSION}.parquet"
     if use_cache and cached.is_file():
         table = pq.read_table(cached)
         frame = table.to_pandas()
         meta = json.loads(table.schema.metadata[_META_KEY])
     else:
-        from .readers import read_reviews
+        from .readers import spool_reviews
 
-        raw = read_reviews(path, fmt=fmt, column_map=column_map, skip_bad_records=config.skip_bad_records,
-                           progress=progress, date_format=date_format)
-        frame, meta = _process(raw.frame, config, source=str(path), n_skipped=raw.n_skipped)
+        folder = cache_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        # The raw rows go to disk as they are read and DuckDB preprocesses them there (preprocess.py):
+        # memory follows the kept dataset, not the file.
+        with tempfile.TemporaryDirectory(dir=folder, prefix=".spool-") as tmp:
+            raw = spool_reviews(path, Path(tmp) / "raw.parquet", fmt=fmt, column_map=column_map,
+                                skip_bad_records=config.skip_bad_records, progress=progress, date_format=date_format)
+            frame, meta = _process(raw.spool, config, source=str(path), n_skipped=raw.n_skipped)
         meta.update(source=str(path), format=raw.format, has_text=raw.has_text, skipped_records=raw.n_skipped,
                     skipped_examples=raw.skipped_examples, file_sha256=file_hash, fingerprint=fingerprint,
                     paper_counts=entry.paper_counts if entry else None)

@@ -58,7 +58,7 @@ def export_recbole_atomic(out_dir, name: str, train: pd.DataFrame, test: pd.Data
     """Write ``<out_dir>/<name>/<name>.{train,valid,test}.inter`` and return ``<out_dir>/<name>``.
 
     ``train``/``test`` have integer columns user, item (our 0-based indices) and timestamp (int
-    seconds); rows are written in the given order. Extra columns are ignored.
+    milliseconds); rows are written in the given order. Extra columns are ignored.
 
     **Why ``.valid.inter`` is empty (header only).** With full-ranking evaluation RecBole builds
     one negative ``Sampler`` over the phases ``[train, valid, test]`` (``create_samplers`` in

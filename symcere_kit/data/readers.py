@@ -24,7 +24,7 @@ import tarfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping
 
@@ -42,6 +42,9 @@ _SAMPLE_LINE_BYTES = 1 << 20  # a one-line JSON array must not be read whole jus
 _CHUNK_BYTES = 1 << 20  # JSON arrays are decoded in chunks of this many bytes
 _PROGRESS_EVERY = 10_000  # lines between progress-bar updates: updating per line would cost more than parsing
 _MAX_EXAMPLES = 5
+_SPOOL_ROWS = 100_000  # rows held before they go to the spool file: ~50 MB of Python objects
+# The spool's columns: ours, the file position and the blank-text flag that preprocess needs.
+SPOOL_COLUMNS = (*COLUMNS, "order", "blank")
 _MILLISECONDS_ABOVE = 1e11  # an integer time above this is milliseconds: 1e11 seconds is the year 5138
 _DELIMITERS = ",\t;|"
 _AMAZON2018_ONLY = {"verified", "vote", "style", "image"}
@@ -77,13 +80,18 @@ _TRUNCATED_FIX = ("Download it again and compare its size with the source's, "
 
 @dataclass
 class ReadResult:
-    """A review table with columns ``COLUMNS`` in file order, and what was skipped to get it."""
+    """A review table with columns ``COLUMNS`` in file order, and what was skipped to get it.
 
-    frame: pd.DataFrame
+    ``read_reviews`` fills ``frame``; ``spool_reviews`` leaves it None and names the Parquet ``spool``
+    holding ``n_rows`` rows (``SPOOL_COLUMNS``)."""
+
+    frame: pd.DataFrame | None
     format: str
     n_skipped: int = 0
     skipped_examples: list[str] = field(default_factory=list)  # up to 5, e.g. "line 17: not valid JSON ..."
     has_text: bool = True  # False for a ratings-only format or column map: every text is ""
+    n_rows: int | None = None
+    spool: Path | None = None
 
 
 class _BadRecord(Exception):
@@ -95,7 +103,8 @@ class _BadRecord(Exception):
 
 
 # ---------------------------------------------------------------------------------------------
-# Times: every format ends as int64 seconds since the epoch, UTC.
+# Times: every format ends as int64 milliseconds since the epoch, UTC: Amazon 2023's times are in
+# milliseconds, and cutting them to seconds would let file order decide between two reviews 400 ms apart.
 
 
 def _as_int(value: Any) -> int:
@@ -103,20 +112,23 @@ def _as_int(value: Any) -> int:
     return value if isinstance(value, int) else int(float(value))
 
 
-def _unix_milliseconds(value: Any) -> int:
-    return _as_int(value) // 1000
+_EPOCH_DT = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def _utc_seconds(moment: datetime) -> int:
-    """Seconds since the epoch; a time without a zone is taken as UTC."""
+def _unix_seconds(value: Any) -> int:
+    return _as_int(value) * 1000
+
+
+def _utc_milliseconds(moment: datetime) -> int:
+    """Milliseconds since the epoch; a time without a zone is taken as UTC."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp())
+    return (moment - _EPOCH_DT) // timedelta(milliseconds=1)
 
 
-def _date_seconds(value: Any) -> int:
+def _date_milliseconds(value: Any) -> int:
     """Yelp's "YYYY-MM-DD HH:MM:SS" (UTC); fromisoformat is much faster than pandas per record."""
-    return _utc_seconds(datetime.fromisoformat(value))
+    return _utc_milliseconds(datetime.fromisoformat(value))
 
 
 def _raw(value: Any) -> Any:
@@ -137,18 +149,19 @@ _EPOCH = pd.Timestamp(0, tz="UTC")
 
 
 def _parse_dates(values: pd.Series, fmt: str) -> pd.Series:
-    """UTC seconds (float, NaN where ``fmt`` does not read the value); a time without a zone is UTC."""
+    """UTC milliseconds (float, NaN where ``fmt`` does not read the value); a time without a zone is UTC."""
     moments = pd.to_datetime(values, format=fmt, errors="coerce", utc=True)
-    return (moments - _EPOCH) // pd.Timedelta(seconds=1)
+    return (moments - _EPOCH) // pd.Timedelta(milliseconds=1)
 
 
-def _epoch_seconds(value: str) -> int | None:
-    """A number as epoch seconds (milliseconds above 1e11, as integers there are); None if not a number."""
+def _epoch_milliseconds(value: str) -> int | None:
+    """A number as epoch seconds (milliseconds above 1e11, as integers there are), in milliseconds; None if
+    not a number."""
     try:
         number = _as_int(value)
     except (ValueError, OverflowError):
         return None
-    return number // 1000 if number > _MILLISECONDS_ABOVE else number
+    return number if number > _MILLISECONDS_ABOVE else number * 1000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,7 +175,7 @@ class _Schema:
     item: str
     text: str | None  # None: the format has no review text (ratings only)
     timestamp: str
-    to_seconds: Callable[[Any], int]
+    to_ms: Callable[[Any], int]  # the source's time value -> UTC milliseconds
     rating: str | None = None
     title: str | None = None
 
@@ -172,13 +185,13 @@ class _Schema:
         item = self._required(record, self.item, "item")
         stamp = self._required(record, self.timestamp, "timestamp")
         try:
-            seconds = self.to_seconds(stamp)
+            ms = self.to_ms(stamp)
         except (TypeError, ValueError, OverflowError):
             raise _BadRecord(f'its "{self.timestamp}" value {stamp!r} is not a valid time for {self.fmt}.',
                              self._fix()) from None
         title = _text(record.get(self.title)) if self.title else ""
         text = _text(record.get(self.text)) if self.text else ""
-        return str(user), str(item), self._rating(record), text, title, seconds
+        return str(user), str(item), self._rating(record), text, title, ms
 
     def _required(self, record: Mapping[str, Any], key: str, column: str) -> Any:
         value = record.get(key)
@@ -207,20 +220,20 @@ def _text(value: Any) -> str:
 
 
 _AMAZON_FIELDS = dict(user="reviewerID", item="asin", text="reviewText", timestamp="unixReviewTime",
-                      to_seconds=_as_int, rating="overall", title="summary")  # times already in seconds
+                      to_ms=_unix_seconds, rating="overall", title="summary")  # times in seconds
 _SCHEMAS = {
     **{fmt: _Schema(fmt, **_AMAZON_FIELDS) for fmt in ("amazon2014_json", "amazon2014_csv", "amazon2018_json")},
     # 2023 reviews name variants by asin; parent_asin is the product, as in the 2023 benchmarks.
     "amazon2023_json": _Schema("amazon2023_json", "user_id", "parent_asin", "text", "timestamp",
-                               _unix_milliseconds, rating="rating", title="title"),
+                               _as_int, rating="rating", title="title"),  # times in milliseconds
     "amazon2023_csv": _Schema("amazon2023_csv", "user_id", "parent_asin", "text", "timestamp",
-                              _unix_milliseconds, rating="rating", title="title"),
+                              _as_int, rating="rating", title="title"),
     "amazon2023_ratings_csv": _Schema("amazon2023_ratings_csv", "user_id", "parent_asin", None, "timestamp",
-                                      _unix_milliseconds, rating="rating"),
+                                      _as_int, rating="rating"),
     # review_date is YYYY-MM-DD: midnight UTC of that day.
     "amazon_us_tsv": _Schema("amazon_us_tsv", "customer_id", "product_id", "review_body", "review_date",
-                             _date_seconds, rating="star_rating", title="review_headline"),
-    "yelp_json": _Schema("yelp_json", "user_id", "business_id", "text", "date", _date_seconds, rating="stars"),
+                             _date_milliseconds, rating="star_rating", title="review_headline"),
+    "yelp_json": _Schema("yelp_json", "user_id", "business_id", "text", "date", _date_milliseconds, rating="stars"),
 }
 
 
@@ -401,10 +414,11 @@ def _sample(path: Path) -> list[str]:
     return lines
 
 
-def detect_format(path: str | Path) -> str:
-    """The file's format, one of ``FORMATS``, judged from its first lines (the file name is ignored)."""
+def detect_format(path: str | Path, column_map: Mapping[str, str] | None = None) -> str:
+    """The file's format, one of ``FORMATS``, judged from its first lines (the file name is ignored);
+    a ``column_map`` makes a table generic_csv."""
     path = Path(path)
-    return _detect(path, _sample(path), None)
+    return _detect(path, _sample(path), column_map)
 
 
 def _detect(path: Path, lines: list[str], column_map: Mapping[str, str] | None) -> str:
@@ -478,9 +492,12 @@ def _csv_header(path: Path, first_line: str) -> tuple[list[str], str]:
 class _Sink:
     """Collects output rows; a bad record raises, or with skip_bad_records is counted and dropped."""
 
-    def __init__(self, path: Path, fmt: str, skip: bool, defer: bool = False):
+    def __init__(self, path: Path, fmt: str, skip: bool, defer: bool = False, spool: Path | None = None):
         self.path, self.fmt, self.skip = path, fmt, skip
         self.rows: list[tuple] = []
+        # spool: rows go to this Parquet file every _SPOOL_ROWS, so memory stays flat in the file's size;
+        # a generic CSV holds its rows until its time column is judged as a whole (_column_times).
+        self.spool, self.hold, self.n_spooled, self._writer = spool, defer, 0, None
         # defer: bad records wait until the whole column of times is judged, then go in line order
         self.defer, self.deferred, self.lines = defer, [], []
         self.n_skipped = 0
@@ -510,7 +527,49 @@ class _Sink:
             self.bad(None if line == math.inf else line, problem, fix)
         self.deferred = []
 
+    def add(self, row: tuple, line: int | None = None) -> None:
+        self.rows.append(row)
+        if line is not None:
+            self.lines.append(line)
+        if self.spool is not None and not self.hold and len(self.rows) >= _SPOOL_ROWS:
+            self.write()
+
+    @property
+    def n_rows(self) -> int:
+        return self.n_spooled + len(self.rows)
+
+    def write(self) -> None:
+        """Append the rows held to the spool file (columns ``SPOOL_COLUMNS``) and let them go."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        columns = list(zip(*self.rows)) if self.rows else [()] * len(COLUMNS)
+        user, item, rating, text, title, timestamp = columns
+        table = pa.table({
+            "user": pa.array(user, pa.string()), "item": pa.array(item, pa.string()),
+            "rating": pa.array(rating, pa.float32()), "text": pa.array(text, pa.string()),
+            "title": pa.array(title, pa.string()), "timestamp": pa.array(timestamp, pa.int64()),
+            "order": pa.array(range(self.n_spooled, self.n_spooled + len(self.rows)), pa.int64()),
+            "blank": pa.array([not t.strip() for t in text], pa.bool_()),
+        })
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.spool, table.schema)
+        self._writer.write_table(table)
+        self.n_spooled += len(self.rows)
+        self.rows, self.lines = [], []
+
+    def close(self) -> None:
+        """Close the spool file (idempotent); after an error it is left for the caller's folder to remove."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
     def result(self) -> ReadResult:
+        if self.spool is not None:
+            self.write()
+            self.close()
+            return ReadResult(None, self.fmt, self.n_skipped, self.examples, has_text=self.has_text,
+                              n_rows=self.n_spooled, spool=self.spool)
         columns = list(zip(*self.rows)) if self.rows else [()] * len(COLUMNS)
         user, item, rating, text, title, timestamp = columns
         frame = pd.DataFrame({
@@ -526,19 +585,32 @@ class _Sink:
 
 def read_reviews(path: str | Path, fmt: str | None = None, column_map: dict[str, str] | None = None,
                  skip_bad_records: bool = False, progress: bool = True, date_format: str | None = None) -> ReadResult:
-    """Read a review file into columns ``COLUMNS`` (timestamps in UTC seconds), detecting ``fmt`` if not given.
+    """Read a review file into columns ``COLUMNS`` (timestamps in UTC milliseconds), detecting ``fmt`` if not given.
 
     ``column_map`` names the source columns of a generic CSV/TSV (see ``parse_column_map``: without
     ``text`` the result has ``has_text=False``; numbers name positions in a file without a header
     row); there, integer times are seconds,
-    except values above 1e11, which are milliseconds and are divided by 1000, and other times are date
+    except values above 1e11, which are milliseconds, and other times are date
     strings read with ONE format for the whole column (UTC unless they carry a zone): ``date_format``
     (a strptime format, e.g. ``%d/%m/%Y``; then every value, numbers too, is read with it) or else the
     candidate of ``_DATE_FORMATS`` that reads every value. A column that two candidates read with
     different dates (``01/02/2014``) raises DataFormatError naming --date-format; a value the chosen
     format cannot read is a bad record naming its line.
     """
-    path = Path(path)
+    return _read(Path(path), fmt, column_map, skip_bad_records, progress, date_format, None)
+
+
+def spool_reviews(path: str | Path, spool: str | Path, fmt: str | None = None,
+                  column_map: dict[str, str] | None = None, skip_bad_records: bool = False, progress: bool = True,
+                  date_format: str | None = None) -> ReadResult:
+    """As ``read_reviews``, but the rows go to the Parquet file ``spool`` (columns ``SPOOL_COLUMNS``) in
+    chunks of 100,000 as they are read, so memory does not grow with the file (a generic CSV is the
+    exception: its rows wait for the whole time column). The result's ``frame`` is None."""
+    return _read(Path(path), fmt, column_map, skip_bad_records, progress, date_format, Path(spool))
+
+
+def _read(path: Path, fmt: str | None, column_map: dict[str, str] | None, skip_bad_records: bool, progress: bool,
+          date_format: str | None, spool: Path | None) -> ReadResult:
     lines = _sample(path)
     if column_map is not None:
         _check_column_map(column_map, ",".join(f"{k}={v}" for k, v in column_map.items()))
@@ -552,7 +624,15 @@ def read_reviews(path: str | Path, fmt: str | None = None, column_map: dict[str,
     if date_format is not None and fmt != "generic_csv":
         raise DataFormatError(path, f"--date-format applies to generic CSV/TSV files, but this file is read as "
                               f"{fmt}, whose times have a fixed form.", "Leave out --date-format.")
-    sink = _Sink(path, fmt, skip_bad_records, defer=fmt == "generic_csv")
+    sink = _Sink(path, fmt, skip_bad_records, defer=fmt == "generic_csv", spool=spool)
+    try:
+        return _fill(path, fmt, lines, column_map, date_format, sink, progress)
+    finally:
+        sink.close()
+
+
+def _fill(path: Path, fmt: str, lines: list[str], column_map: dict[str, str] | None, date_format: str | None,
+          sink: _Sink, progress: bool) -> ReadResult:
     schema = _SCHEMAS.get(fmt)
     if fmt.endswith("_json") and lines[0].startswith("["):
         _read_json_array(path, schema, sink, progress)
@@ -573,7 +653,8 @@ def read_reviews(path: str | Path, fmt: str | None = None, column_map: dict[str,
             _column_times(path, sink, schema, date_format)
             sink.flush()
     sink.has_text = schema.text is not None
-    if sink.n_skipped and not sink.rows:  # "0 reviews in" later would hide why
+    sink.hold = False
+    if sink.n_skipped and not sink.n_rows:  # "0 reviews in" later would hide why
         raise DataFormatError(path, f"all {sink.n_skipped:,} records were skipped as malformed, so nothing is left "
                               f"(first: {sink.examples[0]}).",
                               f"Check that the file is {fmt} (or name its format with --format); "
@@ -650,7 +731,7 @@ def _read_json_lines(path: Path, schema: _Schema, sink: _Sink, progress: bool) -
                     sink.bad(line, _utf8_problem(raw, exc), sink.encoding_fix())
                     continue
                 try:
-                    sink.rows.append(schema.row(_parse_json(text.lstrip("\ufeff").strip())))
+                    sink.add(schema.row(_parse_json(text.lstrip("\ufeff").strip())))
                 except _BadRecord as bad:
                     sink.bad(line, bad.problem, bad.fix)
         except _STREAM_ERRORS as exc:
@@ -776,7 +857,7 @@ def _read_json_array(path: Path, schema: _Schema, sink: _Sink, progress: bool) -
                              "Fix or delete that record, " + _SKIP_HINT)
                     continue
                 try:
-                    sink.rows.append(schema.row(value))
+                    sink.add(schema.row(value))
                 except _BadRecord as bad:
                     sink.bad(line, bad.problem, bad.fix)
         except _ArrayError as exc:
@@ -814,7 +895,7 @@ def _read_unquoted_tsv(path: Path, schema: _Schema, sink: _Sink, progress: bool)
                              "Fix or delete that line, " + _SKIP_HINT)
                     continue
                 try:
-                    sink.rows.append(schema.row(dict(zip(header, fields))))
+                    sink.add(schema.row(dict(zip(header, fields))))
                 except _BadRecord as bad:
                     sink.bad(line, bad.problem, bad.fix)
         except _STREAM_ERRORS as exc:
@@ -884,32 +965,31 @@ def _add_csv_row(header: list[str], row: list[str], line: int, schema: _Schema, 
                  "or quote?).", "Fix or delete that row, " + _SKIP_HINT)
         return
     try:
-        sink.rows.append(schema.row(dict(zip(header, row))))
-        sink.lines.append(line)
+        sink.add(schema.row(dict(zip(header, row))), line)
     except _BadRecord as bad:
         sink.bad(line, bad.problem, bad.fix)
 
 
 def _column_times(path: Path, sink: _Sink, schema: _Schema, date_format: str | None) -> None:
-    """Turn the raw time cells of a generic CSV into UTC seconds with one rule for the whole column."""
+    """Turn the raw time cells of a generic CSV into UTC milliseconds with one rule for the whole column."""
     raw = pd.Series([row[5] for row in sink.rows], dtype=object).astype(str).str.strip()
-    seconds = pd.Series(np.nan, index=raw.index, dtype=float)
+    ms = pd.Series(np.nan, index=raw.index, dtype=float)
     if date_format is None:  # numbers are epoch seconds (or milliseconds); the rest are dates
-        numbers = raw.map(_epoch_seconds)
-        seconds[numbers.notna()] = numbers[numbers.notna()].astype(float)
-    dates = raw[seconds.isna()]
+        numbers = raw.map(_epoch_milliseconds)
+        ms[numbers.notna()] = numbers[numbers.notna()].astype(float)
+    dates = raw[ms.isna()]
     fmt = date_format or _infer_date_format(path, dates, sink.lines, schema.timestamp)
     if fmt is not None and len(dates):
         unique = dates.drop_duplicates()
         parsed = pd.Series(_parse_dates(unique, fmt).to_numpy(), index=unique.to_numpy())
-        seconds[dates.index] = dates.map(parsed).to_numpy()
+        ms[dates.index] = dates.map(parsed).to_numpy()
     how = (f"the column's date format {fmt}" + ("" if date_format else " (inferred from its values; set it with "
                                                  "--date-format)") if fmt else "any date format we know")
-    bad = seconds.isna().to_numpy()
+    bad = ms.isna().to_numpy()
     for i in np.flatnonzero(bad):
         sink.bad(sink.lines[i], f'its "{schema.timestamp}" value {raw[i]!r} is not a time in {how}.', schema._fix())
     keep = np.flatnonzero(~bad)
-    sink.rows = [sink.rows[i][:5] + (int(seconds[i]),) for i in keep]
+    sink.rows = [sink.rows[i][:5] + (int(ms[i]),) for i in keep]
     sink.lines = [sink.lines[i] for i in keep]
 
 
@@ -932,7 +1012,7 @@ def _infer_date_format(path: Path, dates: pd.Series, lines: list[int], column: s
         differs = (readings[first] != readings[other]) & readings[first].notna() & readings[other].notna()
         if differs.any():
             value = unique[differs].iloc[0]
-            when = [pd.Timestamp(readings[f][differs].iloc[0], unit="s").strftime("%Y-%m-%d %H:%M")
+            when = [pd.Timestamp(readings[f][differs].iloc[0], unit="ms").strftime("%Y-%m-%d %H:%M")
                     for f in (first, other)]
             line = lines[int(dates.index[dates == value][0])]
             raise DataFormatError(

@@ -8,7 +8,8 @@ import pandas as pd
 
 
 def _date(ts: int) -> str:
-    return datetime.fromtimestamp(int(ts), tz=timezone.utc).strftime("%Y-%m-%d")
+    """The UTC day of ``ts`` (milliseconds since the epoch)."""
+    return datetime.fromtimestamp(int(ts) / 1000, tz=timezone.utc).strftime("%Y-%m-%d")
 
 
 def _summary(counts: pd.Series) -> dict[str, float]:

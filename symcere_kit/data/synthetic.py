@@ -26,7 +26,7 @@ FILLER_WORDS = ["the", "it", "this", "i", "my", "a", "and", "with"]
 
 def synthetic_reviews(n_users: int = 200, n_items: int = 120, n_clusters: int = 4,
                       per_user: tuple[int, int] = (6, 16), in_cluster: float = 0.9, seed: int = 0) -> pd.DataFrame:
-    """Tidy review frame (user, item, rating, text, title, timestamp) with cluster structure."""
+    """Tidy review frame (user, item, rating, text, title, timestamp in UTC milliseconds) with cluster structure."""
     if n_clusters > len(PRODUCT_WORDS):
         raise ValueError(f"at most {len(PRODUCT_WORDS)} clusters have planted product words")
     rng = np.random.default_rng(seed)
@@ -44,7 +44,7 @@ def synthetic_reviews(n_users: int = 200, n_items: int = 120, n_clusters: int = 
             words += list(rng.choice(FILLER_WORDS, 3))
             rng.shuffle(words)
             rows.append((f"U{u:05d}", f"I{i:05d}", float(rng.integers(1, 6)), " ".join(words),
-                         words[0], t0 + 86_400 * k + int(rng.integers(0, 3600))))
+                         words[0], 1000 * (t0 + 86_400 * k + int(rng.integers(0, 3600)))))
     return pd.DataFrame(rows, columns=["user", "item", "rating", "text", "title", "timestamp"])
 
 
@@ -57,7 +57,7 @@ def write_amazon2018_jsonl(frame: pd.DataFrame, path: str | Path) -> Path:
     with opener(path, "wt", encoding="utf-8") as f:
         for r in frame.itertuples(index=False):
             f.write(json.dumps({"overall": r.rating, "verified": True, "reviewerID": r.user, "asin": r.item,
-                                "reviewText": r.text, "summary": r.title, "unixReviewTime": int(r.timestamp)}) + "\n")
+                                "reviewText": r.text, "summary": r.title, "unixReviewTime": int(r.timestamp) // 1000}) + "\n")
     return path
 
 
