@@ -34,6 +34,12 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sample-users", type=int, default=None, metavar="N",
                    help="keep N users drawn at random (seeded, before k-core), e.g. to reach the paper's Table 1 size")
     p.add_argument("--sample-seed", type=int, default=defaults.sample_seed, help="seed of --sample-users")
+    p.add_argument("--split", choices=["ratio", "last_out", "timestamp"], default=defaults.split,
+                   help="test split: the paper's per-user 80:20 (ratio, default) or the Amazon Reviews 2023 "
+                        "benchmark's last_out / timestamp")
+    p.add_argument("--split-cutoffs", type=int, nargs=2, default=list(defaults.split_cutoffs_ms),
+                   metavar=("VALID_MS", "TEST_MS"),
+                   help="the timestamp split's cutoffs in Unix milliseconds (default: the benchmark's)")
     p.add_argument("--no-cache", action="store_true", help="rebuild instead of using data/processed/")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
 
@@ -44,7 +50,7 @@ def _load(args, progress: bool):
 
     config = DataConfig(user_k=args.user_k, item_k=args.item_k, empty_text=args.empty_text,
                         skip_bad_records=args.skip_bad_records, sample_users=args.sample_users,
-                        sample_seed=args.sample_seed)
+                        sample_seed=args.sample_seed, split=args.split, split_cutoffs_ms=tuple(args.split_cutoffs))
     column_map = parse_column_map(args.columns) if args.columns else None
     return load_dataset(args.dataset, config, fmt=args.fmt, column_map=column_map,
                         progress=progress, use_cache=not args.no_cache, date_format=args.date_format)

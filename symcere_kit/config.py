@@ -25,6 +25,10 @@ import yaml
 from .errors import SymcereError
 
 EmptyTextPolicy = Literal["keep", "drop", "title"]
+SplitKind = Literal["ratio", "last_out", "timestamp"]
+# The Amazon Reviews 2023 benchmark's global cutoffs (validation, test) in Unix milliseconds:
+# hyp1231/AmazonReviews2023 benchmark_scripts/timestamp_split.py, valid_timestamp and test_timestamp.
+OFFICIAL_CUTOFFS_MS = (1628643414042, 1658002729837)
 
 
 def _type_ok(value: Any, hint: Any) -> bool:
@@ -130,11 +134,23 @@ class DataConfig(_Config):
     # users whatever the file order or engine) and seeded.
     sample_users: int | None = None
     sample_seed: int = 0
+    # The test split (data/split.py): "ratio" (the paper's per-user chronological test_ratio), or the Amazon
+    # Reviews 2023 benchmark's "last_out" (each user's latest interaction) and "timestamp" (one global cut at
+    # split_cutoffs_ms[1]; validation from split_cutoffs_ms[0]), to compare with work on the official splits.
+    split: SplitKind = "ratio"
+    split_cutoffs_ms: tuple[int, ...] = OFFICIAL_CUTOFFS_MS  # (validation, test), Unix milliseconds
     POSITIVE: ClassVar[frozenset[str]] = frozenset({"sample_users"})
     NON_NEGATIVE: ClassVar[frozenset[str]] = frozenset({"user_k", "item_k", "sample_seed"})
     # Fields added after the first cached datasets: they enter the fingerprint only when not at their default,
     # so the fingerprints that tuned files and runs carry stay valid for the data they describe.
-    _LATER: ClassVar[tuple[str, ...]] = ("sample_users", "sample_seed")
+    _LATER: ClassVar[tuple[str, ...]] = ("sample_users", "sample_seed", "split", "split_cutoffs_ms")
+
+    def __post_init__(self):
+        super().__post_init__()
+        valid, test = (self.split_cutoffs_ms + (None, None))[:2]
+        if len(self.split_cutoffs_ms) != 2 or not valid <= test:
+            raise SymcereError(f"split_cutoffs_ms must be two times in Unix milliseconds, validation <= test; "
+                               f"got {self.split_cutoffs_ms!r}.")
 
     def fingerprint_dict(self) -> dict[str, Any]:
         """``to_dict()`` less the later fields at their defaults: what a dataset's fingerprint hashes."""

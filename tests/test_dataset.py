@@ -51,3 +51,33 @@ def test_split_and_holdout_never_leak(synthetic_file):
     assert len(val.train) + len(val.test) == len(ds.train)
     newest_fit = val.train.groupby("user")["timestamp"].max()
     assert (val.test["timestamp"].to_numpy() >= val.test["user"].map(newest_fit).to_numpy()).all()
+
+
+def test_last_out_split_tests_each_users_latest_and_validates_on_the_one_before():
+    from symcere_kit.data.dataset import dataset_from_reviews
+    from symcere_kit.data.synthetic import synthetic_reviews
+
+    raw = synthetic_reviews(n_users=40, n_items=30, seed=2)
+    ds = dataset_from_reviews(raw, DataConfig(split="last_out"), name="lo")
+    both = pd.concat([ds.train.assign(test=False), ds.test.assign(test=True)])
+    latest = both.sort_values(["user", "timestamp"]).groupby("user").tail(1)
+    assert latest["test"].all() and len(ds.test) == ds.n_users
+    val = ds.holdout(0.2)  # the ratio is unused: the second-latest of each user
+    second = ds.train.sort_values(["user", "timestamp"]).groupby("user").tail(1)
+    assert sorted(zip(val.test["user"], val.test["item"])) == sorted(zip(second["user"], second["item"]))
+    assert ds.fingerprint != dataset_from_reviews(raw, DataConfig(), name="lo").fingerprint
+
+
+def test_timestamp_split_cuts_every_user_at_one_time_and_refuses_a_cut_outside_the_data():
+    from symcere_kit.data.dataset import dataset_from_reviews
+    from symcere_kit.data.synthetic import synthetic_reviews
+    from symcere_kit.errors import EmptyDatasetError
+
+    raw = synthetic_reviews(n_users=40, n_items=30, seed=2)
+    valid_cut, test_cut = (int(q) for q in raw["timestamp"].quantile([0.6, 0.8]))
+    ds = dataset_from_reviews(raw, DataConfig(split="timestamp", split_cutoffs_ms=(valid_cut, test_cut)), name="ts")
+    assert (ds.test["timestamp"] >= test_cut).all() and (ds.train["timestamp"] < test_cut).all()
+    val = ds.holdout(0.2)
+    assert (val.test["timestamp"] >= valid_cut).all() and (val.train["timestamp"] < valid_cut).all()
+    with pytest.raises(EmptyDatasetError, match=r"timestamp split of ts leaves no test interaction .*--split-cutoffs"):
+        dataset_from_reviews(raw, DataConfig(split="timestamp"), name="ts")  # the 2023 benchmark's cut: after 2021

@@ -22,12 +22,12 @@ import scipy.sparse as sp
 import torch
 
 from ..config import DataConfig
-from ..errors import SymcereError
+from ..errors import EmptyDatasetError, SymcereError
 from ..io import atomic_path, sha256_file, stable_hash
 from ..paths import cache_dir
 from .preprocess import preprocess
 from .registry import resolve
-from .split import check_no_leakage, chronological_split
+from .split import check_no_leakage, split_mask
 from .stats import compute_stats
 
 # The cached table's layout (2: times in milliseconds), in the cache file's name; FINGERPRINT_VERSION goes into
@@ -122,7 +122,11 @@ class ReviewDataset:
         return cache[ratio]
 
     def _holdout(self, ratio: float) -> "ReviewDataset":
-        is_val = chronological_split(self.train, ratio)
+        config = DataConfig.from_dict(self.meta.get("config") or {})
+        # the validation slice of the dataset's own split: ratio's latest share, last_out's second-latest
+        # interaction, timestamp's interactions from the validation cutoff on (ratio is then unused)
+        is_val = split_mask(self.train, config.split, ratio, config.split_cutoffs_ms[0])
+        _check_split(is_val, self.train, config, self.meta.get("source", self.name), "validation")
         val = self.train.loc[is_val, ["user", "item", "rating", "timestamp"]].reset_index(drop=True)
         meta = {**self.meta, "fingerprint": f"{self.fingerprint}-holdout{ratio}", "holdout_of": self.name}
         return ReviewDataset(f"{self.name}-holdout", self.train[~is_val].reset_index(drop=True), val,
@@ -139,18 +143,36 @@ class ReviewDataset:
         return cache[key]
 
 
+def _check_split(mask: np.ndarray, frame: pd.DataFrame, config: DataConfig, source: str, part: str) -> None:
+    """A split that leaves its test (or validation) part or its training part empty is refused, with the data's
+    time range: a global cut outside it is the usual cause."""
+    if mask.any() and not mask.all():
+        return
+    from .stats import _date
+
+    side = f"no {part} interaction" if not mask.any() else "no training interaction"
+    cut = (f" (cutoffs {config.split_cutoffs_ms[0]} / {config.split_cutoffs_ms[1]} ms)" if config.split == "timestamp"
+           else "")
+    raise EmptyDatasetError(
+        f"The {config.split} split of {source} leaves {side}{cut}: its interactions run from "
+        f"{_date(frame['timestamp'].min())} to {_date(frame['timestamp'].max())}. Use cutoffs inside that range "
+        f"(--split-cutoffs VALID_MS TEST_MS) or another split (--split ratio|last_out|timestamp).")
+
+
 def _process(raw: pd.DataFrame | Path, config: DataConfig, source: str, n_skipped: int = 0) -> tuple[pd.DataFrame, dict]:
     """Preprocess, split and check a tidy review frame or spool file (``preprocess``); the frame keeps test
     texts for stats only."""
     pre = preprocess(raw, config, source=source, n_skipped=n_skipped)
-    is_test = chronological_split(pre.frame, config.test_ratio)
+    is_test = split_mask(pre.frame, config.split, config.test_ratio, config.split_cutoffs_ms[1])
+    _check_split(is_test, pre.frame, config, source, "test")
     frame = pre.frame.assign(
         is_test=is_test,
         user_id=pre.user_ids[pre.frame["user"].to_numpy()],
         item_id=pre.item_ids[pre.frame["item"].to_numpy()],
     )
     check_no_leakage(frame[~is_test], frame[is_test], source=source)
-    return frame, {"stats": compute_stats(pre.frame, is_test, pre.losses), "config": config.to_dict()}
+    return frame, {"stats": compute_stats(pre.frame, is_test, pre.losses),
+                   "config": json.loads(json.dumps(config.to_dict()))}  # as the cache gives it back
 
 
 def dataset_from_reviews(raw: pd.DataFrame, config: DataConfig | None = None, name: str = "reviews") -> ReviewDataset:

@@ -23,7 +23,7 @@ import pandas as pd
 from ..config import DataConfig
 from ..errors import EmptyDatasetError
 
-MEMORY_LIMIT = "1GB"  # DuckDB's working memory; past it, it spills to a temporary folder
+MEMORY_LIMIT = "512MB"  # DuckDB's working memory; past it, it spills to a temporary folder
 
 
 @dataclass

@@ -8,17 +8,19 @@
   leave-last-out, hyp1231/AmazonReviews2023 ``benchmark_scripts/last_out_split.py``; its validation
   item, the one before, is what ``ReviewDataset.holdout`` takes from training).
 * ``timestamp``: one global cut: interactions at or after ``cutoff`` (milliseconds) are test
-  (``benchmark_scripts/timestamp_split.py``, valid/test cutoffs ``OFFICIAL_CUTOFFS_MS``).
+  (``benchmark_scripts/timestamp_split.py``, valid/test cutoffs ``config.OFFICIAL_CUTOFFS_MS``).
 
 Within a user, ties in time are broken by file order (column ``order``), as the benchmark's stable sort does.
 """
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from ..config import SplitKind
 from ..errors import LeakageError
 
 
@@ -40,10 +42,7 @@ def _as_fraction(ratio: float) -> tuple[int, int]:
     return f.numerator, f.denominator
 
 
-SPLITS = ("ratio", "last_out", "timestamp")
-# The Amazon Reviews 2023 benchmark's global cutoffs in Unix milliseconds (validation, test):
-# hyp1231/AmazonReviews2023 benchmark_scripts/timestamp_split.py, valid_timestamp and test_timestamp.
-OFFICIAL_CUTOFFS_MS = (1628643414042, 1658002729837)
+SPLITS = typing.get_args(SplitKind)
 
 
 def chronological_split(frame: pd.DataFrame, ratio: float = 0.2) -> np.ndarray:

@@ -19,7 +19,9 @@ def _summary(counts: pd.Series) -> dict[str, float]:
 def compute_stats(frame: pd.DataFrame, is_test: np.ndarray, losses: dict[str, int]) -> dict:
     """``frame``: preprocessed interactions (user, item, text, timestamp); ``is_test``: split mask."""
     n_users, n_items, n = frame["user"].nunique(), frame["item"].nunique(), len(frame)
-    words = frame["text"].str.split().str.len().fillna(0)
+    # \S+ runs are str.split()'s words (both use Unicode whitespace); counting them builds no word lists,
+    # which for a full category would hold every word of every kept review at once.
+    words = frame["text"].str.count(r"\S+").fillna(0)
     return {
         "users": int(n_users),
         "items": int(n_items),
