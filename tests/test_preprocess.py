@@ -144,10 +144,35 @@ def test_sample_users_keeps_every_review_of_n_seeded_users_whatever_the_file_ord
     assert 0 < len(cored.user_ids) < 7 and set(cored.user_ids) <= users
 
 
-def test_the_sampling_fields_at_their_defaults_leave_the_fingerprint_as_it_was():
+def test_the_later_data_fields_at_their_defaults_leave_the_fingerprint_as_it_was():
     import dataclasses
 
     config = DataConfig()
-    legacy = {k: v for k, v in config.to_dict().items() if k not in ("sample_users", "sample_seed")}
-    assert config.fingerprint_dict() == legacy
+    first = {"user_k", "item_k", "dedupe_pairs", "drop_cross_variant", "empty_text", "test_ratio", "skip_bad_records"}
+    assert config.fingerprint_dict() == {k: v for k, v in config.to_dict().items() if k in first}
     assert "sample_users" in dataclasses.replace(config, sample_users=10).fingerprint_dict()
+    assert "split" in dataclasses.replace(config, split="last_out").fingerprint_dict()
+
+
+def test_the_cross_variant_rule_applies_only_to_sources_that_copy_reviews_onto_variants(tmp_path):
+    """Amazon 2018 copies: dropped. The same words by one user about several products on one day in a 2014
+    file: kept, and the dataset's fingerprint then differs from the one the old rule gave that file."""
+    import json
+
+    from symcere_kit.data.dataset import load_dataset
+
+    records = [{"reviewerID": "U", "asin": f"I{i}", "reviewText": "Great product.", "overall": 5.0,
+                "unixReviewTime": 1_400_000_000, "summary": ""} for i in range(3)]
+    records += [{"reviewerID": "V", "asin": f"I{i}", "reviewText": f"text {i}", "overall": 4.0,
+                 "unixReviewTime": 1_400_000_000 + i, "summary": ""} for i in range(3)]
+    config = DataConfig(user_k=1, item_k=1)
+    old = tmp_path / "2014.json"
+    old.write_text("".join(json.dumps(r) + "\n" for r in records))
+    ds14 = load_dataset(old, config, progress=False, use_cache=False)
+    assert ds14.meta["format"] == "amazon2014_json" and ds14.stats["reviews"] == 6
+    assert ds14.stats["losses"]["cross_variant_copies"] == 0 and ds14.meta["kept_copies"] == 2
+    new = tmp_path / "2018.json"
+    new.write_text("".join(json.dumps({**r, "verified": True}) + "\n" for r in records))
+    ds18 = load_dataset(new, config, progress=False, use_cache=False)
+    assert ds18.meta["format"] == "amazon2018_json" and ds18.stats["reviews"] == 4
+    assert ds18.stats["losses"]["cross_variant_copies"] == 2 and ds18.meta["kept_copies"] == 0

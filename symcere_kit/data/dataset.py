@@ -25,7 +25,7 @@ from ..config import DataConfig
 from ..errors import EmptyDatasetError, SymcereError
 from ..io import atomic_path, sha256_file, stable_hash
 from ..paths import cache_dir
-from .preprocess import preprocess
+from .preprocess import CROSS_VARIANT_FORMATS, preprocess
 from .registry import resolve
 from .split import check_no_leakage, split_mask
 from .stats import compute_stats
@@ -146,7 +146,7 @@ class ReviewDataset:
 def _check_split(mask: np.ndarray, frame: pd.DataFrame, config: DataConfig, source: str, part: str) -> None:
     """A split that leaves its test (or validation) part or its training part empty is refused, with the data's
     time range: a global cut outside it is the usual cause."""
-    if mask.any() and not mask.all():
+    if config.split != "timestamp" or mask.any() and not mask.all():  # the per-user splits always have a test part
         return
     from .stats import _date
 
@@ -159,10 +159,11 @@ def _check_split(mask: np.ndarray, frame: pd.DataFrame, config: DataConfig, sour
         f"(--split-cutoffs VALID_MS TEST_MS) or another split (--split ratio|last_out|timestamp).")
 
 
-def _process(raw: pd.DataFrame | Path, config: DataConfig, source: str, n_skipped: int = 0) -> tuple[pd.DataFrame, dict]:
+def _process(raw: pd.DataFrame | Path, config: DataConfig, source: str, n_skipped: int = 0,
+             cross_variant_artefacts: bool = True) -> tuple[pd.DataFrame, dict]:
     """Preprocess, split and check a tidy review frame or spool file (``preprocess``); the frame keeps test
     texts for stats only."""
-    pre = preprocess(raw, config, source=source, n_skipped=n_skipped)
+    pre = preprocess(raw, config, source=source, n_skipped=n_skipped, cross_variant_artefacts=cross_variant_artefacts)
     is_test = split_mask(pre.frame, config.split, config.test_ratio, config.split_cutoffs_ms[1])
     _check_split(is_test, pre.frame, config, source, "test")
     frame = pre.frame.assign(
@@ -170,8 +171,8 @@ def _process(raw: pd.DataFrame | Path, config: DataConfig, source: str, n_skippe
         user_id=pre.user_ids[pre.frame["user"].to_numpy()],
         item_id=pre.item_ids[pre.frame["item"].to_numpy()],
     )
-    check_no_leakage(frame[~is_test], frame[is_test], source=source)
-    return frame, {"stats": compute_stats(pre.frame, is_test, pre.losses),
+    check_no_leakage(frame[~is_test], frame[is_test], source=source, copies_leak=cross_variant_artefacts)
+    return frame, {"stats": compute_stats(pre.frame, is_test, pre.losses), "kept_copies": pre.kept_copies,
                    "config": json.loads(json.dumps(config.to_dict()))}  # as the cache gives it back
 
 
@@ -196,16 +197,18 @@ def load_dataset(
 
     ``fmt``, ``column_map`` and ``date_format`` go to ``readers.read_reviews``. Raises DataFormatError
     for unreadable input and EmptyDatasetError when preprocessing leaves nothing."""
+    from .readers import detect_format, spool_reviews
+
     config = config or DataConfig()
     name, path, entry = resolve(name_or_path)
     file_hash = sha256_file(path)
     key = {"file": file_hash, "config": config.fingerprint_dict(), "fmt": fmt, "columns": column_map, "v": FINGERPRINT_VERSION}
     # Reader options added later enter the key only when set, so existing caches keep their fingerprints.
     key.update({k: v for k, v in {"date_format": date_format}.items() if v is not None})
-    from .readers import detect_format
-
     if (fmt or detect_format(path, column_map)) in _READ_ANEW:
         key["read"] = 2
+    # The cache is found by this key; the dataset's fingerprint is the same hash unless the data turns out to
+    # differ from what the same key gave before (cross-variant rows now kept, below).
     fingerprint = stable_hash(key)
     cached = cache_dir() / f"{name}-{fingerprint}-c{CACHE_VERSION}.parquet"
     if use_cache and cached.is_file():
@@ -213,8 +216,6 @@ def load_dataset(
         frame = table.to_pandas()
         meta = json.loads(table.schema.metadata[_META_KEY])
     else:
-        from .readers import spool_reviews
-
         folder = cache_dir()
         folder.mkdir(parents=True, exist_ok=True)
         # The raw rows go to disk as they are read and DuckDB preprocesses them there (preprocess.py):
@@ -222,7 +223,10 @@ def load_dataset(
         with tempfile.TemporaryDirectory(dir=folder, prefix=".spool-") as tmp:
             raw = spool_reviews(path, Path(tmp) / "raw.parquet", fmt=fmt, column_map=column_map,
                                 skip_bad_records=config.skip_bad_records, progress=progress, date_format=date_format)
-            frame, meta = _process(raw.spool, config, source=str(path), n_skipped=raw.n_skipped)
+            frame, meta = _process(raw.spool, config, source=str(path), n_skipped=raw.n_skipped,
+                                   cross_variant_artefacts=raw.format in CROSS_VARIANT_FORMATS)
+        if meta["kept_copies"]:  # rows the cross-variant rule dropped before it kept to its sources: other data
+            fingerprint = stable_hash({"key": fingerprint, "kept_copies": meta["kept_copies"]})
         meta.update(source=str(path), format=raw.format, has_text=raw.has_text, skipped_records=raw.n_skipped,
                     skipped_examples=raw.skipped_examples, file_sha256=file_hash, fingerprint=fingerprint,
                     paper_counts=entry.paper_counts if entry else None)

@@ -23,6 +23,11 @@ import pandas as pd
 from ..config import DataConfig
 from ..errors import EmptyDatasetError
 
+# Sources known to list one review once per product variant (same user, time and text on several items):
+# Amazon 2018 (its 5-cores hold such copies: 811 of Gift Cards' 2,972 reviews). Elsewhere the same
+# (user, day, text) on several items can be a user writing the same words about several products
+# ("Great product." on three items one day), so the rule is not applied there.
+CROSS_VARIANT_FORMATS = frozenset({"amazon2018_json"})
 MEMORY_LIMIT = "512MB"  # DuckDB's working memory; past it, it spills to a temporary folder
 
 
@@ -34,6 +39,7 @@ class Preprocessed:
     user_ids: np.ndarray  # index -> original user id (sorted strings)
     item_ids: np.ndarray  # index -> original item id
     losses: dict[str, int] = field(default_factory=dict)
+    kept_copies: int = 0  # same (user, time, text) rows kept because the source has no such artefact
 
 
 def blank_text(text: pd.Series) -> pd.Series:
@@ -79,14 +85,18 @@ def _k_core(con, user_k: int, item_k: int) -> None:
 
 
 def preprocess(raw: pd.DataFrame | str | Path, config: DataConfig, source: str = "input",
-               n_skipped: int = 0) -> Preprocessed:
+               n_skipped: int = 0, cross_variant_artefacts: bool = True) -> Preprocessed:
     """Run the cleaning steps in a fixed order and map ids to 0..n-1 (sorted, so file-order free).
 
     ``raw``: a tidy review frame (columns user, item, rating, text, title, timestamp; file order) or a
     Parquet file of the same columns plus ``order`` (file position) and ``blank`` (``blank_text``), as
     ``readers.spool_reviews`` writes. ``n_skipped``: records the reader skipped, named when nothing is left.
+    ``cross_variant_artefacts``: whether the source is known to copy one review onto each product variant
+    (``CROSS_VARIANT_FORMATS``; in-memory frames are treated as such); only then does ``drop_cross_variant``
+    drop such copies, and otherwise ``kept_copies`` counts the rows it would have dropped.
     Raises ``EmptyDatasetError`` when no review survives.
     """
+    kept_copies = 0
     with connect() as con:
         if isinstance(raw, pd.DataFrame):
             table = raw.assign(order=np.arange(len(raw), dtype=np.int64), blank=blank_text(raw["text"]))
@@ -104,11 +114,14 @@ def preprocess(raw: pd.DataFrame | str | Path, config: DataConfig, source: str =
         if config.dedupe_pairs:  # the earliest review of each (user, item); file order breaks ties in time
             losses["duplicate_pairs"] = _shrink(con, 'QUALIFY row_number() OVER (PARTITION BY "user", item '
                                                      'ORDER BY "timestamp", ord) = 1')
-        if config.drop_cross_variant:
+        copies = 'QUALIFY tkey IS NULL OR row_number() OVER (PARTITION BY "user", "timestamp", tkey ORDER BY ord) = 1'
+        if config.drop_cross_variant and cross_variant_artefacts:
             # Amazon 2018 lists one review once per product variant: same user, time and text on several
             # items. Keep the first in file order, otherwise the same text lands in train and test.
-            losses["cross_variant_copies"] = _shrink(con, 'QUALIFY tkey IS NULL OR row_number() OVER '
-                                                          '(PARTITION BY "user", "timestamp", tkey ORDER BY ord) = 1')
+            losses["cross_variant_copies"] = _shrink(con, copies)
+        elif config.drop_cross_variant:  # elsewhere such rows are genuine reviews (one text, same day): kept
+            losses["cross_variant_copies"] = 0
+            kept_copies = n_now(con) - con.execute(f"SELECT count(*) FROM (SELECT * FROM cur {copies})").fetchone()[0]
         if config.empty_text not in ("keep", "drop", "title"):
             raise ValueError(f"empty_text must be 'keep', 'drop' or 'title', not {config.empty_text!r}")
         losses["empty_text_dropped"] = _shrink(con, "WHERE NOT blank") if config.empty_text == "drop" else 0
@@ -132,7 +145,12 @@ def preprocess(raw: pd.DataFrame | str | Path, config: DataConfig, source: str =
             "order": df["order"].to_numpy(np.int64),
         }
     )
-    return Preprocessed(frame, np.asarray(user_ids, dtype=object), np.asarray(item_ids, dtype=object), losses)
+    return Preprocessed(frame, np.asarray(user_ids, dtype=object), np.asarray(item_ids, dtype=object), losses,
+                        kept_copies)
+
+
+def n_now(con) -> int:
+    return con.execute("SELECT count(*) FROM cur").fetchone()[0]
 
 
 def _shrink(con, clause: str) -> int:
