@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 test test-fast test-browser: export HF_HUB_OFFLINE := 1
 test test-fast test-browser: export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv test test-fast test-browser reproduce tune bench-tuning bench bench-cli bench-symcere bench-analysis bench-parity clean
+.PHONY: venv test test-fast test-browser reproduce tune bench-tuning bench-data bench bench-cli bench-symcere bench-analysis bench-parity clean
 
 venv: $(STAMP)
 
@@ -51,6 +51,11 @@ bench-tuning: venv
 
 bench: venv
 	$(PY) benchmarks/bench_core.py
+
+# Read + dedupe + k-core + split of generated Amazon 2023 files, in-memory beside out-of-core (~10 min;
+# BENCH_ARGS="--sizes 20000000 --in-memory-up-to 0" for the 20 M run: 10 GB generated, deleted after).
+bench-data: venv
+	$(PY) benchmarks/bench_data.py $(BENCH_ARGS)
 
 # `symcere --help` and a usage error against Python's start-up and `import torch`.
 bench-cli: venv

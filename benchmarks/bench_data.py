@@ -6,7 +6,8 @@ DuckDB preprocesses). Each measurement runs in a fresh process; peak RSS is that
     python benchmarks/bench_data.py [--sizes 1000000 5000000] [--in-memory-up-to 1000000] [--keep]
 
 Files are generated into benchmarks/_work/ (``symcere_kit.data.synthetic.write_amazon2023_jsonl``) and
-deleted afterwards unless --keep. Prints a table with ratios against the in-memory path at the same size.
+deleted afterwards unless --keep. Prints a table with ratios against the in-memory path at the same size
+and writes it to benchmarks/_work/bench_data.md.
 """
 from __future__ import annotations
 
@@ -57,8 +58,8 @@ def measure(path: Path, engine: str) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
-    p.add_argument("--in-memory-up-to", type=int, default=1_000_000,
-                   help="run the in-memory path only up to this size (it needs ~4 KB per review)")
+    p.add_argument("--in-memory-up-to", type=int, default=5_000_000,
+                   help="run the in-memory path only up to this size (it needs ~2 KB per review)")
     p.add_argument("--keep", action="store_true", help="keep the generated files")
     p.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -85,22 +86,24 @@ def main() -> None:
             print(f"  {engine}: {r['seconds']:.1f} s, {r['peak_rss_mb']:,.0f} MB", flush=True)
         if not args.keep:
             path.unlink()
-    print(f"\n| {'reviews':>11} | {'path':<11} | {'seconds':>8} | {'reviews/s':>10} | {'peak RSS MB':>11} | "
-          f"{'kept':>9} | {'time / in-memory':>16} | {'RSS / in-memory':>15} |")
-    print(f"|{'-' * 13}|{'-' * 13}|{'-' * 10}|{'-' * 12}|{'-' * 13}|{'-' * 11}|{'-' * 18}|{'-' * 17}|")
+    table = [f"| {'reviews':>11} | {'path':<11} | {'seconds':>8} | {'reviews/s':>10} | {'peak RSS MB':>11} | "
+             f"{'kept':>9} | {'time / in-memory':>16} | {'RSS / in-memory':>15} |",
+             f"|{'-' * 13}|{'-' * 13}|{'-' * 10}|{'-' * 12}|{'-' * 13}|{'-' * 11}|{'-' * 18}|{'-' * 17}|"]
     base = {}
     for n, engine, r in rows:
         if r is None:
-            print(f"| {n:>11,} | {engine:<11} | {'not run (memory)':>58} | {'':>16} | {'':>15} |")
+            table.append(f"| {n:>11,} | {engine:<11} | {'not run':>8} | {'':>10} | {'':>11} | {'':>9} | {'':>16} | {'':>15} |")
             continue
         if engine == "in-memory":
             base[n] = r
         b = base.get(n)
         ratios = (f"{r['seconds'] / b['seconds']:>15.2f}x | {r['peak_rss_mb'] / b['peak_rss_mb']:>14.2f}x" if b
                   else f"{'-':>16} | {'-':>15}")
-        print(f"| {n:>11,} | {engine:<11} | {r['seconds']:>8.1f} | {n / r['seconds']:>10,.0f} | {r['peak_rss_mb']:>11,.0f} | "
-              f"{r['kept']:>9,} | {ratios} |")
-
+        table.append(f"| {n:>11,} | {engine:<11} | {r['seconds']:>8.1f} | {n / r['seconds']:>10,.0f} | "
+                     f"{r['peak_rss_mb']:>11,.0f} | {r['kept']:>9,} | {ratios} |")
+    out = work / "bench_data.md"
+    out.write_text("\n".join(table) + "\n")
+    print("\n" + "\n".join(table) + f"\n\n(written to {out})")
 
 if __name__ == "__main__":
     main()
