@@ -55,6 +55,7 @@ bench: venv
 # Read + dedupe + k-core + split of generated Amazon 2023 files, in-memory beside out-of-core (~10 min;
 # BENCH_ARGS="--sizes 20000000 --in-memory-up-to 0" for the 20 M run: 10 GB generated, deleted after).
 bench-data: venv
+	$(PY) -m pip install --quiet "polars>=1,<3"  # the engine DuckDB is compared with; never a dependency
 	$(PY) benchmarks/bench_data.py $(BENCH_ARGS)
 
 # `symcere --help` and a usage error against Python's start-up and `import torch`.
