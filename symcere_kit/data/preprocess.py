@@ -3,9 +3,9 @@
 The steps run in DuckDB, out of core: on keys only (file order, user, item, time, a blank flag and a
 128-bit hash of the text), so the texts of reviews that are filtered out are never held; the texts of
 the kept reviews are read once at the end. DuckDB spills to disk past ``MEMORY_LIMIT``, so memory is
-bounded by the kept dataset, not the raw file. Chosen over Polars by measurement (1 M generated
-Amazon 2023 reviews, 2 cores: DuckDB read 1.9 s at 166 MB peak RSS, Polars' streaming engine 2.9 s at
-706 MB; ``benchmarks/bench_data.py``).
+bounded by the kept dataset, not the raw file. Chosen over Polars by measurement: the same projected
+scan of 1 M generated Amazon 2023 reviews, DuckDB faster and at half the peak memory
+(``benchmarks/bench_data.py``, table in the README).
 
 Each step counts what it removed, so `symcere stats` can report the losses.
 """
