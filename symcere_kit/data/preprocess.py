@@ -73,12 +73,12 @@ def k_core(df: pd.DataFrame, user_k: int, item_k: int) -> pd.DataFrame:
 
 def _k_core(con, user_k: int, item_k: int) -> None:
     """Shrink TEMP TABLE ``cur`` (ord, user, item) to its k-core in place."""
-    n = con.execute("SELECT count(*) FROM cur").fetchone()[0]
+    n = _count(con)
     while True:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE cur AS SELECT ord, "user", item FROM cur
                         QUALIFY count(*) OVER (PARTITION BY "user") >= {int(user_k)}
                             AND count(*) OVER (PARTITION BY item) >= {int(item_k)}""")
-        left = con.execute("SELECT count(*) FROM cur").fetchone()[0]
+        left = _count(con)
         if left == n:
             return
         n = left
@@ -121,13 +121,13 @@ def preprocess(raw: pd.DataFrame | str | Path, config: DataConfig, source: str =
             losses["cross_variant_copies"] = _shrink(con, copies)
         elif config.drop_cross_variant:  # elsewhere such rows are genuine reviews (one text, same day): kept
             losses["cross_variant_copies"] = 0
-            kept_copies = n_now(con) - con.execute(f"SELECT count(*) FROM (SELECT * FROM cur {copies})").fetchone()[0]
+            kept_copies = _count(con) - con.execute(f"SELECT count(*) FROM (SELECT * FROM cur {copies})").fetchone()[0]
         if config.empty_text not in ("keep", "drop", "title"):
             raise ValueError(f"empty_text must be 'keep', 'drop' or 'title', not {config.empty_text!r}")
         losses["empty_text_dropped"] = _shrink(con, "WHERE NOT blank") if config.empty_text == "drop" else 0
-        n = con.execute("SELECT count(*) FROM cur").fetchone()[0]
+        n = _count(con)
         _k_core(con, config.user_k, config.item_k)
-        losses["k_core"] = n - con.execute("SELECT count(*) FROM cur").fetchone()[0]
+        losses["k_core"] = n - _count(con)
         if n == losses["k_core"]:
             raise EmptyDatasetError(_nothing_left(source, losses, config, n_skipped))
         text = "CASE WHEN s.blank THEN s.title ELSE s.text END" if config.empty_text == "title" else "s.text"
@@ -149,15 +149,16 @@ def preprocess(raw: pd.DataFrame | str | Path, config: DataConfig, source: str =
                         kept_copies)
 
 
-def n_now(con) -> int:
+def _count(con) -> int:
+    """Rows in TEMP TABLE ``cur``."""
     return con.execute("SELECT count(*) FROM cur").fetchone()[0]
 
 
 def _shrink(con, clause: str) -> int:
     """Filter TEMP TABLE ``cur`` by ``clause``; the number of rows removed."""
-    n = con.execute("SELECT count(*) FROM cur").fetchone()[0]
+    n = _count(con)
     con.execute(f"CREATE OR REPLACE TEMP TABLE cur AS SELECT * FROM cur {clause}")
-    return n - con.execute("SELECT count(*) FROM cur").fetchone()[0]
+    return n - _count(con)
 
 
 def _sql_path(path: str | Path) -> str:
