@@ -28,7 +28,7 @@ from ..paths import cache_dir
 from .preprocess import CROSS_VARIANT_FORMATS, preprocess
 from .registry import resolve
 from .split import check_no_leakage, split_mask
-from .stats import compute_stats
+from .stats import compute_stats, utc_day
 
 # The cached table's layout (2: times in milliseconds), in the cache file's name; FINGERPRINT_VERSION goes into
 # the fingerprint, which tuned files and runs carry, and changes only when the data models see changes.
@@ -126,7 +126,7 @@ class ReviewDataset:
         # the validation slice of the dataset's own split: ratio's latest share, last_out's second-latest
         # interaction, timestamp's interactions from the validation cutoff on (ratio is then unused)
         is_val = split_mask(self.train, config.split, ratio, config.split_cutoffs_ms[0])
-        _check_split(is_val, self.train, config, self.meta.get("source", self.name), "validation")
+        _check_cut(is_val, self.train, config, self.meta.get("source", self.name), "validation")
         val = self.train.loc[is_val, ["user", "item", "rating", "timestamp"]].reset_index(drop=True)
         meta = {**self.meta, "fingerprint": f"{self.fingerprint}-holdout{ratio}", "holdout_of": self.name}
         return ReviewDataset(f"{self.name}-holdout", self.train[~is_val].reset_index(drop=True), val,
@@ -143,20 +143,18 @@ class ReviewDataset:
         return cache[key]
 
 
-def _check_split(mask: np.ndarray, frame: pd.DataFrame, config: DataConfig, source: str, part: str) -> None:
-    """A split that leaves its test (or validation) part or its training part empty is refused, with the data's
-    time range: a global cut outside it is the usual cause."""
-    if config.split != "timestamp" or mask.any() and not mask.all():  # the per-user splits always have a test part
+def _check_cut(mask: np.ndarray, frame: pd.DataFrame, config: DataConfig, source: str, part: str) -> None:
+    """The timestamp split's global cut must leave both sides of ``mask`` (the ``part``: test or validation)
+    non-empty; a cut outside the data's time range is refused with that range. (The per-user splits always
+    leave a test part.)"""
+    if config.split != "timestamp" or mask.any() and not mask.all():
         return
-    from .stats import _date
-
     side = f"no {part} interaction" if not mask.any() else "no training interaction"
-    cut = (f" (cutoffs {config.split_cutoffs_ms[0]} / {config.split_cutoffs_ms[1]} ms)" if config.split == "timestamp"
-           else "")
     raise EmptyDatasetError(
-        f"The {config.split} split of {source} leaves {side}{cut}: its interactions run from "
-        f"{_date(frame['timestamp'].min())} to {_date(frame['timestamp'].max())}. Use cutoffs inside that range "
-        f"(--split-cutoffs VALID_MS TEST_MS) or another split (--split ratio|last_out|timestamp).")
+        f"The timestamp split of {source} leaves {side} (cutoffs {config.split_cutoffs_ms[0]} / "
+        f"{config.split_cutoffs_ms[1]} ms): its interactions run from {utc_day(frame['timestamp'].min())} to "
+        f"{utc_day(frame['timestamp'].max())}. Use cutoffs inside that range (--split-cutoffs VALID_MS TEST_MS) "
+        f"or another split (--split ratio|last_out).")
 
 
 def _process(raw: pd.DataFrame | Path, config: DataConfig, source: str, n_skipped: int = 0,
@@ -165,7 +163,7 @@ def _process(raw: pd.DataFrame | Path, config: DataConfig, source: str, n_skippe
     texts for stats only."""
     pre = preprocess(raw, config, source=source, n_skipped=n_skipped, cross_variant_artefacts=cross_variant_artefacts)
     is_test = split_mask(pre.frame, config.split, config.test_ratio, config.split_cutoffs_ms[1])
-    _check_split(is_test, pre.frame, config, source, "test")
+    _check_cut(is_test, pre.frame, config, source, "test")
     frame = pre.frame.assign(
         is_test=is_test,
         user_id=pre.user_ids[pre.frame["user"].to_numpy()],

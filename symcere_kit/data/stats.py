@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 
-def _date(ts: int) -> str:
+def utc_day(ts: int) -> str:
     """The UTC day of ``ts`` (milliseconds since the epoch)."""
     return datetime.fromtimestamp(int(ts) / 1000, tz=timezone.utc).strftime("%Y-%m-%d")
 
@@ -30,7 +30,7 @@ def compute_stats(frame: pd.DataFrame, is_test: np.ndarray, losses: dict[str, in
         "per_user": _summary(frame.groupby("user").size()),
         "per_item": _summary(frame.groupby("item").size()),
         "review_words": {"mean": round(float(words.mean()), 1), "median": float(words.median()), "max": int(words.max())},
-        "date_range": [_date(frame["timestamp"].min()), _date(frame["timestamp"].max())],
+        "date_range": [utc_day(frame["timestamp"].min()), utc_day(frame["timestamp"].max())],
         "empty_text_share": float(frame["text"].str.strip().eq("").mean()),
         "losses": dict(losses),
         "split": {"train": int((~is_test).sum()), "test": int(is_test.sum()),
