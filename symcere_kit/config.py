@@ -151,6 +151,9 @@ class DataConfig(_Config):
         if len(self.split_cutoffs_ms) != 2 or not valid <= test:
             raise SymcereError(f"split_cutoffs_ms must be two times in Unix milliseconds, validation <= test; "
                                f"got {self.split_cutoffs_ms!r}.")
+        if self.split != "timestamp" and self.split_cutoffs_ms != OFFICIAL_CUTOFFS_MS:
+            raise SymcereError(f"split_cutoffs_ms applies to the timestamp split only, but the split is "
+                               f"{self.split}; add --split timestamp or leave out --split-cutoffs.")
 
     def fingerprint_dict(self) -> dict[str, Any]:
         """``to_dict()`` less the later fields at their defaults: what a dataset's fingerprint hashes."""

@@ -84,6 +84,7 @@ def test_lightgcn_clearly_beats_mostpop_on_clustered_data(ds):
 def test_run_records_provenance(ds):
     info = run(ds, RunConfig.for_model("mostpop", seed=4), progress=False).info
     assert info["seed"] == 4 and info["dataset_fingerprint"] == ds.fingerprint
+    assert info["data_config"]["split"] == "ratio" and info["data_config"]["user_k"] == ds.meta["config"]["user_k"]
     assert "torch" in info["versions"] and info["git_commit"]
     assert info["config"]["model"] == "mostpop"
 

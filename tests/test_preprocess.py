@@ -134,7 +134,7 @@ def test_sample_users_keeps_every_review_of_n_seeded_users_whatever_the_file_ord
     users = set(pre.user_ids)
     assert len(users) == 7
     assert len(pre.frame) == raw["user"].isin(users).sum()  # all their reviews, nobody else's
-    assert pre.losses["users_not_sampled"] == len(raw) - len(pre.frame)
+    assert pre.losses["reviews_of_unsampled_users"] == len(raw) - len(pre.frame)
     shuffled = preprocess(raw.sample(frac=1, random_state=0).reset_index(drop=True), config)
     assert set(shuffled.user_ids) == users
     other_seed = preprocess(raw, DataConfig(**{**config.to_dict(), "sample_seed": 1}))

@@ -369,3 +369,41 @@ def test_milliseconds_order_two_reviews_within_one_second(tmp_path):
     ds = load_dataset(path, DataConfig(user_k=1, item_k=1), progress=False, use_cache=False)
     assert ds.item_ids[ds.test["item"]].tolist() == ["LATER"]
     assert ds.train["timestamp"].tolist() == [1_557_031_577_500]
+
+
+def test_a_tar_of_a_gzipped_review_file_reads_the_member_uncompressed(tmp_path):
+    import gzip as gz
+
+    reviews = yelp_review_file(tmp_path)
+    packed = tmp_path / "yelp_academic_dataset_review.json.gz"
+    packed.write_bytes(gz.compress(reviews.read_bytes()))
+    archive = write_tar(tmp_path / "bundle.tar", {"yelp_academic_dataset_review.json.gz": packed})
+    pd.testing.assert_frame_equal(read_reviews(archive, progress=False).frame,
+                                  read_reviews(reviews, progress=False).frame)
+
+
+def test_epoch_microseconds_and_nanoseconds_are_read_by_their_size(tmp_path):
+    second = 1_400_000_000
+    rows = ["user,item,text,timestamp"] + [f"u,i{k},t,{second * 10 ** (3 * k)}" for k in range(4)]
+    path = write_bytes(tmp_path / "r.csv", ("\n".join(rows) + "\n").encode())
+    frame = read_reviews(path, progress=False).frame  # seconds, ms, us, ns
+    assert frame["timestamp"].tolist() == [second * 1000] * 4
+
+
+def test_a_header_only_file_and_text_options_on_a_ratings_only_file_say_what_is_wrong(tmp_path):
+    from symcere_kit.errors import EmptyDatasetError
+
+    header = write_bytes(tmp_path / "h.csv", b"user_id,parent_asin,rating,timestamp\n")
+    with pytest.raises(EmptyDatasetError, match=r"holds no review records \(a header only\?\)"):
+        load_dataset(header, progress=False, use_cache=False)
+    ratings = write_bytes(tmp_path / "r.csv", b"user_id,parent_asin,rating,timestamp\nU,P,5.0,1557031577676\n")
+    with pytest.raises(EmptyDatasetError, match=r"ratings only .*--empty-text drop would remove every review"):
+        load_dataset(ratings, DataConfig(user_k=1, item_k=1, empty_text="drop"), progress=False, use_cache=False)
+
+
+def test_split_cutoffs_without_the_timestamp_split_are_refused():
+    from symcere_kit.errors import SymcereError
+
+    with pytest.raises(SymcereError, match="timestamp split only.*--split timestamp"):
+        DataConfig(split_cutoffs_ms=(1, 2))
+    assert DataConfig(split="timestamp", split_cutoffs_ms=(1, 2)).split_cutoffs_ms == (1, 2)

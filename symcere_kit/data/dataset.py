@@ -221,6 +221,11 @@ def load_dataset(
         with tempfile.TemporaryDirectory(dir=folder, prefix=".spool-") as tmp:
             raw = spool_reviews(path, Path(tmp) / "raw.parquet", fmt=fmt, column_map=column_map,
                                 skip_bad_records=config.skip_bad_records, progress=progress, date_format=date_format)
+            if not raw.has_text and config.empty_text != "keep":
+                raise EmptyDatasetError(
+                    f"{path} is read as ratings only ({raw.format}: no review text), so --empty-text "
+                    f"{config.empty_text} would {'remove every review' if config.empty_text == 'drop' else 'find no titles'}. "
+                    "Leave --empty-text at keep, or name the text column (--columns ...,text=COL).")
             frame, meta = _process(raw.spool, config, source=str(path), n_skipped=raw.n_skipped,
                                    cross_variant_artefacts=raw.format in CROSS_VARIANT_FORMATS)
         if meta["kept_copies"]:  # rows the cross-variant rule dropped before it kept to its sources: other data

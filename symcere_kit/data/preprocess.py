@@ -108,7 +108,7 @@ def preprocess(raw: pd.DataFrame | str | Path, config: DataConfig, source: str =
         con.execute('''CREATE TEMP TABLE cur AS SELECT "order" AS ord, "user", item, "timestamp", blank,
                        CASE WHEN blank THEN NULL ELSE md5_number(text) END AS tkey FROM src''')
         if config.sample_users is not None:  # before every other step, as the paper's subsample (config.py)
-            losses["users_not_sampled"] = _shrink(con, f'''WHERE "user" IN (SELECT "user" FROM (SELECT DISTINCT "user"
+            losses["reviews_of_unsampled_users"] = _shrink(con, f'''WHERE "user" IN (SELECT "user" FROM (SELECT DISTINCT "user"
                 FROM cur) ORDER BY md5_number(concat('{int(config.sample_seed)}:', "user")), "user"
                 LIMIT {int(config.sample_users)})''')
         if config.dedupe_pairs:  # the earliest review of each (user, item); file order breaks ties in time
@@ -167,8 +167,11 @@ def _sql_path(path: str | Path) -> str:
 
 def _nothing_left(source: str, losses: dict[str, int], config: DataConfig, n_skipped: int) -> str:
     skipped = f" ({n_skipped:,} records skipped as malformed before that)" if n_skipped else ""
-    sampled = (f"{losses['users_not_sampled']:,} reviews of users outside the sample of {config.sample_users:,}, "
-               if "users_not_sampled" in losses else "")
+    if not losses["raw_reviews"]:
+        return (f"Nothing is left of {source}: it holds no review records{skipped or ' (a header only?)'}. "
+                "Check that it is the file you meant.")
+    sampled = (f"{losses['reviews_of_unsampled_users']:,} reviews of users outside the sample of "
+               f"{config.sample_users:,}, " if "reviews_of_unsampled_users" in losses else "")
     return (f"Nothing is left of {source} after preprocessing: {losses['raw_reviews']:,} reviews in{skipped}, "
             f"{sampled}"
             f"{losses.get('duplicate_pairs', 0):,} duplicate pairs, "

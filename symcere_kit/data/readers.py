@@ -155,13 +155,19 @@ def _parse_dates(values: pd.Series, fmt: str) -> pd.Series:
 
 
 def _epoch_milliseconds(value: str) -> int | None:
-    """A number as epoch seconds (milliseconds above 1e11, as integers there are), in milliseconds; None if
-    not a number."""
+    """A number as epoch milliseconds, its unit judged by size: seconds up to 1e11, then milliseconds,
+    microseconds above 1e14, nanoseconds above 1e17 (each bound is the year 5138 in the smaller unit);
+    None if not a number."""
     try:
         number = _as_int(value)
     except (ValueError, OverflowError):
         return None
-    return number if number > _MILLISECONDS_ABOVE else number * 1000
+    if abs(number) <= _MILLISECONDS_ABOVE:
+        return number * 1000
+    for scale, above in ((1, _MILLISECONDS_ABOVE * 1e3), (1000, _MILLISECONDS_ABOVE * 1e6)):
+        if abs(number) <= above:
+            return number // scale
+    return number // 1_000_000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,7 +349,11 @@ def _untar(path: Path, stream: BinaryIO) -> Iterator[BinaryIO]:
     with tarfile.open(fileobj=stream, mode="r:" if seekable else "r|") as archive:
         member = next(m for m in archive if m.name == name)  # lazily: no need to index the members after it
         with archive.extractfile(member) as inner:
-            yield inner
+            if inner.peek(2)[:2] == b"\x1f\x8b":  # a compressed member, e.g. a tar of the .jsonl.gz downloads
+                with gzip.GzipFile(fileobj=inner) as unzipped:
+                    yield unzipped
+            else:
+                yield inner
 
 
 _TAR_MEMBERS: dict[tuple, str] = {}  # (path, size, mtime) -> the member chosen
@@ -482,7 +492,11 @@ def _csv_header(path: Path, first_line: str) -> tuple[list[str], str]:
     if delimiter not in first_line:
         raise DataFormatError(path, f"its content matches no known format (first line: {first_line[:80]!r}).",
                               _UNKNOWN_FIX, line=1)
-    return [name.strip() for name in next(csv.reader([first_line], delimiter=delimiter))], delimiter
+    try:
+        return [name.strip() for name in next(csv.reader([first_line], delimiter=delimiter))], delimiter
+    except csv.Error:  # control bytes: binary or compressed data, not a table
+        raise DataFormatError(path, f"its content matches no known format (the first line holds control bytes: "
+                              f"{first_line[:40]!r}; binary or compressed data?).", _UNKNOWN_FIX, line=1) from None
 
 
 # ---------------------------------------------------------------------------------------------
