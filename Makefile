@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 test test-fast test-browser: export HF_HUB_OFFLINE := 1
 test test-fast test-browser: export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv test test-fast test-browser reproduce tune bench-tuning bench-data bench bench-cli bench-symcere bench-analysis bench-parity clean
+.PHONY: venv test test-fast test-browser reproduce tune bench-tuning bench-data bench-scaling bench bench-cli bench-symcere bench-analysis bench-parity clean
 
 venv: $(STAMP)
 
@@ -57,6 +57,10 @@ bench: venv
 bench-data: venv
 	$(PY) -m pip install --quiet "polars>=1,<3"  # the engine DuckDB is compared with; never a dependency
 	$(PY) benchmarks/bench_data.py $(BENCH_ARGS)
+
+# One LightGCN step at 10 k, 100 k and 600 k training interactions against a plain-torch LightGCN (issue 17).
+bench-scaling: venv
+	$(PY) benchmarks/bench_scaling.py $(BENCH_ARGS)
 
 # `symcere --help` and a usage error against Python's start-up and `import torch`.
 bench-cli: venv

@@ -1,0 +1,118 @@
+"""LightGCN training step at three sizes: ours against a plain-torch LightGCN of the same arithmetic, as
+ratios from one run (issue 17's reference).
+
+The plain-torch reference is the step written the obvious way: one embedding table, L layers of
+``torch.sparse.mm`` with the same normalised adjacency, mean over layers, BPR on the batch and L2 on its
+ego embeddings, ``torch.optim.Adam``. Both see the same batches (``sampling.bpr_batches``, same seed).
+Interactions come from power-law users and items (``synthetic.write_amazon2023_jsonl``'s shape), 5-core.
+
+    python benchmarks/bench_scaling.py [--sizes 10000 100000 600000] [--steps 20]
+
+A step's time is the median of ``--steps`` timed steps after two warm-up steps; an epoch is that times
+the steps an epoch takes (interactions / batch), printed as context.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from symcere_kit.config import DataConfig, RunConfig
+from symcere_kit.data.dataset import dataset_from_reviews
+from symcere_kit.models import build_model
+from symcere_kit.sampling import bpr_batches
+
+
+def interactions(n_train: int, seed: int = 0) -> pd.DataFrame:
+    """About ``n_train`` training interactions after dedupe, 5-core and the 80:20 split (drawn with margin)."""
+    rng = np.random.default_rng(seed)
+    n = int(n_train / 0.8 / 0.17)  # a 5-core keeps ~17 % of this shape; the split trains on ~80 %
+    n_users, n_items = n, max(n // 33, 1)
+    user_p, item_p = (1.0 / (np.arange(k) + 5.0) ** power for k, power in ((n_users, 0.6), (n_items, 0.9)))
+    users = rng.choice(n_users, n, p=user_p / user_p.sum())
+    items = rng.choice(n_items, n, p=item_p / item_p.sum())
+    return pd.DataFrame({"user": users.astype(str), "item": items.astype(str), "rating": 5.0, "text": "",
+                         "title": "", "timestamp": rng.integers(0, 10**12, n)})
+
+
+def timed(step, batches, steps: int) -> float:
+    """Median seconds of ``step(batch)`` over ``steps`` batches after two warm-up ones."""
+    times = []
+    for k, batch in enumerate(batches):
+        start = time.perf_counter()
+        step(batch)
+        if k >= 2:
+            times.append(time.perf_counter() - start)
+        if len(times) == steps:
+            break
+    return statistics.median(times)
+
+
+def ours(ds, config: RunConfig):
+    model = build_model(config, ds, progress=False)
+    optimizer = torch.optim.Adam(model.param_groups(), lr=config.loop.lr)
+    model.train()
+
+    def step(batch):
+        loss = model.batch_loss(batch)["loss"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return step
+
+
+def plain_torch(ds, config: RunConfig):
+    s = config.settings
+    adjacency = ds.norm_adjacency()
+    weight = torch.nn.Parameter(torch.randn(ds.n_users + ds.n_items, s.embedding_dim) * 0.1)
+    optimizer = torch.optim.Adam([weight], lr=config.loop.lr)
+
+    def step(batch):
+        layers, e = [weight], weight
+        for _ in range(s.n_layers):
+            e = torch.sparse.mm(adjacency, e)
+            layers.append(e)
+        final = torch.stack(layers).mean(0)
+        users, items = final[: ds.n_users], final[ds.n_users:]
+        u, p, n = users[batch["user"]], items[batch["pos"]], items[batch["neg"]]
+        bpr = -F.logsigmoid((u * p).sum(-1) - (u * n).sum(-1)).mean()
+        ego = torch.cat([weight[batch["user"]], weight[ds.n_users + batch["pos"]], weight[ds.n_users + batch["neg"]]])
+        loss = bpr + s.reg_weight * ego.pow(2).sum() / 2 / len(batch["user"])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return step
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 600_000])
+    p.add_argument("--steps", type=int, default=20)
+    args = p.parse_args()
+    config = RunConfig.for_model("lightgcn")
+    rows = []
+    for size in args.sizes:
+        ds = dataset_from_reviews(interactions(size), DataConfig(), name=f"scaling-{size}")
+        per_epoch = -(-len(ds.train) // config.loop.batch_size)
+        measured = {}
+        for name, make in (("plain torch", plain_torch), ("ours", ours)):
+            torch.manual_seed(0)
+            batches = bpr_batches(ds, config.loop.batch_size, torch.Generator().manual_seed(0))
+            measured[name] = timed(make(ds, config), batches, min(args.steps, per_epoch - 2))
+        rows.append((len(ds.train), ds.n_users, ds.n_items, per_epoch, measured))
+        print(f"{len(ds.train):,} training interactions: {measured}", flush=True)
+    print(f"\n| {'train':>9} | {'users':>8} | {'items':>7} | {'steps':>5} | {'plain s/step':>12} | {'ours s/step':>11} | "
+          f"{'speed-up':>8} | {'ours s/epoch':>12} |")
+    print(f"|{'-' * 11}|{'-' * 10}|{'-' * 9}|{'-' * 7}|{'-' * 14}|{'-' * 13}|{'-' * 10}|{'-' * 14}|")
+    for n, users, items, steps, m in rows:
+        print(f"| {n:>9,} | {users:>8,} | {items:>7,} | {steps:>5,} | {m['plain torch']:>12.4f} | {m['ours']:>11.4f} | "
+              f"{m['plain torch'] / m['ours']:>7.2f}x | {m['ours'] * steps:>12.2f} |")
+
+
+if __name__ == "__main__":
+    main()
