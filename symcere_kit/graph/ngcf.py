@@ -30,6 +30,8 @@ from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.typing import Adj, OptTensor
 from torch_geometric.utils import spmm
 
+from .adjacency import symmetric_spmm
+
 
 class NGCFConv(MessagePassing):
     r"""One NGCF embedding-propagation layer (Wang et al. 2019, eqs. 3-4 and matrix form eq. 7):
@@ -72,7 +74,9 @@ class NGCFConv(MessagePassing):
         return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j
 
     def message_and_aggregate(self, adj_t: Adj, x: Tensor) -> Tensor:
-        return spmm(adj_t, x, reduce=self.aggr)  # L is symmetric, so adj_t == adj
+        if isinstance(adj_t, Tensor) and adj_t.layout == torch.sparse_csr:
+            return symmetric_spmm(adj_t, x)  # L is symmetric, so adj_t == adj: no transpose in the backward
+        return spmm(adj_t, x, reduce=self.aggr)
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.lin1.in_features}, {self.lin1.out_features})"
