@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from symcere_kit.config import DataConfig, RunConfig
 from symcere_kit.data.dataset import dataset_from_reviews
+from symcere_kit.data.synthetic import power_law_weights
 from symcere_kit.models import build_model
 from symcere_kit.sampling import bpr_batches
 
@@ -33,10 +34,8 @@ def interactions(n_train: int, seed: int = 0) -> pd.DataFrame:
     """About ``n_train`` training interactions after dedupe, 5-core and the 80:20 split (drawn with margin)."""
     rng = np.random.default_rng(seed)
     n = int(n_train / 0.8 / 0.17)  # a 5-core keeps ~17 % of this shape; the split trains on ~80 %
-    n_users, n_items = n, max(n // 33, 1)
-    user_p, item_p = (1.0 / (np.arange(k) + 5.0) ** power for k, power in ((n_users, 0.6), (n_items, 0.9)))
-    users = rng.choice(n_users, n, p=user_p / user_p.sum())
-    items = rng.choice(n_items, n, p=item_p / item_p.sum())
+    user_p, item_p = power_law_weights(n)
+    users, items = rng.choice(len(user_p), n, p=user_p), rng.choice(len(item_p), n, p=item_p)
     return pd.DataFrame({"user": users.astype(str), "item": items.astype(str), "rating": 5.0, "text": "",
                          "title": "", "timestamp": rng.integers(0, 10**12, n)})
 

@@ -8,8 +8,9 @@ import argparse
 import json
 import os
 import sys
+import typing
 
-from .config import DataConfig
+from .config import DataConfig, SplitKind
 from .data.formats import FORMATS
 from .errors import SymcereError
 from .runs.variants import GROUPS, VARIANTS, model_names
@@ -34,7 +35,7 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sample-users", type=int, default=None, metavar="N",
                    help="keep N users drawn at random (seeded, before k-core), e.g. to reach the paper's Table 1 size")
     p.add_argument("--sample-seed", type=int, default=defaults.sample_seed, help="seed of --sample-users")
-    p.add_argument("--split", choices=["ratio", "last_out", "timestamp"], default=defaults.split,
+    p.add_argument("--split", choices=typing.get_args(SplitKind), default=defaults.split,
                    help="test split: the paper's per-user 80:20 (ratio, default) or the Amazon Reviews 2023 "
                         "benchmark's last_out / timestamp")
     p.add_argument("--split-cutoffs", type=int, nargs=2, default=list(defaults.split_cutoffs_ms),

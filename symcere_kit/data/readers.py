@@ -162,12 +162,14 @@ def _epoch_milliseconds(value: str) -> int | None:
         number = _as_int(value)
     except (ValueError, OverflowError):
         return None
-    if abs(number) <= _MILLISECONDS_ABOVE:
+    size = abs(number)
+    if size <= _MILLISECONDS_ABOVE:  # seconds
         return number * 1000
-    for scale, above in ((1, _MILLISECONDS_ABOVE * 1e3), (1000, _MILLISECONDS_ABOVE * 1e6)):
-        if abs(number) <= above:
-            return number // scale
-    return number // 1_000_000
+    if size <= _MILLISECONDS_ABOVE * 1e3:  # milliseconds
+        return number
+    if size <= _MILLISECONDS_ABOVE * 1e6:  # microseconds
+        return number // 1000
+    return number // 1_000_000  # nanoseconds
 
 
 # ---------------------------------------------------------------------------------------------
@@ -509,10 +511,10 @@ class _Sink:
     def __init__(self, path: Path, fmt: str, skip: bool, defer: bool = False, spool: Path | None = None):
         self.path, self.fmt, self.skip = path, fmt, skip
         self.rows: list[tuple] = []
-        # spool: rows go to this Parquet file every _SPOOL_ROWS, so memory stays flat in the file's size;
-        # a generic CSV holds its rows until its time column is judged as a whole (_column_times).
-        self.spool, self.hold, self.n_spooled, self._writer = spool, defer, 0, None
-        # defer: bad records wait until the whole column of times is judged, then go in line order
+        # spool: rows go to this Parquet file every _SPOOL_ROWS, so memory stays flat in the file's size.
+        self.spool, self.n_spooled, self._writer = spool, 0, None
+        # defer (a generic CSV): rows and bad records wait until the whole column of times is judged
+        # (_column_times); then the bad records go in line order (flush)
         self.defer, self.deferred, self.lines = defer, [], []
         self.n_skipped = 0
         self.examples: list[str] = []
@@ -545,20 +547,23 @@ class _Sink:
         self.rows.append(row)
         if line is not None:
             self.lines.append(line)
-        if self.spool is not None and not self.hold and len(self.rows) >= _SPOOL_ROWS:
+        if self.spool is not None and not self.defer and len(self.rows) >= _SPOOL_ROWS:
             self.write()
 
     @property
     def n_rows(self) -> int:
         return self.n_spooled + len(self.rows)
 
+    def _columns(self) -> list[tuple]:
+        """The rows held, as one tuple per column of ``COLUMNS``."""
+        return list(zip(*self.rows)) if self.rows else [()] * len(COLUMNS)
+
     def write(self) -> None:
         """Append the rows held to the spool file (columns ``SPOOL_COLUMNS``) and let them go."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        columns = list(zip(*self.rows)) if self.rows else [()] * len(COLUMNS)
-        user, item, rating, text, title, timestamp = columns
+        user, item, rating, text, title, timestamp = self._columns()
         table = pa.table({
             "user": pa.array(user, pa.string()), "item": pa.array(item, pa.string()),
             "rating": pa.array(rating, pa.float32()), "text": pa.array(text, pa.string()),
@@ -584,8 +589,7 @@ class _Sink:
             self.close()
             return ReadResult(None, self.fmt, self.n_skipped, self.examples, has_text=self.has_text,
                               n_rows=self.n_spooled, spool=self.spool)
-        columns = list(zip(*self.rows)) if self.rows else [()] * len(COLUMNS)
-        user, item, rating, text, title, timestamp = columns
+        user, item, rating, text, title, timestamp = self._columns()
         frame = pd.DataFrame({
             "user": pd.Series(user, dtype=str),
             "item": pd.Series(item, dtype=str),
@@ -667,7 +671,6 @@ def _fill(path: Path, fmt: str, lines: list[str], column_map: dict[str, str] | N
             _column_times(path, sink, schema, date_format)
             sink.flush()
     sink.has_text = schema.text is not None
-    sink.hold = False
     if sink.n_skipped and not sink.n_rows:  # "0 reviews in" later would hide why
         raise DataFormatError(path, f"all {sink.n_skipped:,} records were skipped as malformed, so nothing is left "
                               f"(first: {sink.examples[0]}).",
@@ -988,7 +991,7 @@ def _column_times(path: Path, sink: _Sink, schema: _Schema, date_format: str | N
     """Turn the raw time cells of a generic CSV into UTC milliseconds with one rule for the whole column."""
     raw = pd.Series([row[5] for row in sink.rows], dtype=object).astype(str).str.strip()
     ms = pd.Series(np.nan, index=raw.index, dtype=float)
-    if date_format is None:  # numbers are epoch seconds (or milliseconds); the rest are dates
+    if date_format is None:  # numbers are epoch times (unit by size: _epoch_milliseconds); the rest are dates
         numbers = raw.map(_epoch_milliseconds)
         ms[numbers.notna()] = numbers[numbers.notna()].astype(float)
     dates = raw[ms.isna()]

@@ -61,6 +61,14 @@ def write_amazon2018_jsonl(frame: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
+def power_law_weights(n_reviews: int) -> tuple[np.ndarray, np.ndarray]:
+    """Draw probabilities of ``n_reviews`` user ids and ``n_reviews // 33`` item ids, power laws over their
+    ranks (exponents 0.6 and 0.9), shaped like a full Amazon 2023 category (``write_amazon2023_jsonl``)."""
+    n_users, n_items = max(n_reviews, 1), max(n_reviews // 33, 1)
+    user_p, item_p = (1.0 / (np.arange(n) + 5.0) ** power for n, power in ((n_users, 0.6), (n_items, 0.9)))
+    return user_p / user_p.sum(), item_p / item_p.sum()
+
+
 def write_amazon2023_jsonl(path: str | Path, n_reviews: int, seed: int = 0, chunk: int = 100_000) -> Path:
     """Write ``n_reviews`` records in the Amazon Reviews 2023 JSON-lines layout (times in milliseconds),
     streamed in chunks so any size fits in memory: the input of ``make bench-data``.
@@ -72,16 +80,14 @@ def write_amazon2023_jsonl(path: str | Path, n_reviews: int, seed: int = 0, chun
     (~400 bytes per line, like the real files).
     """
     rng = np.random.default_rng(seed)
-    n_users, n_items = max(n_reviews, 1), max(n_reviews // 33, 1)
-    user_p, item_p = (1.0 / (np.arange(n) + 5.0) ** power for n, power in ((n_users, 0.6), (n_items, 0.9)))
-    user_p, item_p = user_p / user_p.sum(), item_p / item_p.sum()
+    user_p, item_p = power_law_weights(n_reviews)
     vocabulary = [w for words in PRODUCT_WORDS for w in words] + SENTIMENT_WORDS + FILLER_WORDS
     pool = [" ".join(rng.choice(vocabulary, int(rng.integers(20, 71)))) for _ in range(1000)]
     path = Path(path)
     with open(path, "w", encoding="utf-8") as f:
         for start in range(0, n_reviews, chunk):
             n = min(chunk, n_reviews - start)
-            users, items = rng.choice(n_users, n, p=user_p), rng.choice(n_items, n, p=item_p)
+            users, items = rng.choice(len(user_p), n, p=user_p), rng.choice(len(item_p), n, p=item_p)
             times = 1_300_000_000_000 + rng.integers(0, 300_000_000_000, n)
             ratings = rng.integers(1, 6, n)
             texts = rng.integers(0, len(pool), n)
