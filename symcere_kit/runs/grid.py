@@ -84,13 +84,30 @@ class InlineExecutor(cf.Executor):
         return future
 
 
+def available_cores() -> int:
+    """CPU cores this process may use (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def default_workers() -> int:
+    """Parallel runs for the notebooks' grids: 1 on CUDA (runs would share one GPU), else one per core,
+    at most 4, each with its share of torch threads (:func:`threads_per_worker`).
+
+    On 2 cores two 1-thread runs beat one 2-thread run because most steps are too small to keep two
+    threads busy (epoch on Musical Instruments, 1 vs 2 threads: NGCF 0.168 vs 0.152 s, SymCERE+NGCF
+    2.10 vs 1.33 s, SymCERE+LightGCN 1.77 vs 0.88 s); metrics are bit-for-bit the same at any thread
+    count (tests/test_experiments.py). More than 4 was never measured."""
+    import torch
+
+    return 1 if torch.cuda.is_available() else max(1, min(available_cores(), 4))
+
+
 def threads_per_worker(workers: int | None) -> int | None:
     """Torch threads for each of ``workers`` parallel workers sharing the cores this process may use
     (None for a single worker: torch's own default)."""
     if not workers or workers <= 1:
         return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores // workers)
+    return max(1, available_cores() // workers)
 
 
 @contextlib.contextmanager
@@ -128,13 +145,16 @@ class Grid:
 
     With ``tuned`` (the default) each dataset x variant with a file in ``configs/tuned/`` runs with
     those settings (the protocol after tuning: the whole training history, the epochs early stopping
-    found); grid-wide ``settings`` still win over them. ``tuned=False`` runs the defaults."""
+    found); grid-wide ``settings`` still win over them. ``tuned=False`` runs the defaults.
+    ``workers`` > 1 makes :meth:`run` use a process pool of that many workers unless it is given an executor."""
 
     def __init__(self, datasets: Iterable[str], variants: Iterable[str], seeds: Iterable[int],
-                 root: str | Path | None = None, settings: dict | None = None, tuned: bool = True):
+                 root: str | Path | None = None, settings: dict | None = None, tuned: bool = True,
+                 workers: int | None = None):
         from ..tuning.tuned import load_tuned
 
         self.root = Path(root) if root else results_dir() / "grid"
+        self.workers = workers
         self.store = RunStore(self.root)
         settings_t = tuple(sorted((settings or {}).items()))
         variants = expand_variants(variants)
@@ -173,12 +193,18 @@ class Grid:
     def pending(self) -> list[RunSpec]:
         return [s for s in self.specs if not self.is_done(s)]
 
-    def run(self, executor: str | cf.Executor = "local", workers: int | None = None, progress: bool = True,
+    def run(self, executor: str | cf.Executor | None = None, workers: int | None = None, progress: bool = True,
             threads: int | None = None) -> pd.DataFrame:
-        """Run every unfinished run; return the tidy results. A failed run is reported after the others finish."""
+        """Run every unfinished run; return the tidy results. A failed run is reported after the others finish.
+
+        ``executor`` None: a process pool when this grid's ``workers`` > 1 and more than one run is pending,
+        else this process."""
         from tqdm.auto import tqdm
 
         pending = self.pending()
+        if executor is None:
+            workers = workers or self.workers
+            executor = "process" if (workers or 1) > 1 and len(pending) > 1 else "local"
         if threads is None:
             threads = threads_per_worker(workers)
         errors: list[tuple[RunSpec, BaseException]] = []
@@ -239,10 +265,14 @@ class Grid:
 
 def study_grid(datasets: Iterable[str], seeds: Iterable[int] = (0,), epochs: int | None = None,
                text_mode: str = "frozen", quick: bool = False, variants: Iterable[str] = ("paper",),
-               text_model: str | None = None, tuned: bool = True) -> Grid:
+               text_model: str | None = None, tuned: bool = True, workers: int | None = None) -> Grid:
     """The grid the notebooks share: the same parameters give the same run folders, so notebook 02 or
     03 trains a run once and 04-07 reuse it. Defaults add no settings, so ``symcere grid`` without
-    ``--set`` fills the same store (``results/grid``); both use ``configs/tuned/`` unless ``tuned=False``."""
+    ``--set`` fills the same store (``results/grid``); both use ``configs/tuned/`` unless ``tuned=False``.
+    ``workers`` parallel runs (default :func:`default_workers`; QUICK runs in this process: a pool's
+    start-up outweighs its few short runs)."""
     settings = {**({"epochs": int(epochs)} if epochs else {}), **({"text_mode": text_mode} if text_mode != "frozen" else {}),
                 **({"text_model": text_model} if text_model else {})}
-    return Grid(datasets, variants, seeds, root=results_dir(quick) / "grid", settings=settings, tuned=tuned)
+    workers = 1 if quick else (workers or default_workers())
+    return Grid(datasets, variants, seeds, root=results_dir(quick) / "grid", settings=settings, tuned=tuned,
+                workers=workers)
