@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 test test-fast test-browser: export HF_HUB_OFFLINE := 1
 test test-fast test-browser: export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv test test-fast test-browser reproduce tune bench-tuning bench-data bench-scaling bench bench-cli bench-symcere bench-analysis bench-parity clean
+.PHONY: venv test test-fast test-browser reproduce tune bench-tuning bench-data bench-scaling bench-batch bench-eval bench bench-cli bench-symcere bench-analysis bench-parity clean
 
 venv: $(STAMP)
 
@@ -61,6 +61,14 @@ bench-data: venv
 # One LightGCN step at 10 k, 100 k and 600 k training interactions against a plain-torch LightGCN (issue 17).
 bench-scaling: venv
 	$(PY) benchmarks/bench_scaling.py $(BENCH_ARGS)
+
+# LightGCN at growing batch sizes: metrics on Musical Instruments, epoch time at ~600 k interactions.
+bench-batch: venv
+	$(PY) benchmarks/bench_batch.py $(BENCH_ARGS)
+
+# All-ranking evaluation at 100 k users x 50 k items, batch by batch, against its bare products + top-K.
+bench-eval: venv
+	$(PY) benchmarks/bench_eval.py $(BENCH_ARGS)
 
 # `symcere --help` and a usage error against Python's start-up and `import torch`.
 bench-cli: venv
