@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import importlib.util
 import json
 import os
@@ -107,6 +108,8 @@ class Spec:
 
 @dataclass
 class Options:
+    """What :func:`check` runs (``main`` fills it from the command line; defaults are the real run's)."""
+
     dry_run: bool
     out: Path
     seed: int = 0
@@ -204,6 +207,10 @@ def prepare(root: Path = ROOT, dest: Path | None = None, download: bool = True) 
 
     root = Path(root).resolve()
     dest = Path(dest).resolve() if dest else root / CARRY
+    inside = dest.is_relative_to(root)
+    if inside and subprocess.run(["git", "check-ignore", "-q", str(dest)], cwd=root).returncode != 0:
+        raise CheckError(f"{dest} is inside the checkout but not ignored by git, so it would travel twice. Fix: "
+                         "keep the default build/gpu_check/ (build/ is in .gitignore) or add it to .git/info/exclude.")
     entry = lookup(DATASET)
     review = find_local(entry)
     if review is None:
@@ -252,12 +259,8 @@ def prepare(root: Path = ROOT, dest: Path | None = None, download: bool = True) 
         "wheels": wheels,
         "wheels_missing": [d for d in WHEELS if d not in {w["dist"] for w in wheels}],
     }
-    (dest / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    inside = dest.is_relative_to(root)
+    (dest / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")  # written first to be counted
     carry_bytes, tree = _folder_bytes(dest), tree_bytes(root)
-    if inside and subprocess.run(["git", "check-ignore", "-q", str(dest)], cwd=root).returncode != 0:
-        raise CheckError(f"{dest} is inside the checkout but not ignored by git, so it would travel twice. Fix: "
-                         "keep the default build/gpu_check/ (build/ is in .gitignore) or add it to .git/info/exclude.")
     manifest.update(carry=[str(dest.relative_to(root)) if inside else str(dest)], carry_mib=round(_mib(carry_bytes), 2),
                     tree_mib=round(_mib(tree), 2), total_mib=round(_mib(carry_bytes + tree), 2))
     (dest / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
@@ -268,9 +271,9 @@ def prepare(root: Path = ROOT, dest: Path | None = None, download: bool = True) 
     return manifest
 
 
-def run_call(manifest: dict) -> dict:
-    """The device tool's ``run`` arguments that run the check on the carry set of ``manifest``."""
-    return {"command": "bash benchmarks/gpu_check.sh", "carry": manifest["carry"], "timeout_s": RUN_TIMEOUT_S}
+def run_call(carry: list[str]) -> dict:
+    """The device tool's ``run`` arguments that run the check on the carry set at ``carry`` (checkout-relative)."""
+    return {"command": "bash benchmarks/gpu_check.sh", "carry": carry, "timeout_s": RUN_TIMEOUT_S}
 
 
 def print_prepared(manifest: dict, root: Path) -> None:
@@ -286,10 +289,11 @@ def print_prepared(manifest: dict, root: Path) -> None:
     if not Path(manifest["carry"][0]).is_absolute():
         print(f"\nThe device tool sends the checkout its session started in ({root} must be that checkout, "
               "with this branch's files in it). Its `run` call:")
+        print(json.dumps(run_call(manifest["carry"])))
     else:
-        print("\nNOTE: the carry set is outside the checkout, so `run` cannot carry it; this is a trial "
-              "(--dest). The call, with the default folder:")
-    print(json.dumps(run_call(manifest)))
+        print("\nNOTE: the carry set is outside the checkout, so `run` cannot carry it; this was a trial "
+              "(--dest). The call, once prepared without --dest:")
+        print(json.dumps(run_call([str(CARRY)])))
 
 
 # --- the check (there, or a dry run anywhere) -----------------------------------------------------------------
@@ -399,14 +403,16 @@ def run_cuda_tests(limit: float, out: Path, extra_path: list[str]) -> dict:
     result = {"files": files, "counts": {}, "returncode": None, "seconds": None}
     if not files:
         return {**result, "status": "error: no test file uses the cuda marker"}
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*extra_path, str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    path = [*extra_path, str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     cmd = [sys.executable, "-m", "pytest", "-q", "-rs", "-m", "cuda", "-p", "no:cacheprovider", *files]
     start = time.perf_counter()
     try:
         done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=limit)
         log, rc = done.stdout + done.stderr, done.returncode
-    except subprocess.TimeoutExpired as exc:
-        log, rc = f"{exc.stdout or ''}{exc.stderr or ''}\n(cut after {limit:.0f} s)", None
+    except subprocess.TimeoutExpired as exc:  # its output may come back as bytes despite text=True
+        text = [x.decode(errors="replace") if isinstance(x, bytes) else x or "" for x in (exc.stdout, exc.stderr)]
+        log, rc = f"{''.join(text)}\n(cut after {limit:.0f} s)", None
     result["seconds"] = round(time.perf_counter() - start, 1)
     (out / "pytest_cuda.log").write_text(f"$ {' '.join(cmd)}\n{log}")
     summary = [line for line in log.splitlines() if re.search(r"\d+ (passed|failed|skipped|error)", line)]
@@ -447,7 +453,8 @@ def train_once(spec: Spec, row: dict, dataset, text_model: Path | None, seed: in
         overrides.update(text_mode="lora", text_model=str(text_model), **(text_settings or {}))
     config = variant_config(spec.variant, seed, overrides=overrides)
     cuda = row["device"].startswith("cuda")
-    if cuda:
+    if cuda:  # the peak is this run's alone: what earlier runs left (reference cycles included) is freed first
+        gc.collect()
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
@@ -702,14 +709,13 @@ def _torch_threads(n: int | None):
 
 
 def _epochs(values: list[str]) -> dict[str, int]:
-    from symcere_kit.runs.variants import VARIANTS
-
+    known = {s.variant for s in plan(False)}
     out = {}
     for v in values:
         name, _, n = v.partition("=")
-        if name not in VARIANTS or not n.isdigit() or int(n) < 1:
+        if name not in known or not n.isdigit() or int(n) < 1:
             raise CheckError(f"--epochs takes VARIANT=N with N >= 1 and a variant of the plan "
-                             f"(lightgcn, ngcf, sgl, symcere-lightgcn); got {v!r}.")
+                             f"({', '.join(sorted(known))}); got {v!r}.")
         out[name] = int(n)
     return out
 
@@ -742,14 +748,15 @@ def main(argv: list[str] | None = None) -> int:
         parts = tuple(x.strip() for x in args.parts.split(",") if x.strip())
         if not parts or set(parts) - {"tests", "train"}:
             raise CheckError(f"--parts takes tests and/or train, comma-separated; got {args.parts!r}.")
-        out = args.out or Path(os.environ.get("OUT") or ROOT / "build" / "gpu_check_results")
-        work = args.work or Path(tempfile.mkdtemp(prefix="gpu_check-"))
-        work.mkdir(parents=True, exist_ok=True)
+        epochs = _epochs(args.epochs)
         models = tuple(x.strip() for x in args.models.split(",") if x.strip())
         known = {s.variant for s in plan(False)}
         if set(models) - known:
             raise CheckError(f"--models takes variants of the plan ({', '.join(sorted(known))}); got {args.models!r}.")
-        opts = Options(dry_run=args.dry_run, out=out, seed=args.seed, parts=parts, epochs=_epochs(args.epochs),
+        out = args.out or Path(os.environ.get("OUT") or ROOT / "build" / "gpu_check_results")
+        work = args.work or Path(tempfile.mkdtemp(prefix="gpu_check-"))
+        work.mkdir(parents=True, exist_ok=True)
+        opts = Options(dry_run=args.dry_run, out=out, seed=args.seed, parts=parts, epochs=epochs,
                        models=models, gpu_device=args.gpu_device,
                        budget=args.budget or (60.0 if args.dry_run else 150.0), tests_budget=args.tests_budget,
                        deadline=args.deadline or (240.0 if args.dry_run else 360.0), carry=args.carry, work=work)

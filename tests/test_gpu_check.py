@@ -126,9 +126,9 @@ def test_prepare_builds_a_carry_set_under_the_limit_with_the_review_file(needs_s
     size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
     assert manifest["carry_mib"] == round(size / 2**20, 2) and manifest["total_mib"] < gpu_check.LIMIT_MIB
     call = json.loads(printed.strip().splitlines()[-1])
-    assert call == {"command": "bash benchmarks/gpu_check.sh", "carry": [str(dest)],
+    assert manifest["carry"] == [str(dest)] and "outside the checkout" in printed  # a trial: the default's call
+    assert call == {"command": "bash benchmarks/gpu_check.sh", "carry": ["build/gpu_check"],
                     "timeout_s": gpu_check.RUN_TIMEOUT_S}
-    assert "outside the checkout" in printed
 
 
 def test_prepare_without_download_says_the_wheel_is_missing(needs_shared, tmp_path, capsys):
@@ -147,8 +147,10 @@ def test_the_real_run_without_a_carry_set_stops_at_once_naming_prepare(tmp_path,
 def test_bad_options_are_usage_errors(tmp_path, capsys):
     assert gpu_check.main(["--dry-run", "--parts", "train,gpu", "--out", str(tmp_path)]) == 2
     assert gpu_check.main(["--dry-run", "--epochs", "lightgcn=0", "--out", str(tmp_path)]) == 2
+    assert gpu_check.main(["--dry-run", "--models", "lightgcn,neumf", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "--parts takes tests and/or train" in err and "--epochs takes VARIANT=N" in err
+    assert "--models takes variants of the plan" in err and not list(tmp_path.iterdir())  # nothing started
 
 
 def test_a_part_past_its_budget_is_cut():
