@@ -175,3 +175,13 @@ def test_compare_fills_the_gpu_row_of_each_pair_only():
     assert rows[0]["d_ndcg@10"] == pytest.approx(0.05) and rows[1]["speedup"] is None
     assert rows[2]["speedup"] is None and rows[4]["speedup"] is None
     assert "| 4.00x | +0.1000 | +0.0500 | ok |" in gpu_check.markdown_table(rows)
+
+
+@pytest.mark.slow
+def test_past_the_deadline_no_run_starts_and_the_table_still_says_so(tmp_path, capsys):
+    rc = gpu_check.main(["--dry-run", "--parts", "train", "--models", "lightgcn", "--deadline", "1",
+                         "--out", str(tmp_path / "out"), "--carry", str(tmp_path / "no-carry")])
+    assert rc == 1  # not every part ran
+    result = json.loads((tmp_path / "out" / "gpu_check.json").read_text())
+    assert [r["status"] for r in result["rows"]] == ["skipped: deadline reached"] * 2 and not result["ok"]
+    assert "| skipped: deadline reached |" in capsys.readouterr().out
