@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 test test-fast test-browser: export HF_HUB_OFFLINE := 1
 test test-fast test-browser: export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv test test-fast test-browser reproduce tune bench-tuning bench-data bench-scaling bench-batch bench-eval bench bench-cli bench-symcere bench-analysis bench-parity clean
+.PHONY: venv test test-fast test-browser reproduce tune bench-tuning bench-data bench-scaling bench-batch bench-eval bench bench-cli bench-symcere bench-analysis bench-parity gpu-check-prepare clean
 
 venv: $(STAMP)
 
@@ -91,6 +91,11 @@ bench-analysis: venv
 
 bench-parity: venv $(RECBOLE_VENV)/.ok
 	$(PY) benchmarks/bench_core.py --recbole-python $(RECBOLE_VENV)/bin/python
+
+# The GPU check's carry set (issue 17) in build/gpu_check/, and the device tool's `run` call that uses it; the check
+# runs there (`bash benchmarks/gpu_check.sh`); `bash benchmarks/gpu_check.sh --dry-run` tries it here on the CPU.
+gpu-check-prepare: venv
+	PYTHON=$(PY) bash benchmarks/gpu_check.sh --prepare
 
 clean:
 	rm -rf $(VENV) $(RECBOLE_VENV) data/processed build .pytest_cache

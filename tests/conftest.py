@@ -14,6 +14,15 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MI_FILE = SHARED_DATA / "amazon2014_musical_instruments" / "Musical_instruments_reviews.csv.gz"
 
 
+def pytest_runtest_setup(item):
+    """Tests marked ``cuda`` skip where no CUDA GPU is visible (CI); benchmarks/gpu_check.sh runs them on one."""
+    if item.get_closest_marker("cuda") is not None:
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("needs a CUDA GPU (marker cuda): run `bash benchmarks/gpu_check.sh` on a GPU machine")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SYMCERE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "processed"))

@@ -227,7 +227,7 @@ def test_masked_loss_on_a_dataset_batch_matches_the_reference(dataset):
         assert got < symmetric_nce_loss(g, t, 0.1).item()
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.cuda
 def test_mask_and_loss_follow_the_device(dataset):
     users, items, _ = _batch_crossing_test_pairs(dataset, 10, seed=2)
     cpu = false_negative_mask(users, items, dataset)

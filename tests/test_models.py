@@ -38,22 +38,35 @@ def test_lightgcn_encoder_is_the_layer_mean_of_propagations(ds):
     torch.testing.assert_close(torch.cat([users, items]).detach(), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_symmetric_spmm_gives_torchs_product_and_gradient_bit_for_bit(ds):
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+def test_symmetric_spmm_gives_torchs_product_and_gradient_bit_for_bit(ds, device):
     """The product and its gradient equal torch's own sparse.mm autograd exactly on the dataset's adjacency
-    and on an edge-dropout view, so training is unchanged while the backward skips the transpose."""
+    and on an edge-dropout view, so training is unchanged while the backward skips the transpose. On CUDA
+    (cuSPARSE, whose summation order is its own) they must agree to float32 rounding, with the CPU's too."""
     from symcere_kit.graph import edge_dropout_adjacency
     from symcere_kit.graph.adjacency import symmetric_spmm
 
     views = [ds.norm_adjacency(), edge_dropout_adjacency(ds.train_csr, 0.1, torch.Generator().manual_seed(0))]
-    for adj in views:
-        x = torch.randn(adj.shape[0], 16, generator=torch.Generator().manual_seed(1), requires_grad=True)
-        g = torch.randn(adj.shape[0], 16, generator=torch.Generator().manual_seed(2))
+    for cpu_adj in views:
+        adj = cpu_adj.to(device)
+        x = torch.randn(adj.shape[0], 16, generator=torch.Generator().manual_seed(1)).to(device).requires_grad_()
+        g = torch.randn(adj.shape[0], 16, generator=torch.Generator().manual_seed(2)).to(device)
         ours = symmetric_spmm(adj, x)
         (ours * g).sum().backward()
         ours_grad, x.grad = x.grad.clone(), None
         theirs = torch.sparse.mm(adj, x)
         (theirs * g).sum().backward()
-        assert torch.equal(ours, theirs) and torch.equal(ours_grad, x.grad)
+        assert ours.device.type == device and ours_grad.device.type == device
+        if device == "cpu":
+            assert torch.equal(ours, theirs) and torch.equal(ours_grad, x.grad)
+        else:
+            torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-7)
+            torch.testing.assert_close(ours_grad, x.grad, rtol=1e-6, atol=1e-7)
+            cpu_x = x.detach().cpu().requires_grad_()
+            on_cpu = torch.sparse.mm(cpu_adj, cpu_x)
+            (on_cpu * g.cpu()).sum().backward()
+            torch.testing.assert_close(ours.cpu(), on_cpu, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(ours_grad.cpu(), cpu_x.grad, rtol=1e-5, atol=1e-6)
 
 
 def test_train_pair_lookup_knows_training_and_never_test_pairs(ds):
