@@ -7,6 +7,12 @@ ego embeddings, ``torch.optim.Adam``. Both see the same batches (``sampling.bpr_
 Interactions come from power-law users and items (``synthetic.write_amazon2023_jsonl``'s shape), 5-core.
 
     python benchmarks/bench_scaling.py [--sizes 10000 100000 600000] [--steps 20]
+                                       [--profile lightgcn ngcf sgl smore symcere-lightgcn]
+
+``--profile`` adds a second table: each graph model's step at each size (its own defaults, batch
+2,048; SymCERE in frozen mode, reviews a short fixed text so the one-off encoding stays small: its
+step never runs the transformer) with the share of the step in its three costliest operators
+(``torch.profiler``, self CPU time over 5 profiled steps).
 
 A step's time is the median of ``--steps`` timed steps after two warm-up steps; an epoch is that times
 the steps an epoch takes (interactions / batch), printed as context.
@@ -36,7 +42,8 @@ def interactions(n_train: int, seed: int = 0) -> pd.DataFrame:
     n = int(n_train / 0.8 / 0.17)  # a 5-core keeps ~17 % of this shape; the split trains on ~80 %
     user_p, item_p = power_law_weights(n)
     users, items = rng.choice(len(user_p), n, p=user_p), rng.choice(len(item_p), n, p=item_p)
-    return pd.DataFrame({"user": users.astype(str), "item": items.astype(str), "rating": 5.0, "text": "",
+    return pd.DataFrame({"user": users.astype(str), "item": items.astype(str), "rating": 5.0,
+                         "text": "a short review", 
                          "title": "", "timestamp": rng.integers(0, 10**12, n)})
 
 
@@ -57,6 +64,7 @@ def ours(ds, config: RunConfig):
     model = build_model(config, ds, progress=False)
     optimizer = torch.optim.Adam(model.param_groups(), lr=config.loop.lr)
     model.train()
+    model.on_epoch_start(torch.Generator().manual_seed(0))  # SGL's and SymCERE's views, as an epoch begins
 
     def step(batch):
         loss = model.batch_loss(batch)["loss"]
@@ -89,31 +97,64 @@ def plain_torch(ds, config: RunConfig):
     return step
 
 
+def endless(ds, batch_size: int):
+    generator = torch.Generator().manual_seed(0)  # epochs after epochs: small sets have few steps each
+    return itertools.chain.from_iterable(bpr_batches(ds, batch_size, generator) for _ in itertools.count())
+
+
+def profiled(model_name: str, ds, steps: int) -> tuple[float, list[tuple[str, float]]]:
+    """Median s/step of variant ``model_name`` at its defaults, and its three costliest operators' shares."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from symcere_kit.runs.variants import variant_config
+
+    config = variant_config(model_name, seed=0)
+    torch.manual_seed(0)
+    step = ours(ds, config)
+    model_steps = endless(ds, config.loop.batch_size)
+    seconds = timed(step, model_steps, steps)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(5):
+            step(next(model_steps))
+    ops = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in ops)
+    return seconds, [(e.key, e.self_cpu_time_total / total) for e in ops[:3]]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 600_000])
     p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--profile", nargs="*", default=[], metavar="MODEL")
     args = p.parse_args()
     config = RunConfig.for_model("lightgcn")
-    rows = []
+    rows, profiles = [], []
     for size in args.sizes:
         ds = dataset_from_reviews(interactions(size), DataConfig(), name=f"scaling-{size}")
         per_epoch = -(-len(ds.train) // config.loop.batch_size)
         measured = {}
         for name, make in (("plain torch", plain_torch), ("ours", ours)):
             torch.manual_seed(0)
-            generator = torch.Generator().manual_seed(0)  # epochs after epochs: small sets have few steps each
-            batches = itertools.chain.from_iterable(bpr_batches(ds, config.loop.batch_size, generator)
-                                                    for _ in itertools.count())
-            measured[name] = timed(make(ds, config), batches, args.steps)
+            measured[name] = timed(make(ds, config), endless(ds, config.loop.batch_size), args.steps)
         rows.append((len(ds.train), ds.n_users, ds.n_items, per_epoch, measured))
         print(f"{len(ds.train):,} training interactions: {measured}", flush=True)
+        for model_name in args.profile:
+            seconds, top = profiled(model_name, ds, min(args.steps, 10))
+            profiles.append((len(ds.train), model_name, seconds, per_epoch, top))
+            print(f"  {model_name}: {seconds:.4f} s/step; " + ", ".join(f"{k} {v:.0%}" for k, v in top), flush=True)
     print(f"\n| {'train':>9} | {'users':>8} | {'items':>7} | {'steps':>5} | {'plain s/step':>12} | {'ours s/step':>11} | "
           f"{'speed-up':>8} | {'ours s/epoch':>12} |")
     print(f"|{'-' * 11}|{'-' * 10}|{'-' * 9}|{'-' * 7}|{'-' * 14}|{'-' * 13}|{'-' * 10}|{'-' * 14}|")
     for n, users, items, steps, m in rows:
         print(f"| {n:>9,} | {users:>8,} | {items:>7,} | {steps:>5,} | {m['plain torch']:>12.4f} | {m['ours']:>11.4f} | "
               f"{m['plain torch'] / m['ours']:>7.2f}x | {m['ours'] * steps:>12.2f} |")
+    if profiles:
+        print("\n| train | model | s/step | / LightGCN step | s/epoch | costliest operators (share of self CPU time) |")
+        print("|------:|-------|-------:|----------------:|--------:|----------------------------------------------|")
+        lightgcn = {n: m["ours"] for n, _, _, _, m in rows}
+        for n, name, seconds, steps, top in profiles:
+            print(f"| {n:,} | {name} | {seconds:.4f} | {seconds / lightgcn[n]:.1f}x | {seconds * steps:.2f} | "
+                  + ", ".join(f"{k} {v:.0%}" for k, v in top) + " |")
 
 
 if __name__ == "__main__":
