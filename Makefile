@@ -60,7 +60,7 @@ bench-data: venv
 
 # One LightGCN step at 10 k, 100 k and 600 k training interactions against a plain-torch LightGCN (issue 17).
 bench-scaling: venv
-	$(PY) benchmarks/bench_scaling.py $(BENCH_ARGS)
+	$(PY) benchmarks/bench_scaling.py $(if $(wildcard $(RECBOLE_VENV)/.ok),--recbole-python $(RECBOLE_VENV)/bin/python,) $(BENCH_ARGS)
 
 # LightGCN at growing batch sizes: metrics on Musical Instruments, epoch time at ~600 k interactions.
 bench-batch: venv

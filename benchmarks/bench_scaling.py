@@ -9,7 +9,12 @@ Interactions come from power-law users and items (``synthetic.write_amazon2023_j
     python benchmarks/bench_scaling.py [--sizes 10000 100000 600000] [--steps 20]
                                        [--profile lightgcn ngcf sgl smore symcere-lightgcn]
 
-``--profile`` adds a second table: each graph model's step at each size (its own defaults, batch
+``--recbole-python .venv-recbole/bin/python`` (``make bench-scaling`` passes it when RecBole's own
+virtualenv exists) adds whole epochs: ours (``train.Trainer``, sampling included) against RecBole
+1.2.1's LightGCN trained on the same split (``bench_core.recbole``, its epoch timed inside its trainer),
+same dimension, layers, batch and lr; the median of ``--epochs`` epochs each (default 2).
+
+``--profile`` adds a table: each graph model's step at each size (its own defaults, batch
 2,048; SymCERE in frozen mode, reviews a short fixed text so the one-off encoding stays small: its
 step never runs the transformer) with the share of the step in its three costliest operators
 (``torch.profiler``, self CPU time over 5 profiled steps).
@@ -121,14 +126,31 @@ def profiled(model_name: str, ds, steps: int) -> tuple[float, list[tuple[str, fl
     return seconds, [(e.key, e.self_cpu_time_total / total) for e in ops[:3]]
 
 
+def epoch_times(ds, n_epochs: int, recbole_python: str) -> tuple[float, float]:
+    """Median seconds of a whole LightGCN epoch, ours (sampling included) and RecBole 1.2.1's."""
+    from bench_core import recbole
+
+    from symcere_kit.train import Trainer
+
+    config = RunConfig.for_model("lightgcn", epochs=n_epochs, seed=0)
+    torch.manual_seed(0)
+    trainer = Trainer(build_model(config, ds, progress=False), ds, config, torch.Generator().manual_seed(0),
+                      torch.device("cpu"), progress=False)
+    ours_epoch = statistics.median(h["seconds"] for h in trainer.fit())
+    theirs = recbole(ds, config, recbole_python)
+    return ours_epoch, theirs["epoch_time_median_s"]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 600_000])
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--profile", nargs="*", default=[], metavar="MODEL")
+    p.add_argument("--recbole-python", default=None, help="python of RecBole's own venv (.venv-recbole/bin/python)")
+    p.add_argument("--epochs", type=int, default=2, help="epochs per side for the RecBole comparison")
     args = p.parse_args()
     config = RunConfig.for_model("lightgcn")
-    rows, profiles = [], []
+    rows, profiles, epochs = [], [], []
     for size in args.sizes:
         ds = dataset_from_reviews(interactions(size), DataConfig(), name=f"scaling-{size}")
         per_epoch = -(-len(ds.train) // config.loop.batch_size)
@@ -138,6 +160,10 @@ def main() -> None:
             measured[name] = timed(make(ds, config), endless(ds, config.loop.batch_size), args.steps)
         rows.append((len(ds.train), ds.n_users, ds.n_items, per_epoch, measured))
         print(f"{len(ds.train):,} training interactions: {measured}", flush=True)
+        if args.recbole_python:
+            ours_epoch, recbole_epoch = epoch_times(ds, args.epochs, args.recbole_python)
+            epochs.append((len(ds.train), ours_epoch, recbole_epoch))
+            print(f"  epoch: ours {ours_epoch:.2f} s, RecBole {recbole_epoch:.2f} s", flush=True)
         for model_name in args.profile:
             seconds, top = profiled(model_name, ds, min(args.steps, 10))
             profiles.append((len(ds.train), model_name, seconds, per_epoch, top))
@@ -148,6 +174,11 @@ def main() -> None:
     for n, users, items, steps, m in rows:
         print(f"| {n:>9,} | {users:>8,} | {items:>7,} | {steps:>5,} | {m['plain torch']:>12.4f} | {m['ours']:>11.4f} | "
               f"{m['plain torch'] / m['ours']:>7.2f}x | {m['ours'] * steps:>12.2f} |")
+    if epochs:
+        print("\n| train | ours s/epoch | RecBole 1.2.1 s/epoch | RecBole / ours |")
+        print("|------:|-------------:|----------------------:|---------------:|")
+        for n, mine, theirs in epochs:
+            print(f"| {n:,} | {mine:.2f} | {theirs:.2f} | {theirs / mine:.2f}x |")
     if profiles:
         print("\n| train | model | s/step | / LightGCN step | s/epoch | costliest operators (share of self CPU time) |")
         print("|------:|-------|-------:|----------------:|--------:|----------------------------------------------|")
