@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 test test-fast test-browser: export HF_HUB_OFFLINE := 1
 test test-fast test-browser: export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv test test-fast test-browser reproduce tune bench-tuning bench-data bench-scaling bench-batch bench-eval bench bench-cli bench-symcere bench-analysis bench-parity gpu-check-prepare clean
+.PHONY: venv test test-fast test-browser docs reproduce tune bench-tuning bench-data bench-scaling bench-batch bench-eval bench bench-cli bench-symcere bench-analysis bench-parity gpu-check-prepare clean
 
 venv: $(STAMP)
 
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch==2.13.0 resolves to the local CPU wheel here (pip find-links); pinned so no CUDA build is pulled.
-	$(PY) -m pip install --quiet -e ".[dev,notebooks]"
+	$(PY) -m pip install --quiet -e ".[dev,notebooks,docs]"
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -29,6 +29,13 @@ test-fast: venv
 # A real Chromium drives the LIME explorer in JupyterLab (Debian: apt-get install chromium chromium-driver).
 test-browser: venv
 	SYMCERE_REQUIRE_BROWSER=1 $(PY) -m pytest -q tests/test_browser.py
+
+# The documentation site into build/site/, strict (any warning fails; tests/test_docs.py builds it too). Its notebook
+# pages are the executed QUICK copies: reproduce --quick first brings build/notebooks/quick/ up to date (~3 min when
+# missing, nothing to do when current); SYMCERE_DOCS_NOTEBOOKS=skip renders the committed notebooks instead.
+docs: venv
+	$(if $(filter skip,$(SYMCERE_DOCS_NOTEBOOKS)),,$(VENV)/bin/symcere reproduce --quick)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir build/site
 
 # make reproduce [QUICK=1] [PARAMS="SEEDS=[0,1,2] TEXT_MODE=lora-top"]  (notebook parameters, YAML values)
 reproduce: venv

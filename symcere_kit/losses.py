@@ -27,11 +27,12 @@ def false_negative_mask(users: torch.Tensor, items: torch.Tensor, dataset_or_loo
     r"""Eq. (3) as a ``[B, B]`` bool mask: ``M[i, j]`` is True when ``j != i`` and ``(u_i, v_j)`` is a
     TRAINING interaction, i.e. ``j`` is a false negative for anchor ``i`` and leaves its denominator.
 
-    ``dataset_or_lookup`` is a :class:`ReviewDataset` (anything with ``train_csr``) or a callable
-    ``lookup(users, items) -> bool tensor`` that broadcasts. For a dataset the mask is the sub-matrix
-    ``train_csr[users][:, items]``, built on the CPU: 3-6 ms at B=2048 on Musical Instruments against
-    ~250-480 ms for ``is_train_pair`` on the B*B broadcast keys (a binary search per pair). ``R`` holds
-    training interactions only, so test interactions can never mask a negative (no leakage).
+    ``dataset_or_lookup`` is a :class:`~symcere_kit.data.dataset.ReviewDataset` (anything with
+    ``train_csr``) or a callable ``lookup(users, items) -> bool tensor`` that broadcasts. For a dataset
+    the mask is the sub-matrix ``train_csr[users][:, items]``, built on the CPU: 3-6 ms at B=2048 on
+    Musical Instruments against ~250-480 ms for ``is_train_pair`` on the B*B broadcast keys (a binary
+    search per pair). ``R`` holds training interactions only, so test interactions can never mask a
+    negative (no leakage).
     """
     if hasattr(dataset_or_lookup, "train_csr"):
         sub = dataset_or_lookup.train_csr[users.cpu().numpy()][:, items.cpu().numpy()]

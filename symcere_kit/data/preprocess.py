@@ -5,7 +5,7 @@ The steps run in DuckDB, out of core: on keys only (file order, user, item, time
 the kept reviews are read once at the end. DuckDB spills to disk past ``MEMORY_LIMIT``, so memory is
 bounded by the kept dataset, not the raw file. Chosen over Polars by measurement: the same projected
 scan of 1 M generated Amazon 2023 reviews, DuckDB faster and at half the peak memory
-(``benchmarks/bench_data.py``, table in the README).
+(``benchmarks/bench_data.py``, table in docs/benchmarks.md).
 
 Each step counts what it removed, so `symcere stats` can report the losses.
 """

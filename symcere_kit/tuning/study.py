@@ -40,7 +40,7 @@ BUDGET_KEYS = ("epochs", "patience", "eval_every", "seed")
 
 @dataclass(frozen=True)
 class Budget(_Config):
-    """The equal budget: every model in Tables 2 and 3 gets these (README, "Tuning")."""
+    """The equal budget: every model in Tables 2 and 3 gets these (docs/experiments/tuning.md)."""
 
     trials: int = 20  # trials per (dataset, variant)
     epoch_cap: int = 200  # most epochs a trial trains; early stopping usually ends it sooner
