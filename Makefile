@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 test test-fast test-browser: export HF_HUB_OFFLINE := 1
 test test-fast test-browser: export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv test test-fast test-browser docs reproduce tune bench-tuning bench-data bench-scaling bench-batch bench-eval bench bench-cli bench-symcere bench-analysis bench-parity gpu-check-prepare clean
+.PHONY: venv test test-fast test-browser docs reproduce tune bench-tuning bench-data bench-scaling bench-batch bench-eval bench-main-job bench bench-cli bench-symcere bench-analysis bench-parity gpu-check-prepare clean
 
 venv: $(STAMP)
 
@@ -72,6 +72,10 @@ bench-scaling: venv
 # LightGCN at growing batch sizes: metrics on Musical Instruments, epoch time at ~600 k interactions.
 bench-batch: venv
 	$(PY) benchmarks/bench_batch.py $(BENCH_ARGS)
+
+# Where the main job's minutes go: each distinct run of notebooks 02-04 and LIME, projected from timed epochs.
+bench-main-job: venv
+	$(PY) benchmarks/bench_main_job.py $(BENCH_ARGS)
 
 # All-ranking evaluation at 100 k users x 50 k items, batch by batch, against its bare products + top-K.
 bench-eval: venv
