@@ -119,8 +119,9 @@ def test_a_person_explores_reviews_in_jupyterlab(lab, browser):
     log.info("opening %s", lab)
     browser.get(lab)
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"), what="the notebook")
-    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-Notebook-ExecutionIndicator[data-status='idle'], "
-                                                             ".jp-Notebook"), what="the kernel")
+    # Run All before the kernel is up opens a "Select Kernel" dialog instead of running (seen on a busy
+    # machine): wait for the status bar's "Python 3 (ipykernel) | Idle"
+    _wait(browser, lambda d: "| Idle" in d.find_element(By.ID, "jp-main-statusbar").text, what="the kernel")
     menu = _wait(browser, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-itemLabel") if e.text == "Run"],
                  what="the Run menu")[0]
     menu.click()
