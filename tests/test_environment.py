@@ -30,7 +30,7 @@ EXTRAS = ("notebooks", "dev")
 CONDA_FORGE = {
     "torch": "pytorch",  # conda-forge's CPU build; its CUDA build is `pytorch-gpu` (commented in the file)
     "torch-geometric": "pytorch_geometric",  # the feedstock's name (conda-forge's `torch-geometric` stopped at 2.6.1)
-    "duckdb": "python-duckdb",  # the Python module's package (`duckdb` is the database itself on conda-forge)
+    "duckdb": "python-duckdb",  # conda-forge builds the Python module under this name
     "matplotlib": "matplotlib-base",  # plain `matplotlib` also pulls a Qt GUI stack the notebooks never use
     "vadersentiment": "vadersentiment",  # PyPI spells it vaderSentiment; conda names are lower case
     "dask": "dask",  # the metapackage: dask-core plus distributed, i.e. PyPI's dask[distributed]
