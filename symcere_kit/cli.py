@@ -5,6 +5,7 @@ errors answer at once; each command imports what it needs when it runs."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -14,6 +15,7 @@ from .config import DataConfig, SplitKind
 from .data.formats import FORMATS
 from .errors import SymcereError
 from .runs.variants import GROUPS, VARIANTS, model_names
+from .verbosity import VERBOSE_ENV
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
@@ -199,7 +201,11 @@ def _executor_args(p: argparse.ArgumentParser, what: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="symcere", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("--quiet", action="store_true", help="no progress bars")
+    loudness.add_argument("--verbose", action="store_true",
+                          help="also show transformers', huggingface_hub's and peft's own output (their loading "
+                               "and download bars, log messages), hidden by default")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("datasets", help="list dataset names and whether each is available here")
@@ -289,12 +295,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _environ(name: str, value: str | None):
+    """``os.environ[name] = value`` for the block (None: leave it), then as before: the command's
+    processes and notebook kernels inherit it, a caller of :func:`main` (a test) keeps its own."""
+    before = os.environ.get(name)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.quiet:  # transformers' own bars (e.g. "Loading weights") follow huggingface_hub's switch, read at import
-        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    loudness = "1" if args.verbose else "0" if args.quiet else None  # None: $SYMCERE_VERBOSE as the user set it
     try:
-        args.func(args)
+        with _environ(VERBOSE_ENV, loudness):
+            args.func(args)
     except SymcereError as exc:
         if args.debug:
             raise

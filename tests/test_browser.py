@@ -1,6 +1,7 @@
 """The LIME explorer in a real browser: JupyterLab on localhost, Debian's Chromium driven by Selenium,
 the widget used as a person would (run the notebook, pick another review, move the sample slider),
-asserting the explanation on the page changed; a screenshot is kept in build/browser/.
+asserting the explanation on the page changed and no library's "Loading weights" bar sits above it;
+a screenshot is kept in build/browser/.
 
 Part of ``make test`` where Chromium and chromedriver are installed (Debian: ``apt-get install chromium
 chromium-driver``; nothing is downloaded at run time), skipped elsewhere; ``make test-browser`` runs
@@ -118,8 +119,9 @@ def test_a_person_explores_reviews_in_jupyterlab(lab, browser):
     log.info("opening %s", lab)
     browser.get(lab)
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"), what="the notebook")
-    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-Notebook-ExecutionIndicator[data-status='idle'], "
-                                                             ".jp-Notebook"), what="the kernel")
+    # Run All before the kernel is up opens a "Select Kernel" dialog instead of running (seen on a busy
+    # machine): wait for the status bar's "Python 3 (ipykernel) | Idle"
+    _wait(browser, lambda d: "| Idle" in d.find_element(By.ID, "jp-main-statusbar").text, what="the kernel")
     menu = _wait(browser, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-itemLabel") if e.text == "Run"],
                  what="the Run menu")[0]
     menu.click()
@@ -135,6 +137,10 @@ def test_a_person_explores_reviews_in_jupyterlab(lab, browser):
     log.info("first explanation on the page")
     status = lambda d: d.find_element(By.CSS_SELECTOR, ".symcere-lime-explorer .widget-html-content").text  # noqa: E731
     assert "100 samples" in status(browser)
+    # the run's text encoder is loaded by now: transformers' loading bars stay off the page (a notebook
+    # tqdm bar writes its label with non-breaking spaces, hence the split)
+    notebook_text = lambda d: " ".join(d.find_element(By.CSS_SELECTOR, ".jp-Notebook").get_attribute("textContent").split())  # noqa: E731
+    assert "Loading weights" not in notebook_text(browser)
 
     dataset, run, review = browser.find_elements(By.CSS_SELECTOR, ".symcere-lime-explorer select")
     Select(review).select_by_index(3)
@@ -146,6 +152,7 @@ def test_a_person_explores_reviews_in_jupyterlab(lab, browser):
     handle.send_keys(Keys.ARROW_RIGHT)
     _wait(browser, lambda d: "150 samples" in status(d) and "LIME R²" in status(d), what="the explanation at 150 samples")
     assert explanation(browser)
+    assert "Loading weights" not in notebook_text(browser)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SCREENSHOTS / "lime_explorer.png"))
     assert (SCREENSHOTS / "lime_explorer.png").stat().st_size > 10_000

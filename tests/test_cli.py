@@ -146,6 +146,25 @@ def test_building_the_parser_imports_no_torch():
     assert out.stdout.strip() == "[]"
 
 
+def test_verbose_and_quiet_reach_the_command_and_its_processes_through_the_environment(monkeypatch, capsys):
+    """--verbose shows the libraries' loading bars and logs (hidden by default) in this process and in the
+    pools and notebook kernels it starts, through $SYMCERE_VERBOSE; set for the command only."""
+    import os
+
+    from symcere_kit import cli
+    from symcere_kit.verbosity import VERBOSE_ENV, wants_verbose
+
+    seen = []
+    monkeypatch.setattr(cli, "cmd_datasets", lambda args: seen.append((os.environ.get(VERBOSE_ENV), wants_verbose())))
+    monkeypatch.delenv(VERBOSE_ENV, raising=False)
+    assert [main(["--verbose", "datasets"]), main(["--quiet", "datasets"]), main(["datasets"])] == [0, 0, 0]
+    assert seen == [("1", True), ("0", False), (None, False)]
+    assert VERBOSE_ENV not in os.environ
+    with pytest.raises(SystemExit) as info:
+        main(["--verbose", "--quiet", "datasets"])
+    assert info.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("options, pattern", [
     (["--set", "device=gpu"], "device must be auto, cpu, cuda"),  # --set device is read, not overwritten by --device's default
     (["--set", "lr=abc"], "LoopConfig option lr takes float; got 'abc'"),

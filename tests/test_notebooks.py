@@ -33,3 +33,26 @@ def test_notebook_runs_in_quick_mode(nb, tmp_path, needs_shared):
     report = run_all(quick=True, force=True, only=[nb.name], root=nb.parents[1], out_dir=tmp_path)
     assert report == [{"notebook": nb.name, "status": "ran", "seconds": report[0]["seconds"]}]
     assert (tmp_path / nb.name).is_file()
+    cells = json.loads((tmp_path / nb.name).read_text())["cells"]
+    noisy = [i for i, c in enumerate(cells) if "Loading weights" in output_text(c)]
+    assert not noisy, f"transformers' loading bars in the outputs of cells {noisy} of the executed {nb.name}"
+
+
+def output_text(cell: dict) -> str:
+    """A cell's outputs as one line of text: streams, and every text-like representation of displays
+    (a notebook tqdm bar is a widget whose plain text and HTML carry its label, with &nbsp; for spaces)."""
+    parts = []
+    for out in cell.get("outputs", []):
+        parts.append("".join(out.get("text", "")))
+        parts += ["".join(v) if isinstance(v, list) else v for v in out.get("data", {}).values() if isinstance(v, (str, list))]
+    return " ".join(" ".join(parts).replace("&nbsp;", " ").split())
+
+
+def test_output_text_finds_a_loading_bar_in_a_stream_and_in_a_widget_display():
+    stream = {"outputs": [{"output_type": "stream", "name": "stderr", "text": ["Loading weights: 100%|##| 3/3\n"]}]}
+    widget = {"outputs": [{"output_type": "display_data", "data": {
+        "text/plain": "Loading\u00a0weights:   0%|          | 0/103",
+        "application/vnd.jupyter.widget-view+json": {"model_id": "45554eb4"}}}]}
+    quiet = {"outputs": [{"output_type": "stream", "name": "stdout", "text": "training: 100%\n"}]}
+    assert "Loading weights" in output_text(stream) and "Loading weights" in output_text(widget)
+    assert "Loading weights" not in output_text(quiet) and output_text({"cell_type": "markdown"}) == ""

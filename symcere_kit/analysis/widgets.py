@@ -2,7 +2,9 @@
 set the number of LIME samples, and watch the explanation update (highlighted text, word chart).
 
 Logic stays in ``explain``; this only wires ipywidgets to it. Loaded runs and explanations are
-kept, so going back to a review is instant (explanations are also cached on disk).
+kept, so going back to a review is instant (explanations are also cached on disk). Loading a run's
+text encoder prints nothing above the controls: transformers' "Loading weights" bars and the
+libraries' log messages stay hidden unless ``verbose=True``.
 """
 from __future__ import annotations
 
@@ -11,14 +13,19 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import SymcereError
+from ..verbosity import quiet_libraries
 from .explain import Explanation, highlight_html
 
 
 class LimeExplorer:
-    """``LimeExplorer(grid_root).widget`` is the UI; ``select`` / the widgets' values drive it."""
+    """``LimeExplorer(grid_root).widget`` is the UI; ``select`` / the widgets' values drive it.
+
+    ``verbose=True`` shows transformers', huggingface_hub's and peft's own output (loading bars, log
+    messages) while runs load and reviews are explained; None (the default) hides it unless
+    ``$SYMCERE_VERBOSE`` asks (:func:`symcere_kit.verbosity.wants_verbose`)."""
 
     def __init__(self, root: str | Path | None = None, runs: pd.DataFrame | None = None, num_samples: int = 500,
-                 max_options: int = 200, seed: int = 0):
+                 max_options: int = 200, seed: int = 0, verbose: bool | None = None):
         import ipywidgets as W
 
         from ..runs.store import RunStore
@@ -27,7 +34,7 @@ class LimeExplorer:
         self.runs = self.runs[self.runs["has_weights"]] if "has_weights" in self.runs else self.runs
         if self.runs.empty:
             raise SymcereError(f"No SymCERE run with stored weights under {root}; run the grid (notebook 03) first.")
-        self.max_options, self.seed = max_options, seed
+        self.max_options, self.seed, self.verbose = max_options, seed, verbose
         self._explainers: dict[str, object] = {}
         self.last: Explanation | None = None
         datasets = sorted(self.runs["dataset"].unique())
@@ -62,7 +69,8 @@ class LimeExplorer:
         directory = directory or self.run.value
         if directory not in self._explainers:
             self.status.value = f"loading {Path(directory).name} …"
-            self._explainers[directory] = InteractionExplainer(load_run(directory))
+            with quiet_libraries(self.verbose):
+                self._explainers[directory] = InteractionExplainer(load_run(directory))
         return self._explainers[directory]
 
     def _fill_reviews(self) -> None:
@@ -97,7 +105,9 @@ class LimeExplorer:
         if self.review.value is None:
             return
         self.status.value = f"explaining review #{self.review.value} with {self.samples.value} samples …"
-        e = self.explainer().explain(int(self.review.value), num_samples=int(self.samples.value), seed=self.seed)
+        explainer = self.explainer()
+        with quiet_libraries(self.verbose):  # a frozen-mode run loads its transformer again on first use
+            e = explainer.explain(int(self.review.value), num_samples=int(self.samples.value), seed=self.seed)
         self.last = e
         self.status.value = (f"review #{e.row} · user {e.user} · item {e.item} · cos(t, g) = {e.similarity:.4f} · "
                              f"LIME R² {e.score:.3f} · {e.num_samples} samples")

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import SymcereError
+from ..verbosity import quiet_libraries
 from .arch import LayerStack, family_of
 from .cache import TensorCache, texts_digest
 from .masking import mask_words
@@ -139,15 +140,20 @@ class TextEncoder(nn.Module):
         dtype: Any = None,
         attn_implementation: str | None = None,
         cache_dir: str | os.PathLike | None = None,
+        verbose: bool | None = None,
     ) -> "TextEncoder":
         """Load ``name`` (None: the packaged all-MiniLM-L6-v2; a local dir; or a hub id) and wrap it in this
-        mode class. Raises :class:`~symcere_kit.text.resolve.TextModelError` when the model cannot be found."""
-        loaded = load_backbone(name, trust_remote_code=trust_remote_code, dtype=dtype,
-                               attn_implementation=attn_implementation)
-        st_mode = sentence_transformers_pooling(loaded.resolved) if pooling == "auto" else None
-        return cls(loaded.model, loaded.tokenizer, pooling=pooling, max_length=max_length,
-                   normalize=normalize, lora=lora, identity=loaded.identity, cache_dir=cache_dir,
-                   sentence_transformers_mode=st_mode)
+        mode class. transformers', huggingface_hub's and peft's progress bars and log messages (loading,
+        LoRA injection) are hidden unless ``verbose`` is True (None: off unless asked, see
+        :func:`symcere_kit.verbosity.wants_verbose`). Raises
+        :class:`~symcere_kit.text.resolve.TextModelError` when the model cannot be found."""
+        with quiet_libraries(verbose):
+            loaded = load_backbone(name, trust_remote_code=trust_remote_code, dtype=dtype,
+                                   attn_implementation=attn_implementation)
+            st_mode = sentence_transformers_pooling(loaded.resolved) if pooling == "auto" else None
+            return cls(loaded.model, loaded.tokenizer, pooling=pooling, max_length=max_length,
+                       normalize=normalize, lora=lora, identity=loaded.identity, cache_dir=cache_dir,
+                       sentence_transformers_mode=st_mode)
 
     @classmethod
     def lora_from_config(cls, cfg: Any) -> LoraSettings | None:

@@ -27,15 +27,16 @@ def text_encoder_class(mode: str) -> type[TextEncoder]:
 
 
 def text_encoder_from_config(cfg: Any, *, mode: str | None = None,
-                             cache_dir: str | os.PathLike | None = None) -> TextEncoder:
+                             cache_dir: str | os.PathLike | None = None, verbose: bool | None = None) -> TextEncoder:
     """Build from any settings object, reading (each optional, default in brackets) ``text_model``
     [None], ``pooling`` ["auto"], ``max_length`` [128], ``normalize`` [True], ``trust_remote_code``
     [False] and, in the LoRA modes, ``lora_rank`` [8], ``lora_alpha`` [16], ``lora_dropout`` [0.05] and
-    (``lora-top``) ``lora_top_layers`` [1]. ``mode`` defaults to ``cfg.text_mode``, else ``"frozen"``."""
+    (``lora-top``) ``lora_top_layers`` [1]. ``mode`` defaults to ``cfg.text_mode``, else ``"frozen"``.
+    ``verbose``: as in ``from_pretrained`` (the libraries' loading output, hidden unless asked)."""
     cls = text_encoder_class(getattr(cfg, "text_mode", "frozen") if mode is None else mode)
     return cls.from_pretrained(
         getattr(cfg, "text_model", None), pooling=getattr(cfg, "pooling", "auto"),
         max_length=getattr(cfg, "max_length", 128), normalize=getattr(cfg, "normalize", True),
         lora=cls.lora_from_config(cfg), trust_remote_code=getattr(cfg, "trust_remote_code", False),
-        cache_dir=cache_dir,
+        cache_dir=cache_dir, verbose=verbose,
     )

