@@ -20,8 +20,10 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 # The whole suite (what CI runs); test-fast is the unit tier: no tests marked slow or browser (pyproject.toml).
+# TEST_WORKERS pytest-xdist workers (default: the cores, at most 4); loadgroup keeps the notebook runs on one.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 test: venv
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: venv
 	$(PY) -m pytest -q -m "not slow and not browser" $(PYTEST_ARGS)

@@ -651,9 +651,8 @@ def check(opts: Options) -> dict:
     installed = ensure_modules(opts.carry, site, manifest)
 
     import torch
-    import transformers
 
-    transformers.utils.logging.disable_progress_bar()  # a "Loading weights" bar per run would bury the log
+    # no "Loading weights" bar per run: the library's loads are quiet by default (symcere_kit.verbosity)
     gpu_device = "cpu" if opts.dry_run else opts.gpu_device
     if gpu_device == "cuda" and not torch.cuda.is_available():
         raise CheckError(f"No CUDA GPU is visible to torch {torch.__version__} (CUDA {torch.version.cuda}). Fix: run "

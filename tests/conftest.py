@@ -10,6 +10,16 @@ os.environ["SYMCERE_OFFLINE"] = "1"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
+# Under pytest-xdist (`make test`) each worker gets its share of the cores: torch threads in this process,
+# OMP_NUM_THREADS for the processes it starts (CLI runs, notebook kernels), so workers do not oversubscribe.
+# Idle OpenMP threads sleep instead of spinning: a spinning pool steals the core another worker computes on.
+_THREADS = None
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    _THREADS = max(1, _cores // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.setdefault("OMP_NUM_THREADS", str(_THREADS))
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MI_FILE = SHARED_DATA / "amazon2014_musical_instruments" / "Musical_instruments_reviews.csv.gz"
 
@@ -24,8 +34,21 @@ def pytest_runtest_setup(item):
 
 
 @pytest.fixture(autouse=True)
+def _worker_threads():
+    """Under xdist, every test starts at the worker's share of threads, whatever an earlier test set
+    (an in-process tune or grid sets torch's thread count for its runs)."""
+    if _THREADS is not None:
+        import torch
+
+        torch.set_num_threads(_THREADS)
+
+
+@pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("SYMCERE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "processed"))
+    # xdist workers share one cache (its files are written atomically), so a dataset or a review encoding
+    # is made once per test session, not once per worker; results and figures stay per worker.
+    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else tmp_path_factory.getbasetemp()
+    monkeypatch.setenv("SYMCERE_CACHE_DIR", str(shared / "processed"))
     monkeypatch.setenv("SYMCERE_RESULTS_DIR", str(tmp_path_factory.getbasetemp() / "results"))
     monkeypatch.setenv("SYMCERE_FIGURES_DIR", str(tmp_path_factory.getbasetemp() / "figures"))
     monkeypatch.setenv("SYMCERE_TUNED_DIR", str(tmp_path_factory.mktemp("tuned")))  # per test; never configs/tuned/

@@ -24,6 +24,7 @@ def test_committed_notebook_has_no_outputs_and_a_parameters_cell(nb):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("notebooks")  # one worker, in order: 02 trains the QUICK runs that 03-07 reuse
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_in_quick_mode(nb, tmp_path, needs_shared):
     """The path `make reproduce QUICK=1` takes, one notebook at a time; an error in any cell fails."""
