@@ -36,7 +36,7 @@ def split(n_users: int, n_items: int, n_train: int, n_test: int, seed: int = 0) 
     for start in range(0, n_users, 512):
         k = min(512, n_users - start)
         keys = np.log(item_p)[None, :] - np.log(-np.log(rng.random((k, n_items))))
-        rows.append(np.argpartition(-keys, per_user, axis=1)[:, :per_user])
+        rows.append(np.argpartition(-keys, per_user, axis=1)[:, :per_user].copy())  # a copy: a view would keep the chunk alive
     items = np.concatenate(rows)
     users = np.repeat(np.arange(n_users), per_user).reshape(n_users, per_user)
 

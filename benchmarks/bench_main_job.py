@@ -7,7 +7,8 @@ model construction and ``--epochs`` timed epochs (after one warm-up epoch) with 
 threads, projected to the run's tuned epochs and its seeds; and LIME on ``--lime-reviews`` reviews.
 Columns: one process with 2 threads (the notebooks before ``runs.grid.default_workers``) and two
 1-thread workers (now; the sum over runs halved: an ideal schedule that ignores two processes sharing
-memory bandwidth). Evaluation, data loading and kernel start-up are left out (seconds in all).
+memory bandwidth). Evaluation, data loading, kernel start-up and the one-off encoding of each dataset's
+reviews by the frozen MiniLM (cached after the first SymCERE run; warm here) are left out.
 
     python benchmarks/bench_main_job.py [--epochs 2] [--lime-reviews 3] [--seeds 5] [--reading-seeds 3]
 """
