@@ -298,19 +298,11 @@ def print_prepared(manifest: dict, root: Path) -> None:
 
 # --- the check (there, or a dry run anywhere) -----------------------------------------------------------------
 
-@contextlib.contextmanager
 def scoped_environ(**values: str):
     """Set environment variables for the check and restore the caller's afterwards (in-process tests)."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    from symcere_kit.io import scoped_environ as scoped  # the checkout is on the path (gpu_check.sh)
+
+    return scoped(**values)
 
 
 @contextlib.contextmanager

@@ -5,15 +5,14 @@ errors answer at once; each command imports what it needs when it runs."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
 import typing
 
 from .config import DataConfig, SplitKind
 from .data.formats import FORMATS
 from .errors import SymcereError
+from .io import scoped_environ
 from .runs.variants import GROUPS, VARIANTS, model_names
 from .verbosity import VERBOSE_ENV
 
@@ -295,27 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@contextlib.contextmanager
-def _environ(name: str, value: str | None):
-    """``os.environ[name] = value`` for the block (None: leave it), then as before: the command's
-    processes and notebook kernels inherit it, a caller of :func:`main` (a test) keeps its own."""
-    before = os.environ.get(name)
-    if value is not None:
-        os.environ[name] = value
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     loudness = "1" if args.verbose else "0" if args.quiet else None  # None: $SYMCERE_VERBOSE as the user set it
     try:
-        with _environ(VERBOSE_ENV, loudness):
+        with scoped_environ(**{VERBOSE_ENV: loudness}):
             args.func(args)
     except SymcereError as exc:
         if args.debug:

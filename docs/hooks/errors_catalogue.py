@@ -14,7 +14,6 @@ import gzip
 import html
 import io
 import json
-import os
 import tarfile
 import tempfile
 import zipfile
@@ -221,17 +220,11 @@ def catalogue(root: Path) -> str:
     """The catalogue as Markdown: a heading per situation, the command, the message."""
     out = []
     env = {"SYMCERE_OFFLINE": "1", "SYMCERE_DATA_DIR": ""}  # never download while building; look only here
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    from symcere_kit.io import scoped_environ
+
+    with scoped_environ(**env):
         for title, command, run in READ_CASES:
             out.append(f"### {title}\n\n`{command}`\n\n{_block(_message(run, root))}\n")
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     out.append("### Quoted from the source\n\nThese need a trained model, a large dataset or another split to "
                "happen, so they are quoted from their `raise` (the braces are filled in at run time).\n")
     for title, command, relpath, needle in QUOTED_CASES:
