@@ -123,8 +123,12 @@ def test_a_grid_without_workers_runs_here_and_with_one_pending_run_needs_no_pool
     real = grid_module.make_executor
     monkeypatch.setattr(grid_module, "make_executor", lambda kind="local", workers=None: kinds.append(kind) or real(kind, workers))
     Grid([str(synthetic_file)], ["mostpop"], [0], root=tmp_path / "a").run(progress=False)
+    import torch
+
+    threads = torch.get_num_threads()
     Grid([str(synthetic_file)], ["mostpop"], [0], root=tmp_path / "b", workers=4).run(progress=False)
     assert kinds == ["local", "local"]
+    assert torch.get_num_threads() == threads  # a lone run here leaves this process's threads alone
 
 
 def test_a_failing_run_is_reported_after_the_others_finish(tmp_path, synthetic_file):

@@ -93,8 +93,8 @@ def default_workers() -> int:
     """Parallel runs for the notebooks' grids: 1 on CUDA (runs would share one GPU), else one per core,
     at most 4, each with its share of torch threads (:func:`threads_per_worker`).
 
-    On 2 cores two 1-thread runs beat one 2-thread run because most steps are too small to keep two
-    threads busy (epoch on Musical Instruments, 1 vs 2 threads: NGCF 0.168 vs 0.152 s, SymCERE+NGCF
+    On 2 cores two 1-thread runs beat one 2-thread run for most models, whose steps are too small to keep
+    two threads busy, and tie for SymCERE + LightGCN (epoch on Musical Instruments, 1 vs 2 threads: NGCF 0.168 vs 0.152 s, SymCERE+NGCF
     2.10 vs 1.33 s, SymCERE+LightGCN 1.77 vs 0.88 s); metrics are bit-for-bit the same at any thread
     count (tests/test_experiments.py). More than 4 was never measured."""
     import torch
@@ -205,6 +205,8 @@ class Grid:
         if executor is None:
             workers = workers or self.workers
             executor = "process" if (workers or 1) > 1 and len(pending) > 1 else "local"
+            if executor == "local":
+                workers = None  # this process keeps its own thread count (a notebook kernel, say)
         if threads is None:
             threads = threads_per_worker(workers)
         errors: list[tuple[RunSpec, BaseException]] = []
