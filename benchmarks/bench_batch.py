@@ -20,16 +20,13 @@ Two parts, one run:
 from __future__ import annotations
 
 import argparse
-import itertools
 import math
 import time
 
-import torch
-from bench_scaling import interactions, ours, timed
+from bench_scaling import endless, interactions, ours, timed
 
 from symcere_kit.config import DataConfig, RunConfig
 from symcere_kit.data.dataset import dataset_from_reviews, load_dataset
-from symcere_kit.sampling import bpr_batches
 from symcere_kit.train import run
 
 BASE_BATCH, BASE_LR = 2048, 0.005
@@ -58,9 +55,7 @@ def scale_rows(batches: list[int], size: int) -> tuple[int, list[dict]]:
     rows = []
     for batch in batches:
         config = RunConfig.for_model("lightgcn", batch_size=batch)
-        generator = torch.Generator().manual_seed(0)
-        stream = itertools.chain.from_iterable(bpr_batches(ds, batch, generator) for _ in itertools.count())
-        step = timed(ours(ds, config), stream, 5)
+        step = timed(ours(ds, config), endless(ds, batch), 5)
         steps = -(-len(ds.train) // batch)
         rows.append({"batch": batch, "s/step": step, "steps/epoch": steps, "s/epoch": step * steps})
         print(rows[-1], flush=True)

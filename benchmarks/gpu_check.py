@@ -60,6 +60,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python benchmarks/gpu_check.py` without the wrapper: the checkout's package
     sys.path.insert(0, str(ROOT))
 
+from symcere_kit.io import scoped_environ  # noqa: E402  (stdlib only: the checkout's package, no deps)
+
 CARRY = Path("build") / "gpu_check"  # relative to the checkout; ignored by .gitignore's build/
 DATASET = "amazon2014_musical_instruments"
 LIMIT_MIB = 64.0  # the device tool's limit on the working tree plus carried paths
@@ -297,13 +299,6 @@ def print_prepared(manifest: dict, root: Path) -> None:
 
 
 # --- the check (there, or a dry run anywhere) -----------------------------------------------------------------
-
-def scoped_environ(**values: str):
-    """Set environment variables for the check and restore the caller's afterwards (in-process tests)."""
-    from symcere_kit.io import scoped_environ as scoped  # the checkout is on the path (gpu_check.sh)
-
-    return scoped(**values)
-
 
 @contextlib.contextmanager
 def time_limit(seconds: float):

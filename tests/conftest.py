@@ -15,8 +15,9 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 # Idle OpenMP threads sleep instead of spinning: a spinning pool steals the core another worker computes on.
 _THREADS = None
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
-    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    _THREADS = max(1, _cores // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    from symcere_kit.runs.grid import available_cores  # the grid's own count of usable cores
+
+    _THREADS = max(1, available_cores() // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
     os.environ.setdefault("OMP_NUM_THREADS", str(_THREADS))
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
