@@ -138,7 +138,7 @@ def cmd_grid(args) -> None:
         print(f"tuned settings for {len(grid.tuned_files)} dataset x variant pair(s) from {tuned_dir()} "
               f"(pass --no-tuned for the defaults)", file=sys.stderr)
     tidy = grid.run(args.executor, workers=args.workers, progress=not args.quiet)
-    written = export_tables(tidy, grid.per_user(), grid.root / "tables")
+    written = export_tables(tidy, grid.per_user(), grid.root / "tables", grid.tables)
     print(f"results: {grid.root / 'results.csv'}")
     print(f"tables:  {grid.root / 'tables'} ({len(written)} files)")
     if args.json:

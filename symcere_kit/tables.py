@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from .runs.variants import GROUPS, VARIANTS
+from .runs.variants import GROUPS, TABLES, VARIANTS
 
 METRIC_NAMES = {"hr@10": "HR@10", "ndcg@10": "NDCG@10"}
 
@@ -244,27 +245,38 @@ def significance(tidy: pd.DataFrame, per_user: pd.DataFrame, metric: str = "ndcg
     return out
 
 
-def export_tables(tidy: pd.DataFrame, per_user: pd.DataFrame, directory) -> list:
-    """Write Table 2, Table 3 (per backbone), the readings table and the significance tests as Markdown,
-    LaTeX and CSV (each when its runs are in ``tidy``)."""
+def export_tables(tidy: pd.DataFrame, per_user: pd.DataFrame, directory,
+                  tables: Sequence[str] | None = None) -> list:
+    """Write Table 2 (with its pattern and the significance tests, which compare Table 2's best SymCERE
+    and best baseline), Table 3 (per backbone) and the readings table as Markdown, LaTeX and CSV.
+
+    ``tables`` names which of "table2", "table3", "readings" to write (a grid's ``Grid.tables``), each
+    when its runs are in ``tidy``; None writes every table ``tidy`` fills. Naming them keeps a grid of
+    ablations and controls, which holds the NGCF and LightGCN baselines too, from writing a Table 2 of
+    those two over the main comparison's. Raises ValueError for another name."""
     from pathlib import Path
 
     from .io import write_text_atomic
 
+    wanted = set(TABLES if tables is None else tables)
+    if wanted - set(TABLES):
+        raise ValueError(f"tables must be among {', '.join(TABLES)}; got {sorted(wanted - set(TABLES))}")
     directory = Path(directory)
-    # Table 2 needs a baseline: the ablation grid also holds the full SymCERE runs, and its export must
-    # not overwrite the main comparison with a table of SymCERE alone.
+    # Table 2 needs a baseline: SymCERE alone makes no comparison.
     baselines = {v for v in GROUPS["table2"] if VARIANTS[v].role == "baseline"}
-    tables = {"table2": table2(tidy)} if set(tidy["variant"]) & baselines else {}
-    tables.update({f"table3_{b}": t for b, t in table3(tidy).items()})
-    if set(tidy["variant"]) & set(GROUPS["readings"][1:]):
-        tables["readings"] = readings_table(tidy)
+    out = {"table2": table2(tidy)} if "table2" in wanted and set(tidy["variant"]) & baselines else {}
+    if "table3" in wanted:
+        out.update({f"table3_{b}": t for b, t in table3(tidy).items()})
+    if "readings" in wanted and set(tidy["variant"]) & set(GROUPS["readings"][1:]):
+        out["readings"] = readings_table(tidy)
     written = []
-    for stem, t in tables.items():
+    for stem, t in out.items():
         for ext, text in (("md", t.to_markdown() + "\n"), ("tex", t.to_latex()), ("csv", t.to_csv())):
             write_text_atomic(directory / f"{stem}.{ext}", text)
             written.append(directory / f"{stem}.{ext}")
-    pattern = table2_pattern(tidy) if "table2" in tables else pd.DataFrame()
+    if "table2" not in out:
+        return written
+    pattern = table2_pattern(tidy)
     if len(pattern):
         write_text_atomic(directory / "table2_pattern.md", pattern.to_markdown(index=False) + "\n")
         write_text_atomic(directory / "table2_pattern.csv", pattern.to_csv(index=False))

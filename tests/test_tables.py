@@ -119,14 +119,44 @@ def test_identical_models_are_not_significant_and_exports_land(tmp_path):
 
 
 def test_the_ablation_grid_does_not_overwrite_table2(tmp_path):
-    """Notebook 04 exports the Table 3 grid (ablations + the full models) after 03 wrote Table 2."""
+    """Notebook 04 exports the Table 3 grid (ablations, the full models and the controls, whose NGCF and
+    LightGCN are Table 2 baselines too) after 03 wrote Table 2, its pattern and the significance tests."""
+    from symcere_kit.runs.variants import tables_for
+
     full = tidy_from(MEANS)
-    export_tables(full, _per_user({"A": np.zeros(50)}), tmp_path)
-    table2_before = (tmp_path / "table2.md").read_text()
-    ablations = full[full["variant"].str.startswith("symcere")]
-    written = {p.name for p in export_tables(ablations, _per_user({"A": np.zeros(50)}), tmp_path)}
-    assert "table3_ngcf.md" in written and not any(n.startswith("table2") for n in written)
-    assert (tmp_path / "table2.md").read_text() == table2_before
+    export_tables(full, _per_user({"A": np.zeros(50)}), tmp_path, tables_for(["table2"]))
+    before = {p: (tmp_path / p).read_bytes() for p in ("table2.md", "table2_pattern.md", "significance.csv")}
+    ablations = full[full["variant"].str.startswith("symcere") | full["variant"].isin(["ngcf", "lightgcn"])]
+    written = {p.name for p in export_tables(ablations, _per_user({"A": np.ones(50)}), tmp_path,
+                                             tables_for(["table3", "controls"]))}
+    assert "table3_ngcf.md" in written and not any(n.startswith(("table2", "significance")) for n in written)
+    assert {p: (tmp_path / p).read_bytes() for p in before} == before
+    # without naming the tables, the same runs fill a Table 2 of their own (a hand-made grid's behaviour)
+    assert "table2.md" in {p.name for p in export_tables(ablations, _per_user({"A": np.ones(50)}), tmp_path)}
+
+
+def test_tables_for_maps_groups_to_their_tables_and_a_hand_made_set_to_every_table():
+    from symcere_kit.runs.variants import tables_for
+
+    assert tables_for(["table2"]) == ("table2",)
+    assert tables_for(["controls", "table3"]) == ("table3",)
+    assert tables_for(["readings", "paper"]) == ("table2", "table3", "readings")
+    assert tables_for(["table2", "controls", "table3", "readings"]) == ("table2", "table3", "readings")
+    assert tables_for(["lightgcn", "symcere-lightgcn"]) is None and tables_for(["table2", "sgl"]) is None
+    assert tables_for(["tuning"]) is None and tables_for([]) is None
+
+
+def test_a_grid_knows_the_tables_its_groups_make(tmp_path):
+    from symcere_kit.runs.grid import Grid
+
+    assert Grid(["A"], ["table3", "controls"], [0], root=tmp_path, tuned=False).tables == ("table3",)
+    assert Grid(["A"], ["lightgcn"], [0], root=tmp_path, tuned=False).tables is None
+
+
+def test_export_tables_names_an_unknown_table(tmp_path):
+    with pytest.raises(ValueError, match="table4"):
+        export_tables(tidy_from(MEANS), _per_user({"A": np.zeros(50)}), tmp_path, ["table2", "table4"])
+    assert not list(tmp_path.iterdir())
 
 
 def test_readings_table_reports_each_readings_change_from_the_tuned_model():

@@ -26,7 +26,7 @@ from ..errors import SymcereError
 from ..io import write_text_atomic
 from ..paths import results_dir
 from .store import PER_USER_FILE, RESULT_FILE, RunStore
-from .variants import VARIANTS, check_grid_settings, expand_variants, variant_config
+from .variants import VARIANTS, check_grid_settings, expand_variants, tables_for, variant_config
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,9 @@ class Grid:
     With ``tuned`` (the default) each dataset x variant with a file in ``configs/tuned/`` runs with
     those settings (the protocol after tuning: the whole training history, the epochs early stopping
     found); grid-wide ``settings`` still win over them. ``tuned=False`` runs the defaults.
-    ``workers`` > 1 makes :meth:`run` use a process pool of that many workers unless it is given an executor."""
+    ``workers`` > 1 makes :meth:`run` use a process pool of that many workers unless it is given an executor.
+    ``tables``: the paper tables its variant groups make (:func:`~symcere_kit.runs.variants.tables_for`), what
+    :func:`~symcere_kit.tables.export_tables` is to write for it."""
 
     def __init__(self, datasets: Iterable[str], variants: Iterable[str], seeds: Iterable[int],
                  root: str | Path | None = None, settings: dict | None = None, tuned: bool = True,
@@ -157,6 +159,8 @@ class Grid:
         self.workers = workers
         self.store = RunStore(self.root)
         settings_t = tuple(sorted((settings or {}).items()))
+        variants = list(variants)
+        self.tables = tables_for(variants)  # what export_tables writes for this grid (None: every table it fills)
         variants = expand_variants(variants)
         check_grid_settings(dict(settings_t), variants)  # a typo fails here, before any run starts
         text_mode = (settings or {}).get("text_mode")

@@ -99,6 +99,11 @@ GROUPS["controls"] = ["ngcf", "symcere-ngcf-text-off", "symcere-ngcf-nested",
 # mask-epoch re-encodes every training review each epoch (frozen mode), hours per run on Musical Instruments
 # on 2 CPU cores: its variant row exists, the notebooks' readings table leaves it out.
 GROUPS["readings"] = ["symcere-lightgcn"] + [f"symcere-lightgcn-{name}" for name in _READINGS if name != "mask-epoch"]
+# The tables each group's runs make (``symcere_kit.tables.export_tables``): the controls add Table 3's columns,
+# and their two baselines never make a Table 2 of their own (notebook 04 wrote one over notebook 03's).
+TABLES = ("table2", "table3", "readings")
+GROUP_TABLES: dict[str, tuple[str, ...]] = {"table2": ("table2",), "table3": ("table3",), "paper": ("table2", "table3"),
+                                            "controls": ("table3",), "readings": ("readings",)}
 # What `make tune` tunes (every variant with a search of its own), each ``tuned_from`` before its dependants.
 GROUPS["tuning"] = [v for v in dict.fromkeys(GROUPS["table2"] + GROUPS["table3"] + GROUPS["controls"])
                     if VARIANTS[v].search != ()]
@@ -120,6 +125,17 @@ def expand_variants(names: Iterable[str]) -> list[str]:
                                    f"or a group {sorted(GROUPS)}.")
         out += members
     return list(dict.fromkeys(out))
+
+
+def tables_for(names: Iterable[str]) -> tuple[str, ...] | None:
+    """The tables a grid of ``names`` (variant and group names, as ``symcere grid --models`` takes them)
+    makes: those of its groups (``GROUP_TABLES``), in ``TABLES`` order; None when it
+    names anything else (a variant, the "tuning" group), i.e. a hand-made set: every table its runs fill."""
+    names = list(names)
+    if not names or any(n not in GROUP_TABLES for n in names):
+        return None
+    wanted = {t for n in names for t in GROUP_TABLES[n]}
+    return tuple(t for t in TABLES if t in wanted)
 
 
 def variant_config(variant: str, seed: int, settings: dict | None = None, overrides: dict | None = None,
