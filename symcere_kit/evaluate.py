@@ -11,6 +11,10 @@ training (test items stay in), keep the top K and score binary relevance:
 
 Reported values are means over the evaluated users; cut-offs are de-duplicated and sorted.
 
+Other protocols (``symcere_kit.protocols``: sampled ``uni<N>`` / ``pop<N>``, RecBole's leaky mask) reuse
+this ranking with another mask: ``exclude`` (items ranked after every candidate; default the training
+items) or ``candidates`` (the only items ranked; every other item is excluded).
+
 Tie order (documented contract): items are ranked by score descending; equal scores are ranked by
 lower item index first. Excluded (training) items are never ranked before a candidate, not even one
 scored -inf; they only fill the tail of a top list whose K exceeds the number of candidates and never
@@ -126,15 +130,26 @@ def evaluate(
     device: str | torch.device = "cpu",
     progress: bool = True,
     return_topk: bool = False,
+    *,
+    exclude: sp.spmatrix | None = None,
+    candidates: sp.spmatrix | None = None,
 ) -> EvalResult:
     """All-ranking evaluation of ``score_fn(users[B]) -> scores[B, n_items]`` (see module docstring).
 
     ``train``/``test`` are ``(n_users, n_items)`` sparse matrices whose nonzeros are interactions;
     users without test items are skipped. Ranking runs on the device the scores come back on.
+    ``exclude`` (default ``train``) or ``candidates`` (not both), same shape: the protocol's mask (module
+    docstring). Raises ``LeakageError`` when a test item is excluded (it could never be a hit).
     """
     ks = _check_ks(ks)
     train, test = _as_csr(train, "train"), _as_csr(test, "test")
-    _check_split(train, test)
+    if exclude is not None and candidates is not None:
+        raise SymcereError("Give evaluate() an exclude mask or a candidate set, not both.")
+    exclude = train if exclude is None else _as_csr(exclude, "exclude")
+    _check_split(exclude, test)
+    if candidates is not None:
+        candidates = _as_csr(candidates, "candidates")
+        _check_candidates(candidates, test)
     users = np.flatnonzero(np.diff(test.indptr) > 0)
     if users.size == 0:
         raise EmptyDatasetError("No user has a test item, so there is nothing to evaluate.")
@@ -145,7 +160,7 @@ def evaluate(
     tops: list[torch.Tensor] = []
     for start in tqdm(starts, desc="evaluate", unit="batch", disable=not progress):
         batch = users[start : start + batch_size]
-        cols, top = _evaluate_batch(score_fn, batch, train, test, ks, device)
+        cols, top = _evaluate_batch(score_fn, batch, exclude, test, ks, device, candidates)
         columns.append(cols)
         if return_topk:
             tops.append(top.cpu())
@@ -187,6 +202,16 @@ def _check_split(train: sp.csr_matrix, test: sp.csr_matrix) -> None:
         )
 
 
+def _check_candidates(candidates: sp.csr_matrix, test: sp.csr_matrix) -> None:
+    if candidates.shape != test.shape:
+        raise SymcereError(f"The candidate set must have the test matrix's shape {test.shape}, got {candidates.shape}.")
+    outside = test.astype(bool) > candidates.astype(bool)
+    if outside.nnz:
+        row, col = outside.nonzero()
+        raise SymcereError(f"{outside.nnz} test interactions are not among the candidates, e.g. user {row[0]} item "
+                           f"{col[0]}; a sampled candidate set holds every test item of its user.")
+
+
 def _rows_mask(rows: sp.csr_matrix, device: torch.device) -> torch.Tensor:
     """Dense bool mask of CSR rows, built by one scatter instead of a loop over users."""
     row_of = torch.repeat_interleave(torch.arange(rows.shape[0]), torch.from_numpy(np.diff(rows.indptr)))
@@ -198,19 +223,24 @@ def _rows_mask(rows: sp.csr_matrix, device: torch.device) -> torch.Tensor:
 def _evaluate_batch(
     score_fn: ScoreFn,
     users: np.ndarray,
-    train: sp.csr_matrix,
+    exclude: sp.csr_matrix,
     test: sp.csr_matrix,
     ks: list[int],
     device: str | torch.device,
+    candidates: sp.csr_matrix | None = None,
 ) -> tuple[dict[str, np.ndarray], torch.Tensor]:
     with torch.no_grad():
         scores = score_fn(torch.from_numpy(users).long().to(device))
-    if tuple(scores.shape) != (len(users), train.shape[1]):
+    if tuple(scores.shape) != (len(users), exclude.shape[1]):
         raise TrainingError(
             f"score_fn returned shape {tuple(scores.shape)} for {len(users)} users, expected "
-            f"({len(users)}, {train.shape[1]}), one score per item."
+            f"({len(users)}, {exclude.shape[1]}), one score per item."
         )
-    top = topk_items(scores, max(ks), _rows_mask(train[users], scores.device))
+    if candidates is None:
+        mask = _rows_mask(exclude[users], scores.device)
+    else:
+        mask = ~_rows_mask(candidates[users], scores.device)
+    top = topk_items(scores, max(ks), mask)
     test_rows = test[users]
     hits = _rows_mask(test_rows, scores.device).gather(1, top).cpu().numpy()
     n_test = np.diff(test_rows.indptr).astype(np.int64)
