@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 import typing
+from pathlib import Path
 
 from .config import DataConfig, SplitKind
 from .data.formats import FORMATS
@@ -18,7 +19,8 @@ from .verbosity import VERBOSE_ENV
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dataset", help="registry name (see `symcere datasets`) or path of a review file")
+    p.add_argument("dataset", help="registry name (see `symcere datasets`) or path of a review file; NAME@repeats: "
+                                   "the LEAKY reading that keeps repeated (user, item) pairs (RecBole's default)")
     p.add_argument("--format", dest="fmt", default=None,
                    help="force a reader instead of detecting it: " + ", ".join(FORMATS))
     p.add_argument("--columns", default=None,
@@ -115,7 +117,7 @@ def cmd_train(args) -> None:
     ds = _load(args, progress=not args.quiet)
     _report_skipped(ds)
     if tuned:
-        tuned.check(ds.fingerprint, args.dataset)
+        tuned.check(ds.tuning_fingerprint, args.dataset)
         config = variant_config(args.model, args.seed, overrides=given, tuned=tuned.settings)
         print(f"tuned settings: {tuned.path} (pass --no-tuned for the defaults)", file=sys.stderr)
     result = run(ds, config, progress=not args.quiet)
@@ -144,6 +146,35 @@ def cmd_grid(args) -> None:
     if args.json:
         print(json.dumps({"root": str(grid.root), "results": str(grid.root / "results.csv"), "runs": len(grid.specs),
                           "tables": [str(p) for p in written]}))
+
+
+def cmd_evaluate(args) -> None:
+    from tabulate import tabulate
+
+    from .paths import results_dir
+    from .runs.rescore import check_full, rescore, stored_runs, write_rescored
+    from .runs.variants import expand_variants
+
+    root = Path(args.root) if args.root else results_dir() / "grid"
+    variants = expand_variants(args.models) if args.models else None
+    runs = stored_runs(root, args.datasets, variants, args.seeds)
+    if not runs:
+        raise SymcereError(f"No finished run under {root} matches (datasets {args.datasets or 'any'}, models "
+                           f"{args.models or 'any'}, seeds {args.seeds or 'any'}); train them with `symcere grid`.")
+    print(f"re-scoring {len(runs)} stored run(s) under {', '.join(args.protocols)} ({root})", file=sys.stderr)
+    rows = rescore(runs, args.protocols, root, sample_seed=args.sample_seed, progress=not args.quiet)
+    write_rescored(rows, root)
+    means = (rows[rows["metric"].isin(["hr@10", "ndcg@10"])]
+             .groupby(["dataset", "label", "protocol", "metric"], sort=False)["value"].agg(["mean", "std", "count"]))
+    table = means["mean"].unstack("metric").join(means["count"].unstack("metric").iloc[:, :1].rename(columns=lambda c: "seeds"))
+    print(tabulate(table.reset_index(), headers="keys", floatfmt=".4f", showindex=False))
+    full = check_full(rows, root)
+    if len(full):
+        print(f"full re-scored: {int(full['equal'].sum())} of {len(full)} metric values equal to the stored ones bit for bit")
+    print(f"rows: {root / 'protocols.csv'}")
+    if args.json:
+        print(json.dumps({"root": str(root), "runs": len(runs), "rows": json.loads(rows.to_json(orient="records")),
+                          "full_equal": int(full["equal"].sum()), "full_values": len(full)}))
 
 
 def cmd_tune(args) -> None:
@@ -256,6 +287,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-tuned", action="store_true", help="ignore configs/tuned/ and run every model's defaults")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(func=cmd_grid)
+
+    p = sub.add_parser("evaluate", help="re-score finished runs of the store under other evaluation protocols",
+                       description="Load finished runs of a run store (their weights; nothing is retrained) and score "
+                                   "each under every protocol given: full (all-ranking, what our tables report), "
+                                   "uni<N> / pop<N> (RecBole's sampled ranking: N negatives per test item drawn "
+                                   "uniformly / by training popularity). Rows go to ROOT/protocols.csv. The leaky "
+                                   "readings train their own runs: NAME@repeats as a dataset of `symcere grid`, "
+                                   "test-epoch in notebook 09.")
+    p.add_argument("--root", help="run store (default results/grid)")
+    p.add_argument("--datasets", nargs="+", metavar="NAME", help="only these datasets (default: every one stored)")
+    p.add_argument("--models", nargs="+", metavar="VARIANT", help=f"only these variants or groups ({', '.join(GROUPS)})")
+    p.add_argument("--seeds", nargs="+", type=int, help="only these training seeds")
+    p.add_argument("--protocols", nargs="+", default=["full", "uni100", "pop100"], metavar="PROTOCOL",
+                   help="full, uni<N>, pop<N> (default: full uni100 pop100)")
+    p.add_argument("--sample-seed", type=int, default=None,
+                   help="seed of the sampled negatives (default: each run's own seed, shared by every model)")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("tune", help="tune one variant's settings on the validation slice (Optuna; resumable)",
                        description="Add trials to the Optuna study of a dataset x variant: each trains on the "

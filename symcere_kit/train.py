@@ -127,9 +127,11 @@ class Trainer:
         dataset = dataset or self.dataset
         self.model.eval()
         self.model.prepare_scoring()
+        # rank_exclude: None (all-ranking's mask, the training items) unless the leaky repeats reading kept pairs
         return evaluate(self.model.score, dataset.train_csr, dataset.test_csr,
                         ks=tuple(ks or self.loop.eval_ks), batch_size=self.loop.eval_batch_size,
-                        device=self.device, progress=self.progress, return_topk=return_topk)
+                        device=self.device, progress=self.progress, return_topk=return_topk,
+                        exclude=dataset.rank_exclude)
 
 
 class EarlyStopping:
@@ -185,12 +187,15 @@ class Fitted:
 
 
 def fit(dataset: ReviewDataset, config: RunConfig, progress: bool = True, checkpoint: str | Path | None = None,
-        on_check: Callable[[int, float], None] | None = None) -> Fitted:
+        on_check: Callable[[int, float], None] | None = None,
+        monitor: Callable[[Trainer], Callable[[dict], bool | None]] | None = None) -> Fitted:
     """Train ``config.model`` from ``config.loop.seed``; no test evaluation.
 
     With ``loop.patience`` > 0 the model trains on ``dataset.holdout(loop.validation_ratio)`` (every
     part of it, text included, built from that holdout's training part only), stops on its validation
     slice and comes back with its best state; ``on_check(epoch, ndcg@10)`` sees each validation check.
+    Without patience, ``monitor(trainer)`` may give the epoch callback instead (``Trainer.fit``'s
+    ``on_epoch_end``; the leaky test-epoch reading watches the test split with it).
     With ``checkpoint`` the state is saved after every epoch and training resumes from that file.
     """
     loop = config.loop
@@ -205,8 +210,10 @@ def fit(dataset: ReviewDataset, config: RunConfig, progress: bool = True, checkp
     checkpoint = Path(checkpoint) if checkpoint else None
     if checkpoint and checkpoint.is_file():
         trainer.load_checkpoint(checkpoint)
+    if monitor is not None and stopper is not None:
+        raise SymcereError("fit() takes a monitor or early stopping (loop.patience > 0), not both.")
     start = time.perf_counter()
-    trainer.fit(stopper, checkpoint)
+    trainer.fit(stopper or (monitor(trainer) if monitor else None), checkpoint)
     train_seconds = time.perf_counter() - start
     if stopper:
         stopper.restore_best()

@@ -26,6 +26,7 @@ from ..errors import EmptyDatasetError, SymcereError
 from ..io import atomic_path, sha256_file, stable_hash
 from ..paths import cache_dir
 from .preprocess import CROSS_VARIANT_FORMATS, preprocess
+from .readings import READINGS, split_reading
 from .registry import resolve
 from .split import check_no_leakage, split_mask
 from .stats import compute_stats, utc_day
@@ -62,6 +63,27 @@ class ReviewDataset:
         return self.meta.get("fingerprint", "")
 
     @property
+    def tuning_fingerprint(self) -> str:
+        """The fingerprint tuned settings must carry: a reading's (``NAME@repeats``) is its base dataset's."""
+        return self.meta.get("base_fingerprint") or self.fingerprint
+
+    @property
+    def repeats_kept(self) -> bool:
+        """Whether repeated (user, item) pairs were kept (the leaky ``repeats`` reading): a pair may then be in
+        training and in test, and evaluation uses RecBole's mask ``train - test`` (:attr:`rank_exclude`)."""
+        return not (self.meta.get("config") or {}).get("dedupe_pairs", True)
+
+    @cached_property
+    def rank_exclude(self) -> sp.csr_matrix | None:
+        """What evaluation excludes instead of the training items: ``train - test`` when repeats are kept,
+        else None (all-ranking's own mask, the training items)."""
+        if not self.repeats_kept:
+            return None
+        from ..protocols import repeats_exclude
+
+        return repeats_exclude(self.train_csr, self.test_csr)
+
+    @property
     def stats(self) -> dict:
         return self.meta.get("stats", {})
 
@@ -84,8 +106,11 @@ class ReviewDataset:
         return self.train["text"].tolist()
 
     def _csr(self, frame: pd.DataFrame) -> sp.csr_matrix:
+        """0/1 interactions: a pair repeated (the ``repeats`` reading) counts once, as RecBole's graph does."""
         ones = np.ones(len(frame), dtype=np.float32)
-        return sp.csr_matrix((ones, (frame["user"], frame["item"])), shape=(self.n_users, self.n_items))
+        m = sp.csr_matrix((ones, (frame["user"], frame["item"])), shape=(self.n_users, self.n_items))
+        m.data[:] = 1.0
+        return m
 
     @cached_property
     def train_csr(self) -> sp.csr_matrix:
@@ -169,7 +194,8 @@ def _process(raw: pd.DataFrame | Path, config: DataConfig, source: str, n_skippe
         user_id=pre.user_ids[pre.frame["user"].to_numpy()],
         item_id=pre.item_ids[pre.frame["item"].to_numpy()],
     )
-    check_no_leakage(frame[~is_test], frame[is_test], source=source, copies_leak=cross_variant_artefacts)
+    check_no_leakage(frame[~is_test], frame[is_test], source=source, copies_leak=cross_variant_artefacts,
+                     pairs_leak=config.dedupe_pairs)
     return frame, {"stats": compute_stats(pre.frame, is_test, pre.losses), "kept_copies": pre.kept_copies,
                    "config": json.loads(json.dumps(config.to_dict()))}  # as the cache gives it back
 
@@ -177,6 +203,7 @@ def _process(raw: pd.DataFrame | Path, config: DataConfig, source: str, n_skippe
 def dataset_from_reviews(raw: pd.DataFrame, config: DataConfig | None = None, name: str = "reviews") -> ReviewDataset:
     """Build a dataset from an in-memory tidy review frame (generated data, notebooks, tests)."""
     config = config or DataConfig()
+    _warn_if_repeats(config, name)
     frame, meta = _process(raw, config, source=name)
     meta["fingerprint"] = stable_hash({"frame": pd.util.hash_pandas_object(raw).sum(), "config": config.fingerprint_dict()})
     return _from_frame(name, frame, meta)
@@ -198,6 +225,18 @@ def load_dataset(
     from .readers import detect_format, spool_reviews
 
     config = config or DataConfig()
+    base, reading = split_reading(name_or_path)
+    if reading:
+        args = dict(fmt=fmt, column_map=column_map, progress=progress, use_cache=use_cache, date_format=date_format)
+        ds = load_dataset(base, config.replace(**READINGS[reading]), **args)
+        try:  # the honest data's fingerprint: what the base dataset's tuned files carry
+            honest = load_dataset(base, config, **args).fingerprint
+        except EmptyDatasetError:  # nothing is left of the honest reading, so nothing was tuned on it
+            honest = None
+        ds.name = f"{ds.name}@{reading}"
+        ds.meta.update(reading=reading, base_fingerprint=honest)
+        return ds
+    _warn_if_repeats(config, str(name_or_path))
     name, path, entry = resolve(name_or_path)
     file_hash = sha256_file(path)
     key = {"file": file_hash, "config": config.fingerprint_dict(), "fmt": fmt, "columns": column_map, "v": FINGERPRINT_VERSION}
@@ -239,6 +278,13 @@ def load_dataset(
             with atomic_path(cached) as tmp:
                 pq.write_table(table, tmp)
     return _from_frame(name, frame, meta)
+
+
+def _warn_if_repeats(config: DataConfig, source: str) -> None:
+    if not config.dedupe_pairs:
+        from ..protocols import warn_leaky
+
+        warn_leaky("repeats", source)
 
 
 def _from_frame(name: str, frame: pd.DataFrame, meta: dict) -> ReviewDataset:

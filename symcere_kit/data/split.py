@@ -104,13 +104,14 @@ def leakage_report(train: pd.DataFrame, test: pd.DataFrame) -> LeakageReport:
 
 
 def check_no_leakage(train: pd.DataFrame, test: pd.DataFrame, source: str = "dataset",
-                     copies_leak: bool = True) -> LeakageReport:
+                     copies_leak: bool = True, pairs_leak: bool = True) -> LeakageReport:
     """Raise LeakageError when test information reaches training. ``copies_leak``: whether a test review
     whose (user, time, text) stands in training counts: it does where the source copies one review onto
     product variants (the copy in training IS the test review); elsewhere it is the same words by one
-    user about another product, and the test interaction itself is not in training."""
+    user about another product, and the test interaction itself is not in training. ``pairs_leak`` False:
+    a (user, item) pair in both is allowed (the leaky ``repeats`` reading keeps repeated pairs on purpose)."""
     report = leakage_report(train, test)
-    if report.overlapping_pairs or report.time_violations or (copies_leak and report.copied_texts):
+    if (pairs_leak and report.overlapping_pairs) or report.time_violations or (copies_leak and report.copied_texts):
         raise LeakageError(
             f"Test data of {source} reaches training: {report.overlapping_pairs} (user, item) pairs in "
             f"both, {report.time_violations} test reviews older than the user's newest training review, "

@@ -26,7 +26,7 @@ def compute_stats(frame: pd.DataFrame, is_test: np.ndarray, losses: dict[str, in
         "users": int(n_users),
         "items": int(n_items),
         "reviews": int(n),
-        "density": n / (n_users * n_items),
+        "density": len(frame[["user", "item"]].drop_duplicates()) / (n_users * n_items),  # pairs: repeats once
         "per_user": _summary(frame.groupby("user").size()),
         "per_item": _summary(frame.groupby("item").size()),
         "review_words": {"mean": round(float(words.mean()), 1), "median": float(words.median()), "max": int(words.max())},
@@ -35,7 +35,20 @@ def compute_stats(frame: pd.DataFrame, is_test: np.ndarray, losses: dict[str, in
         "losses": dict(losses),
         "split": {"train": int((~is_test).sum()), "test": int(is_test.sum()),
                   "test_users": int(frame.loc[is_test, "user"].nunique())},
+        "repeats": repeat_stats(frame, is_test),
     }
+
+
+def repeat_stats(frame: pd.DataFrame, is_test: np.ndarray) -> dict:
+    """How much a kept repeat (the ``repeats`` reading) leaks: test interactions whose (user, item) is also a
+    training interaction, and test users with at least one; all zero when pairs were deduplicated."""
+    train, test = frame.loc[~is_test, ["user", "item"]], frame.loc[is_test, ["user", "item"]]
+    repeat = test.merge(train.drop_duplicates(), on=["user", "item"], how="left", indicator=True)["_merge"].eq("both")
+    users = test["user"].nunique()
+    return {"test_pairs": int(repeat.sum()), "test_share": float(repeat.mean()) if len(test) else 0.0,
+            "users": int(test.loc[repeat.to_numpy(), "user"].nunique()),
+            "user_share": float(test.loc[repeat.to_numpy(), "user"].nunique() / users) if users else 0.0,
+            "repeated_pairs": int(frame.duplicated(["user", "item"]).sum())}
 
 
 def format_stats(name: str, stats: dict, paper_counts: tuple[int, int, int] | None = None) -> str:
@@ -57,6 +70,11 @@ def format_stats(name: str, stats: dict, paper_counts: tuple[int, int, int] | No
         f"  split: train {stats['split']['train']:,}, test {stats['split']['test']:,} "
         f"({stats['split']['test_users']:,} test users)",
     ]
+    rep = stats.get("repeats")
+    if rep and "duplicate_pairs" not in loss:  # read with repeats kept: say how much they leak
+        lines.append(f"  repeats kept (leaky): {rep['repeated_pairs']:,} repeated pairs; {rep['test_pairs']:,} test "
+                     f"interactions ({rep['test_share']:.2%}) repeat a training pair, in {rep['users']:,} of "
+                     f"{stats['split']['test_users']:,} test users ({rep['user_share']:.2%})")
     return "\n".join(lines)
 
 

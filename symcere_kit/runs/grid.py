@@ -62,7 +62,7 @@ def execute(spec: RunSpec, root: str | Path, threads: int | None = None) -> dict
     if spec.tuned:
         from ..tuning.tuned import check_fingerprint
 
-        check_fingerprint(spec.tuned_fingerprint, dataset.fingerprint, spec.dataset, spec.variant)
+        check_fingerprint(spec.tuned_fingerprint, dataset.tuning_fingerprint, spec.dataset, spec.variant)
     result = run(dataset, spec.config(), progress=False)
     record = {"dataset": dataset.name, "dataset_arg": spec.dataset, "variant": spec.variant,
               "label": VARIANTS[spec.variant].label, "seed": spec.seed, "settings": dict(spec.settings),

@@ -49,10 +49,12 @@ def check_fingerprint(tuned: str, now: str, dataset: str, variant: str, path: Pa
 
 
 def tuned_path(dataset: str, variant: str, root: str | Path | None = None) -> Path:
-    """Keyed like the run store: a registry name, or a file's stem plus a hash of its path."""
+    """Keyed like the run store: a registry name, or a file's stem plus a hash of its path; a data reading
+    (``NAME@repeats``) uses its base dataset's file."""
+    from ..data.readings import split_reading
     from ..runs.store import dataset_slug
 
-    return Path(root or tuned_dir()) / dataset_slug(dataset) / f"{variant}.yaml"
+    return Path(root or tuned_dir()) / dataset_slug(split_reading(dataset)[0]) / f"{variant}.yaml"
 
 
 def read_tuned(dataset: str, variant: str, root: str | Path | None = None) -> dict | None:
