@@ -105,3 +105,53 @@ def describe_lime(summary: pd.DataFrame, n_reviews: int, mean_r2: float) -> str:
         p, q = s.loc["product", "mean_weight"], s.loc["sentiment", "mean_weight"]
         lines.append(f"- Product terms' mean weight is {_cmp(p, q)} sentiment words' ({p:+.5f} vs {q:+.5f}).")
     return "\n".join(lines)
+
+
+def describe_protocols(tidy: pd.DataFrame, chance: pd.DataFrame, kendall: pd.DataFrame, standing: pd.DataFrame,
+                       paper: pd.DataFrame, ratios: pd.DataFrame, repeats: pd.DataFrame, test_epoch: pd.DataFrame,
+                       footing: str) -> str:
+    """Notebook 09's closing sentences, from its tables (``protocol_tables``; ``repeats``: dataset and the
+    ``data.stats.repeat_stats`` of its repeats reading; ``test_epoch``: ``runs.test_epoch.test_epoch_table``)."""
+    lines = [f"- Data and seeds: {footing}."]
+    means = tidy.groupby(["dataset", "protocol", "metric", "variant"])["value"].mean()
+    ch = chance.set_index(["dataset", "protocol", "metric"])["value"]
+    pr = paper.set_index("metric")
+    for dataset in dict.fromkeys(tidy["dataset"]):
+        best = {p: means[(dataset, p, "hr@10")].max() for p in dict.fromkeys(tidy.loc[tidy["dataset"] == dataset, "protocol"])}
+        full = best.get("full")
+        parts = [f"{p} {v:.3f} (random ranker {ch.get((dataset, p, 'hr@10'), float('nan')):.3f}"
+                 + (f", x{v / full:.1f} full's" if full and p != "full" else "") + ")" for p, v in best.items()]
+        lines.append(f"- **{dataset}**: best HR@10 per protocol: " + "; ".join(parts) + ".")
+    lo, hi = pr.loc["hr@10", "q25"], pr.loc["hr@10", "q75"]
+    best = means.groupby(level=[0, 1, 2]).max()
+    inside = sorted({p for (d, p, m), v in best.items() if m == "hr@10" and lo <= v <= hi})
+    lines.append(f"- The paper's Table 2 HR@10: middle half {lo:.3f} to {hi:.3f}, median {pr.loc['hr@10', 'median']:.3f} "
+                 f"({int(pr.loc['hr@10', 'values'])} values). Protocols whose best model lands in that middle half on "
+                 f"some dataset here: {', '.join(inside) if inside else 'none'}.")
+    if len(ratios):
+        lines.append(f"- NDCG@10 / HR@10 (median over models; the paper's median over its models and datasets "
+                     f"{pr.loc['ndcg/hr', 'median']:.2f}, middle half {pr.loc['ndcg/hr', 'q25']:.2f}-"
+                     f"{pr.loc['ndcg/hr', 'q75']:.2f}): " + "; ".join(f"{r.dataset} {r.protocol} {r[2]:.2f}"
+                                                                  for r in ratios.itertuples(index=False)) + ".")
+    for r in kendall[kendall["metric"] == "ndcg@10"].itertuples(index=False):
+        lines.append(f"- {r.dataset}, {r.protocol}: Kendall's tau of the {r.models} models' NDCG@10 order against "
+                     f"full {r.tau:+.2f} (p {r.p:.2g}).")
+    for r in standing[standing["protocol"] != "full"].itertuples(index=False):
+        test = (f"paired t over {r.seeds} seeds, p {r.p:.2g}: the protocol "
+                + ("changes" if r.p < 0.05 else "does not significantly change") + " that gap at 5%"
+                if pd.notna(r.p) else f"{r.seeds} seed: no test")
+        lines.append(f"- {r.dataset}, {r.protocol}: SymCERE ranks {r.symcere_rank} of {r.models}; {r.symcere} vs "
+                     f"{r.baseline} NDCG@10 gap {r.gap_full_pct:+.1f}% under full, {r.gap_pct:+.1f}% here ({test}).")
+    for r in repeats.itertuples(index=False):
+        lines.append(f"- {r.dataset} read with repeats kept: {r.repeated_pairs:,} repeated pairs; {r.test_pairs:,} test "
+                     f"interactions repeat a training pair, in {r.users:,} test users ({r.user_share:.2%}), so the "
+                     f"repeats leak can lift HR@10 by at most {r.user_share:.3f} there.")
+    if len(test_epoch):
+        lift = 100 * (test_epoch["ndcg@10_test_selected"] / test_epoch["ndcg@10_honest"] - 1)
+        known = test_epoch["ndcg@10_curve_at_honest"].notna()
+        same = (test_epoch.loc[known, "ndcg@10_curve_at_honest"] == test_epoch.loc[known, "ndcg@10_honest"]).sum()
+        lines.append(f"- Picking the epoch on the test split lifts NDCG@10 by {lift.mean():+.1f}% on average over "
+                     f"{len(test_epoch)} runs (median {lift.median():+.1f}%, max {lift.max():+.1f}%). The test curve "
+                     f"passes through the stored run's NDCG@10 at its tuned epoch exactly in {same} of {int(known.sum())} "
+                     f"trained runs.")
+    return "\n".join(lines)

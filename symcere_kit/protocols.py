@@ -109,10 +109,15 @@ def parse_protocol(name: str) -> Protocol:
                        f"or a leaky reading: {', '.join(LEAKY)}.")
 
 
+_WARNED: set[tuple[str, str]] = set()  # (protocol, where) said already in this process
+
+
 def warn_leaky(protocol: Protocol | str, where: str = "") -> None:
-    """Say, every time a leaky protocol is used, that it reproduces a flawed evaluation."""
+    """Say that a leaky protocol reproduces a flawed evaluation: once per process for each (protocol, where),
+    so a grid that loads its dataset for every run says it once."""
     protocol = parse_protocol(protocol)
-    if protocol.leaky:
+    if protocol.leaky and (protocol.name, where) not in _WARNED:
+        _WARNED.add((protocol.name, where))
         warnings.warn(f"{where + ': ' if where else ''}the {protocol.name!r} protocol reproduces a FLAWED evaluation "
                       f"({protocol.describe().removeprefix('LEAKY: ')}), to explain other papers' numbers; never report it as a result.",
                       LeakyProtocolWarning, stacklevel=3)
@@ -271,7 +276,7 @@ def evaluate_protocol(score_fn, train: sp.spmatrix, test: sp.spmatrix, protocol:
             candidates = sample_candidates(train, test, protocol, seed, popularity)
         return evaluate(score_fn, train, test, ks, candidates=candidates, **kwargs)
     if protocol.kind == "repeats":
-        warn_leaky(protocol)
+        warn_leaky(protocol, "evaluate_protocol")
         return evaluate(score_fn, train, test, ks, exclude=repeats_exclude(train, test), **kwargs)
     raise SymcereError(f"{protocol.name} is not a way of scoring a trained model: it trains its own runs "
                        f"(symcere_kit.runs.test_epoch).")

@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from symcere_kit.cli import main
@@ -173,3 +174,24 @@ def test_verbose_and_quiet_reach_the_command_and_its_processes_through_the_envir
 def test_train_refuses_bad_options_before_loading(options, pattern, capsys):
     code, _, err = run_cli(capsys, "train", "no_such_dataset", "--model", "lightgcn", *options)
     assert code == 2 and "Traceback" not in err and re.search(pattern, err), err
+
+
+def test_evaluate_rescores_stored_runs_under_protocols(capsys, tmp_path, needs_shared):
+    """`symcere evaluate`: full gives the stored metrics bit for bit, uni10 scores above it, rows are written;
+    a leaky protocol, which trains its own runs, is refused."""
+    root = tmp_path / "grid"
+    code, _, _ = run_cli(capsys, "grid", "--datasets", "amazon2018_gift_cards_5", "--models", "mostpop",
+                         "lightgcn", "--seeds", "0", "--out", str(root), "--set", "epochs=2")
+    assert code == 0
+    code, out, _ = run_cli(capsys, "evaluate", "--root", str(root), "--protocols", "full", "uni10", "--json")
+    assert code == 0
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["runs"] == 2 and summary["full_equal"] == summary["full_values"] == 8
+    rows = pd.read_csv(root / "protocols.csv")
+    hr = rows[rows["metric"] == "hr@10"].set_index(["variant", "protocol"])["value"]
+    assert (hr.xs("uni10", level="protocol") >= hr.xs("full", level="protocol")).all()
+    assert set(rows["sample_seed"].dropna()) == {0}
+    run_cli(capsys, "evaluate", "--root", str(root), "--protocols", "uni10")  # again: replaces, no duplicates
+    assert len(pd.read_csv(root / "protocols.csv")) == len(rows)
+    code, _, err = run_cli(capsys, "evaluate", "--root", str(root), "--protocols", "repeats")
+    assert code == 2 and "trains its own runs" in err

@@ -119,7 +119,8 @@ def test_full_through_protocols_is_evaluate_bit_for_bit():
     assert a.metrics == b.metrics and a.per_user.equals(b.per_user)
 
 
-def test_repeats_mask_leaves_a_repeated_test_item_rankable():
+def test_repeats_mask_leaves_a_repeated_test_item_rankable(monkeypatch):
+    monkeypatch.setattr("symcere_kit.protocols._WARNED", set())
     train = sp.csr_matrix(np.array([[1, 1, 0, 0]], dtype=np.float32))
     test = sp.csr_matrix(np.array([[0, 1, 0, 0]], dtype=np.float32))  # item 1 in both: a repeated pair
     assert repeats_exclude(train, test).toarray().tolist() == [[1, 0, 0, 0]]
@@ -182,3 +183,48 @@ def test_protocol_names():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         parse_protocol("uni100")  # naming an honest protocol never warns
+
+
+def test_repeats_reading_keeps_pairs_and_ranks_with_recbole_mask(tmp_path, monkeypatch):
+    """A file with a (user, item) pair repeated across the split: the honest reading drops the repeat, the
+    repeats reading keeps both, flags the dataset, counts the leak, and evaluates with train - test."""
+    import pandas as pd
+
+    from symcere_kit.data.dataset import load_dataset
+
+    monkeypatch.setenv("SYMCERE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr("symcere_kit.protocols._WARNED", set())
+    rows = [(u, i, t) for u in range(6) for t, i in enumerate(range(u, u + 6))]
+    rows += [(0, 0, 100)]  # user 0 reviews item 0 again, last: its test part repeats a training pair
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+    frame["timestamp"] = frame["timestamp"] * 86_400 + 1_600_000_000
+    path = tmp_path / "reviews.csv"
+    frame.assign(text="fine", rating=5).to_csv(path, index=False)
+    kw = dict(column_map={"user": "user_id", "item": "item_id", "timestamp": "timestamp", "text": "text",
+                          "rating": "rating"}, progress=False)
+    from symcere_kit.config import DataConfig
+
+    config = DataConfig(user_k=1, item_k=1)
+    honest = load_dataset(str(path), config, **kw)
+    with pytest.warns(LeakyProtocolWarning, match="repeats"):
+        leaky = load_dataset(f"{path}@repeats", config, **kw)
+    assert honest.stats["losses"]["duplicate_pairs"] == 1 and not honest.repeats_kept
+    assert honest.rank_exclude is None
+    assert leaky.repeats_kept and leaky.name.endswith("@repeats")
+    assert leaky.tuning_fingerprint == honest.fingerprint != leaky.fingerprint
+    rep = leaky.stats["repeats"]
+    assert rep["repeated_pairs"] == 1 and rep["test_pairs"] == 1 and rep["users"] == 1
+    u0 = leaky.user_ids.tolist().index("0")
+    item0 = leaky.item_ids.tolist().index("0")
+    assert leaky.test_csr[u0, item0] == 1 and leaky.train_csr[u0, item0] == 1  # the pair on both sides
+    assert leaky.rank_exclude[u0, item0] == 0  # ... and rankable, RecBole's way
+    assert leaky.train_csr.max() == 1  # a repeated pair counts once in the graph
+
+
+def test_unknown_reading_is_refused():
+    from symcere_kit.data.readings import split_reading
+
+    assert split_reading("amazon2018_gift_cards_5") == ("amazon2018_gift_cards_5", None)
+    assert split_reading("amazon2018_gift_cards_5@repeats") == ("amazon2018_gift_cards_5", "repeats")
+    with pytest.raises(SymcereError, match="Unknown data reading 'dedup'"):
+        split_reading("amazon2018_gift_cards_5@dedup")

@@ -146,3 +146,29 @@ def plot_learning_curves(history: list[dict], terms=("loss", "cross", "intra", "
     if title:
         fig.suptitle(title)
     return fig
+
+
+def plot_protocols(summary: pd.DataFrame, chance: pd.DataFrame, metric: str = "hr@10", title: str = ""):
+    """Grouped bars: one group per model (``summary`` rows of one dataset: label, protocol, metric, mean, std),
+    one bar per protocol with its std over seeds, and a last group for the random ranker (``chance``:
+    protocol, metric, value)."""
+    import matplotlib.pyplot as plt
+
+    s = summary[summary["metric"] == metric]
+    labels, protocols = list(dict.fromkeys(s["label"])), list(dict.fromkeys(s["protocol"]))
+    ch = chance[chance["metric"] == metric].set_index("protocol")["value"]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * (len(labels) + 1)), 3.8), constrained_layout=True)
+    width = 0.8 / max(1, len(protocols))
+    colours = plt.get_cmap("tab10").colors
+    for j, p in enumerate(protocols):
+        part = s[s["protocol"] == p].set_index("label").reindex(labels)
+        x = np.arange(len(labels)) + (j - (len(protocols) - 1) / 2) * width
+        ax.bar(x, part["mean"], width, yerr=part["std"].fillna(0), label=p, color=colours[j % 10], capsize=2)
+        if p in ch.index:
+            ax.bar(len(labels) + (j - (len(protocols) - 1) / 2) * width, ch[p], width, color=colours[j % 10],
+                   hatch="//", alpha=0.6)
+    ax.set_xticks(np.arange(len(labels) + 1), labels + ["random ranker\n(exact)"], rotation=35, ha="right")
+    ax.set_ylabel(metric.upper().replace("@", "@"))
+    ax.set_title(title or f"{metric.upper()} under each protocol (mean ± std over seeds)")
+    ax.legend(title="protocol", fontsize=8, ncols=min(len(protocols), 3))
+    return fig
