@@ -199,6 +199,8 @@ def fit(dataset: ReviewDataset, config: RunConfig, progress: bool = True, checkp
     With ``checkpoint`` the state is saved after every epoch and training resumes from that file.
     """
     loop = config.loop
+    if monitor is not None and loop.patience:  # before any model is built
+        raise SymcereError("fit() takes a monitor or early stopping (loop.patience > 0), not both.")
     generator = seed_everything(loop.seed)
     device = resolve_device(loop.device)
     fit_data = loop.fit_data(dataset)
@@ -210,8 +212,6 @@ def fit(dataset: ReviewDataset, config: RunConfig, progress: bool = True, checkp
     checkpoint = Path(checkpoint) if checkpoint else None
     if checkpoint and checkpoint.is_file():
         trainer.load_checkpoint(checkpoint)
-    if monitor is not None and stopper is not None:
-        raise SymcereError("fit() takes a monitor or early stopping (loop.patience > 0), not both.")
     start = time.perf_counter()
     trainer.fit(stopper or (monitor(trainer) if monitor else None), checkpoint)
     train_seconds = time.perf_counter() - start

@@ -44,10 +44,9 @@ def repeat_stats(frame: pd.DataFrame, is_test: np.ndarray) -> dict:
     training interaction, and test users with at least one; all zero when pairs were deduplicated."""
     train, test = frame.loc[~is_test, ["user", "item"]], frame.loc[is_test, ["user", "item"]]
     repeat = test.merge(train.drop_duplicates(), on=["user", "item"], how="left", indicator=True)["_merge"].eq("both")
-    users = test["user"].nunique()
+    users, leaking = test["user"].nunique(), test.loc[repeat.to_numpy(), "user"].nunique()
     return {"test_pairs": int(repeat.sum()), "test_share": float(repeat.mean()) if len(test) else 0.0,
-            "users": int(test.loc[repeat.to_numpy(), "user"].nunique()),
-            "user_share": float(test.loc[repeat.to_numpy(), "user"].nunique() / users) if users else 0.0,
+            "users": int(leaking), "user_share": float(leaking / users) if users else 0.0,
             "repeated_pairs": int(frame.duplicated(["user", "item"]).sum())}
 
 

@@ -72,9 +72,10 @@ def rescore(directories: Iterable[str | Path], protocols: Iterable[str], root: s
 def check_full(rescored: pd.DataFrame, root: str | Path) -> pd.DataFrame:
     """Re-scored ``full`` rows beside the metrics each run stored: run, metric, stored, rescored, equal (exact)."""
     full = rescored[rescored["protocol"] == "full"]
+    stored_metrics = {run: read_record(Path(root) / run)["metrics"] for run in dict.fromkeys(full["run"])}  # once a run
     rows = []
     for r in full.itertuples(index=False):
-        stored = read_record(Path(root) / r.run)["metrics"].get(r.metric)
+        stored = stored_metrics[r.run].get(r.metric)
         rows.append({"run": r.run, "metric": r.metric, "stored": stored, "rescored": r.value, "equal": stored == r.value})
     return pd.DataFrame(rows, columns=["run", "metric", "stored", "rescored", "equal"])
 

@@ -20,7 +20,7 @@ import pandas as pd
 from ..io import write_json_atomic
 from ..protocols import warn_leaky
 from .grid import RunSpec, make_executor, threads_per_worker
-from .store import RESULT_FILE
+from .store import read_record
 
 METRICS = ("hr@10", "ndcg@10")
 
@@ -113,7 +113,7 @@ def test_epoch_table(specs: list[RunSpec], root: str | Path, curves: list[dict])
     curve's value at the honest epoch (equal to the stored one when training is deterministic)."""
     rows = []
     for spec, rec in zip(specs, curves):
-        stored = json.loads((spec.directory(Path(root)) / RESULT_FILE).read_text())
+        stored = read_record(spec.directory(Path(root)))
         row = {"dataset": stored["dataset"], "variant": spec.variant, "seed": spec.seed,
                "honest_epochs": rec["honest_epochs"]}
         curve = pd.DataFrame(rec["curve"])

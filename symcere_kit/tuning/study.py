@@ -382,13 +382,13 @@ def tune(dataset_arg: str, variant: str, trials: int | None = None, up_to: int |
     import optuna
 
     from ..data.dataset import load_dataset
+    from ..data.readings import split_reading
     from ..runs.grid import make_executor, threads_per_worker
 
-    from ..data.readings import split_reading
-
-    if split_reading(dataset_arg)[1]:
-        raise SymcereError(f"{dataset_arg} is a data reading: it runs with the tuned settings of "
-                           f"{split_reading(dataset_arg)[0]} and is never tuned itself; tune that dataset instead.")
+    base, reading = split_reading(dataset_arg)
+    if reading:
+        raise SymcereError(f"{dataset_arg} is a data reading: it runs with the tuned settings of {base} and is "
+                           f"never tuned itself; tune that dataset instead.")
     budget = budget or Budget()
     space, fixed = check_request(variant, budget, settings, trials, up_to, timeout)
     if not progress:
