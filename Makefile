@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 test test-fast test-browser: export HF_HUB_OFFLINE := 1
 test test-fast test-browser: export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv test test-fast test-browser docs reproduce tune bench-tuning bench-data bench-scaling bench-batch bench-eval bench-main-job bench bench-cli bench-symcere bench-analysis bench-parity gpu-check-prepare clean
+.PHONY: venv test test-fast test-browser docs reproduce tune bench-tuning bench-data bench-scaling bench-batch bench-eval bench-main-job bench bench-cli bench-symcere bench-analysis bench-parity bench-protocols gpu-check-prepare clean
 
 venv: $(STAMP)
 
@@ -104,6 +104,11 @@ bench-analysis: venv
 
 bench-parity: venv $(RECBOLE_VENV)/.ok
 	$(PY) benchmarks/bench_core.py --recbole-python $(RECBOLE_VENV)/bin/python
+
+# Re-scoring every stored run (results/grid) under uni100 and pop100 against all-ranking, and RecBole 1.2.1's own
+# uni100/pop100 beside ours for MostPop and LightGCN on both shared datasets (issue 26).
+bench-protocols: venv $(RECBOLE_VENV)/.ok
+	$(PY) benchmarks/bench_protocols.py --recbole-python $(RECBOLE_VENV)/bin/python $(BENCH_ARGS)
 
 # The GPU check's carry set (issue 17) in build/gpu_check/, and the device tool's `run` call that uses it; the check
 # runs there (`bash benchmarks/gpu_check.sh`); `bash benchmarks/gpu_check.sh --dry-run` tries it here on the CPU.

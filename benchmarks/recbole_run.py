@@ -1,11 +1,12 @@
-"""Parity benchmark: a RecBole 1.2.1 model (LightGCN, NGCF, NeuMF, SGL) trained on OUR exact split.
+"""Parity benchmark: a RecBole 1.2.1 model (LightGCN, NGCF, NeuMF, SGL, Pop) trained on OUR exact split.
 
 Run with RecBole's own virtualenv (RecBole is never a dependency of symcere-kit, and this script
 does not import symcere_kit):
 
     .venv-recbole/bin/python benchmarks/recbole_run.py --model LightGCN --data-path DIR --dataset NAME \
         --epochs 20 --embedding-size 64 --n-layers 2 --batch-size 2048 --lr 0.001 \
-        --reg-weight 1e-4 --seed 0 [--config '{"ssl_tau": 0.5}'] [--save-embeddings OUT.npz]
+        --reg-weight 1e-4 --seed 0 [--config '{"ssl_tau": 0.5}'] [--save-embeddings OUT.npz] \
+        [--test-modes full uni100 pop100 --eval-seeds 0 1 2 3 4]
 
 ``--config`` is a JSON object of further RecBole settings for the model (e.g. NGCF's
 ``hidden_size_list``, SGL's ``ssl_tau``), applied last.
@@ -13,8 +14,13 @@ does not import symcere_kit):
 ``DIR/NAME/NAME.{train,valid,test}.inter`` are the benchmark atomic files written by
 ``symcere_kit.data.export.export_recbole_atomic`` (tokens ``u<index>`` / ``i<index>``, empty
 validation file). The model trains for exactly ``--epochs`` epochs with no validation and no early
-stopping, then is evaluated once on the test file with full ranking (training items masked),
-top-10 Hit, NDCG and Recall. The last (and only) stdout line is one JSON object; progress and
+stopping, then is evaluated on the test file with full ranking (training items masked), top-10 Hit,
+NDCG and Recall. ``--test-modes`` adds RecBole's sampled modes (``uni<N>``, ``pop<N>``: its
+``NegSampleEvalDataLoader``, built by ``data_preparation`` as RecBole builds it), each evaluated once per
+``--eval-seeds`` seed (RecBole draws eval negatives from ``np.random`` at every pass; ``init_seed(seed)``
+before each pass); their rows go to ``protocols`` in the JSON, the top-level metrics stay the first
+mode's first pass. ``--model Pop`` counts training interactions (one epoch, no training negatives, as
+RecBole's TraditionalTrainer). The last (and only) stdout line is one JSON object; progress and
 warnings go to stderr. RecBole's log files, tensorboard events and any checkpoints live in a
 temporary working directory (removed at exit unless ``--work-dir`` is given).
 
@@ -28,12 +34,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 
 
 def _parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default="LightGCN", choices=["LightGCN", "NGCF", "NeuMF", "SGL"])
+    p.add_argument("--model", default="LightGCN", choices=["LightGCN", "NGCF", "NeuMF", "SGL", "Pop"])
     p.add_argument("--config", default="{}", help="JSON object of further RecBole settings")
     p.add_argument("--data-path", required=True, help="folder that holds the NAME/ dataset folder")
     p.add_argument("--dataset", required=True, help="dataset name (NAME)")
@@ -48,10 +55,16 @@ def _parse_args(argv=None):
     p.add_argument("--eval-batch-size", type=int, default=4096, help="RecBole's eval_batch_size (default as RecBole)")
     p.add_argument("--threads", type=int, default=2, help="torch/BLAS threads (default 2)")
     p.add_argument("--save-embeddings", default=None, help="write user/item embeddings (our indices) to this .npz")
+    p.add_argument("--test-modes", nargs="+", default=["full"], help="RecBole eval modes: full, uni<N>, pop<N>")
+    p.add_argument("--eval-seeds", nargs="+", type=int, default=None,
+                   help="seeds of the sampled modes' passes (default: --seed)")
     p.add_argument("--work-dir", default=None, help="keep RecBole's logs here instead of a removed temp dir")
     args = p.parse_args(argv)
     if args.epochs < 1:
         p.error("--epochs must be >= 1")
+    bad = [m for m in args.test_modes if not re.fullmatch(r"full|(uni|pop)[1-9][0-9]*", m)]
+    if bad:
+        p.error(f"--test-modes {bad}: each is full, uni<N> or pop<N> (RecBole's eval_args.mode)")
     if args.save_embeddings and args.model != "LightGCN":
         p.error("--save-embeddings is for LightGCN only (other models do not score by one dot product)")
     return args
@@ -68,8 +81,8 @@ os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 import contextlib  # noqa: E402
+import copy  # noqa: E402
 import logging  # noqa: E402
-import re  # noqa: E402
 from peak_memory import peak_rss_mb  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -190,6 +203,7 @@ def main(args) -> dict:
             "save_dataset": False,
             "save_dataloaders": False,
             "log_wandb": False,
+            **({"train_neg_sample_args": None} if args.model == "Pop" else {}),  # Pop counts positives only
             **json.loads(args.config),
         }
         # RecBole's Config also reads ``--key=value`` from sys.argv (with priority over config_dict);
@@ -210,6 +224,7 @@ def main(args) -> dict:
         t0 = time.perf_counter()
         dataset = create_dataset(config)
         logger.info(dataset)
+        pristine = copy.deepcopy(dataset)  # build() converts in place and cannot run twice: one copy per test mode
         train_data, valid_data, test_data = data_preparation(config, dataset)
         prep_s = time.perf_counter() - t0
         sizes = [len(d.dataset) for d in (train_data, valid_data, test_data)]
@@ -242,10 +257,24 @@ def main(args) -> dict:
         if len(epoch_times) != args.epochs:
             raise RuntimeError(f"trained {len(epoch_times)} epochs, expected {args.epochs}")
 
-        t0 = time.perf_counter()
-        result = trainer.evaluate(test_data, load_best_model=False, show_progress=False)
-        eval_s = time.perf_counter() - t0
-        logger.info(f"test result: {dict(result)}")
+        k = args.topk
+        protocols: dict[str, list[dict]] = {}
+        eval_s = None
+        for mode in args.test_modes:
+            # RecBole's own path to a sampled test loader: the mode in eval_args, its neg-sample args, data_preparation.
+            config["eval_args"]["mode"]["test"] = mode
+            config._set_eval_neg_sample_args("test")
+            test_data = data_preparation(config, copy.deepcopy(pristine))[2]
+            for seed in ([args.seed] if mode == "full" else (args.eval_seeds or [args.seed])):
+                init_seed(seed, config["reproducibility"])
+                t0 = time.perf_counter()
+                result = trainer.evaluate(test_data, load_best_model=False, show_progress=False)
+                eval_s = time.perf_counter() - t0 if eval_s is None else eval_s
+                logger.info(f"test result ({mode}, seed {seed}): {dict(result)}")
+                protocols.setdefault(mode, []).append(
+                    {"seed": seed, **{f"{m}@{k}": float(result[f"{r}@{k}"])
+                                      for m, r in (("hr", "hit"), ("ndcg", "ndcg"), ("recall", "recall"))}})
+        first = protocols[args.test_modes[0]][0]
 
         uid, iid = dataset.uid_field, dataset.iid_field
         if args.save_embeddings:
@@ -266,11 +295,9 @@ def main(args) -> dict:
             finally:
                 tmp.unlink(missing_ok=True)
 
-        k = args.topk
         return {
-            f"hr@{k}": float(result[f"hit@{k}"]),
-            f"ndcg@{k}": float(result[f"ndcg@{k}"]),
-            f"recall@{k}": float(result[f"recall@{k}"]),
+            **{key: first[key] for key in (f"hr@{k}", f"ndcg@{k}", f"recall@{k}")},
+            "protocols": protocols,
             "epoch_time_s": float(np.mean(epoch_times)),
             "epoch_time_median_s": float(np.median(epoch_times)),
             "train_time_s": train_s,
