@@ -13,7 +13,13 @@ Reported values are means over the evaluated users; cut-offs are de-duplicated a
 
 Other protocols (``symcere_kit.protocols``: sampled ``uni<N>`` / ``pop<N>``, RecBole's leaky mask) reuse
 this ranking with another mask: ``exclude`` (items ranked after every candidate; default the training
-items) or ``candidates`` (the only items ranked; every other item is excluded).
+items) or ``candidates`` (the only items ranked; every other item is excluded). Under a candidate set a
+test item's rank is the number of its user's candidates ahead of it in the order below, counted by
+comparing it with each of them: a sampled protocol then costs about n_test x (N + 1) comparisons per user
+on top of scoring, not an all-item top-K. Where those comparisons would outnumber the batch's scores (users
+with many test items), or top lists are asked for, the candidates are ranked in a compact ``[B, C]`` frame
+instead (C: the batch's longest candidate list); a top list then ends with -1 where it is longer than that
+user's candidates. Both give the same hits.
 
 Tie order (documented contract): items are ranked by score descending; equal scores are ranked by
 lower item index first. Excluded (training) items are never ranked before a candidate, not even one
@@ -36,6 +42,8 @@ from tqdm.auto import tqdm
 from .errors import EmptyDatasetError, LeakageError, SymcereError, TrainingError
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
+# A candidate set is ranked by pairwise comparisons while they number at most this many per batch score.
+PAIRS_PER_SCORE = 1.0
 
 
 @dataclass
@@ -160,7 +168,7 @@ def evaluate(
     tops: list[torch.Tensor] = []
     for start in tqdm(starts, desc="evaluate", unit="batch", disable=not progress):
         batch = users[start : start + batch_size]
-        cols, top = _evaluate_batch(score_fn, batch, exclude, test, ks, device, candidates)
+        cols, top = _evaluate_batch(score_fn, batch, exclude, test, ks, device, candidates, return_topk)
         columns.append(cols)
         if return_topk:
             tops.append(top.cpu())
@@ -205,10 +213,11 @@ def _check_split(train: sp.csr_matrix, test: sp.csr_matrix) -> None:
 def _check_candidates(candidates: sp.csr_matrix, test: sp.csr_matrix) -> None:
     if candidates.shape != test.shape:
         raise SymcereError(f"The candidate set must have the test matrix's shape {test.shape}, got {candidates.shape}.")
-    outside = test.astype(bool) > candidates.astype(bool)
-    if outside.nnz:
+    inside = test.multiply(candidates).nnz  # both canonical with explicit zeros dropped: nonzero = present
+    if inside != test.nnz:
+        outside = test.astype(bool) > candidates.astype(bool)
         row, col = outside.nonzero()
-        raise SymcereError(f"{outside.nnz} test interactions are not among the candidates, e.g. user {row[0]} item "
+        raise SymcereError(f"{test.nnz - inside} test interactions are not among the candidates, e.g. user {row[0]} item "
                            f"{col[0]}; a sampled candidate set holds every test item of its user.")
 
 
@@ -220,6 +229,43 @@ def _rows_mask(rows: sp.csr_matrix, device: torch.device) -> torch.Tensor:
     return mask
 
 
+def _candidate_frame(rows: sp.csr_matrix, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """``[B, C]`` item indices of each CSR row's candidates (ascending, so column order is the index tie
+    order; C the longest row) and the ``[B, C]`` bool mask of the padding after each shorter row."""
+    counts = np.diff(rows.indptr)
+    row_of = np.repeat(np.arange(rows.shape[0]), counts)
+    col = np.arange(rows.nnz) - np.repeat(rows.indptr[:-1], counts)
+    shape = (rows.shape[0], int(counts.max(initial=0)))
+    idx = torch.zeros(shape, dtype=torch.long)
+    idx[row_of, col] = torch.from_numpy(rows.indices).long()
+    pad = torch.ones(shape, dtype=torch.bool)
+    pad[row_of, col] = False
+    return idx.to(device), pad.to(device)
+
+
+def _candidate_ranks(scores: torch.Tensor, candidates: sp.csr_matrix, test: sp.csr_matrix) -> torch.Tensor | None:
+    """0-based rank of each test interaction (``test``'s CSR order) among its user's candidates, in the
+    documented order (score descending, lower index first), by comparing it with every candidate of its
+    user; None when those comparisons would outnumber the batch's scores (the frame is then cheaper)."""
+    c_counts, t_counts = np.diff(candidates.indptr), np.diff(test.indptr)
+    t_row = np.repeat(np.arange(len(t_counts)), t_counts)
+    per_test = c_counts[t_row]
+    n_pairs = int(per_test.sum())
+    if n_pairs > PAIRS_PER_SCORE * scores.numel():
+        return None
+    tid = np.repeat(np.arange(len(t_row)), per_test)
+    # each pair's slot in candidates.indices: its user's row start + its place in that row
+    cpos = np.arange(n_pairs) - np.repeat(np.cumsum(per_test) - per_test, per_test) + candidates.indptr[t_row][tid]
+    dev = scores.device
+    tid_t = torch.from_numpy(tid).to(dev)
+    c_item = torch.from_numpy(candidates.indices[cpos]).long().to(dev)
+    t_item = torch.from_numpy(test.indices).long().to(dev)
+    t_score = scores[torch.from_numpy(t_row).to(dev), t_item]
+    c_score = scores[torch.from_numpy(t_row[tid]).to(dev), c_item]
+    ahead = (c_score > t_score[tid_t]) | ((c_score == t_score[tid_t]) & (c_item < t_item[tid_t]))
+    return torch.zeros(len(t_row), dtype=torch.long, device=dev).index_add_(0, tid_t, ahead.long())
+
+
 def _evaluate_batch(
     score_fn: ScoreFn,
     users: np.ndarray,
@@ -228,7 +274,8 @@ def _evaluate_batch(
     ks: list[int],
     device: str | torch.device,
     candidates: sp.csr_matrix | None = None,
-) -> tuple[dict[str, np.ndarray], torch.Tensor]:
+    need_top: bool = False,
+) -> tuple[dict[str, np.ndarray], torch.Tensor | None]:
     with torch.no_grad():
         scores = score_fn(torch.from_numpy(users).long().to(device))
     if tuple(scores.shape) != (len(users), exclude.shape[1]):
@@ -236,13 +283,25 @@ def _evaluate_batch(
             f"score_fn returned shape {tuple(scores.shape)} for {len(users)} users, expected "
             f"({len(users)}, {exclude.shape[1]}), one score per item."
         )
-    if candidates is None:
-        mask = _rows_mask(exclude[users], scores.device)
-    else:
-        mask = ~_rows_mask(candidates[users], scores.device)
-    top = topk_items(scores, max(ks), mask)
     test_rows = test[users]
-    hits = _rows_mask(test_rows, scores.device).gather(1, top).cpu().numpy()
+    ranks = None
+    if candidates is not None and not need_top:
+        _check_no_nan(scores)
+        ranks = _candidate_ranks(scores, candidates[users], test_rows)
+    if ranks is not None:
+        width = min(max(ks), scores.shape[1])
+        t_row = torch.from_numpy(np.repeat(np.arange(len(users)), np.diff(test_rows.indptr))).to(scores.device)
+        hits_t = torch.zeros(len(users), width, dtype=torch.bool, device=scores.device)
+        hits_t[t_row[ranks < width], ranks[ranks < width]] = True
+        hits, top = hits_t.cpu().numpy(), None
+    else:
+        if candidates is None:
+            top = topk_items(scores, max(ks), _rows_mask(exclude[users], scores.device))
+        else:  # rank inside the candidate frame; padding ranks last and maps to -1
+            idx, pad = _candidate_frame(candidates[users], scores.device)
+            at = topk_items(scores.gather(1, idx), max(ks), pad)
+            top = idx.gather(1, at).masked_fill_(pad.gather(1, at), -1)
+        hits = (_rows_mask(test_rows, scores.device).gather(1, top.clamp(min=0)) & (top >= 0)).cpu().numpy()
     n_test = np.diff(test_rows.indptr).astype(np.int64)
     return {"user": users.astype(np.int64), "n_test": n_test, **_metrics(hits, n_test, ks)}, top
 

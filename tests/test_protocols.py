@@ -11,6 +11,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+import symcere_kit.evaluate as evaluate_module
 from symcere_kit.errors import SymcereError
 from symcere_kit.evaluate import evaluate
 from symcere_kit.protocols import (LeakyProtocolWarning, candidate_counts, chance_table, evaluate_protocol,
@@ -41,17 +42,38 @@ def _brute(scores: np.ndarray, candidates: sp.csr_matrix, test: sp.csr_matrix, k
     return {f"hr@{k}": float(np.mean(hr)), f"ndcg@{k}": float(np.mean(ndcg))}
 
 
+@pytest.mark.parametrize("path", [0.0, math.inf], ids=["frame", "pairwise"])
 @pytest.mark.parametrize("name", ["uni5", "pop5", "uni100", "pop20"])
 @pytest.mark.parametrize("k", [1, 10])
-def test_sampled_metrics_match_brute_force(name, k):
+def test_sampled_metrics_match_brute_force(name, k, path, monkeypatch):
+    monkeypatch.setattr(evaluate_module, "PAIRS_PER_SCORE", path)  # each way of ranking a candidate set
     train, test = _split()
     scores = np.round(np.random.default_rng(1).normal(size=train.shape), 1)  # rounded: many ties
+    scores[2, :7] = -np.inf  # a tie at -inf among candidates too
     cands = sample_candidates(train, test, name, seed=3)
     got = evaluate_protocol(lambda u: torch.from_numpy(scores[u.numpy()]), train, test, name, ks=(k,),
                             candidates=cands, progress=False)
     want = _brute(scores, cands, test, k)
     assert got.metrics[f"hr@{k}"] == pytest.approx(want[f"hr@{k}"], abs=1e-12)
     assert got.metrics[f"ndcg@{k}"] == pytest.approx(want[f"ndcg@{k}"], abs=1e-12)
+
+
+def test_both_ways_of_ranking_candidates_give_the_same_bits_at_every_batch_size(monkeypatch):
+    train, test = _split(n_users=70, n_items=50, test_share=0.2)  # users with many test items: mixed batches
+    scores = torch.from_numpy(np.random.default_rng(4).integers(0, 4, size=train.shape)).float()  # ties everywhere
+    cands = sample_candidates(train, test, "uni10", seed=5)
+    runs = {}
+    for ratio in (0.0, 0.5, math.inf):
+        monkeypatch.setattr(evaluate_module, "PAIRS_PER_SCORE", ratio)
+        for batch in (1, 7, 70):
+            runs[ratio, batch] = evaluate(lambda u: scores[u], train, test, (1, 5, 20), batch_size=batch,
+                                          candidates=cands, progress=False).per_user
+    first = next(iter(runs.values()))
+    for frame in runs.values():
+        assert frame.equals(first)
+    top = evaluate(lambda u: scores[u], train, test, (5,), candidates=cands, progress=False, return_topk=True).topk
+    outside = [(u, i) for u, row in zip(first["user"], top.numpy()) for i in row if i >= 0 and not cands[u, i]]
+    assert not outside  # a top list holds candidates only, then -1
 
 
 @pytest.mark.parametrize("name", ["uni3", "pop3"])
