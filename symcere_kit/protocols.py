@@ -160,20 +160,20 @@ def sample_candidates(train: sp.spmatrix, test: sp.spmatrix, protocol: Protocol 
     _check_room(used, weights, draws_per_user > 0, protocol)
     users = np.repeat(np.arange(n_users, dtype=np.int64), draws_per_user)
     rng = np.random.Generator(np.random.PCG64(seed))
-    cdf = np.cumsum(weights)
-    items = _draw(rng, cdf, len(users))
-    used_keys = _keys(used)
-    todo = np.flatnonzero(np.isin(users * n_items + items, used_keys, assume_unique=False))
+    cdf = None if protocol.distribution == "uniform" else np.cumsum(weights)
+    items = _draw(rng, cdf, len(users), n_items)
+    used_keys = _keys(used)  # ascending: rows in order, each row's indices sorted
+    todo = np.flatnonzero(_in_sorted(used_keys, users * n_items + items))
     for _ in range(MAX_REDRAW_ROUNDS):
         if not todo.size:
             break
-        items[todo] = _draw(rng, cdf, todo.size)
-        todo = todo[np.isin(users[todo] * n_items + items[todo], used_keys)]
+        items[todo] = _draw(rng, cdf, todo.size, n_items)
+        todo = todo[_in_sorted(used_keys, users[todo] * n_items + items[todo])]
     for u in np.unique(users[todo]):  # rare: a user with little left to draw from
         at = todo[users[todo] == u]
         allowed = weights.copy()
         allowed[used.indices[used.indptr[u]:used.indptr[u + 1]]] = 0.0
-        items[at] = _draw(rng, np.cumsum(allowed), at.size)
+        items[at] = _draw(rng, np.cumsum(allowed), at.size, n_items)
     negatives = sp.csr_matrix((np.ones(len(users), dtype=np.float32), (users, items)), shape=test.shape)
     return _binary(negatives + _binary(test))
 
@@ -191,9 +191,21 @@ def _keys(m: sp.csr_matrix) -> np.ndarray:
     return rows * m.shape[1] + m.indices.astype(np.int64)
 
 
-def _draw(rng: np.random.Generator, cdf: np.ndarray, size: int) -> np.ndarray:
-    """``size`` items drawn with probability proportional to the weights whose running sum is ``cdf``."""
-    return np.searchsorted(cdf, rng.random(size) * cdf[-1], side="right").clip(max=len(cdf) - 1)
+def _draw(rng: np.random.Generator, cdf: np.ndarray | None, size: int, n_items: int) -> np.ndarray:
+    """``size`` items drawn with probability proportional to the weights whose running sum is ``cdf``; None:
+    uniform, floor(u * n), which is what the search in ``cdf = 1, 2, ..., n`` returns, without the search."""
+    u = rng.random(size)
+    if cdf is None:
+        return np.floor(u * n_items).astype(np.int64).clip(max=n_items - 1)
+    return np.searchsorted(cdf, u * cdf[-1], side="right").clip(max=len(cdf) - 1)
+
+
+def _in_sorted(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """``np.isin(query, keys)`` for ascending unique ``keys``, by binary search (no sort of the query)."""
+    if not keys.size:
+        return np.zeros(query.shape, dtype=bool)
+    at = np.searchsorted(keys, query).clip(max=keys.size - 1)
+    return keys[at] == query
 
 
 def _check_room(used: sp.csr_matrix, weights: np.ndarray, needs: np.ndarray, protocol: Protocol) -> None:
