@@ -241,6 +241,17 @@ def test_repeats_reading_keeps_pairs_and_ranks_with_recbole_mask(tmp_path, monke
     assert leaky.test_csr[u0, item0] == 1 and leaky.train_csr[u0, item0] == 1  # the pair on both sides
     assert leaky.rank_exclude[u0, item0] == 0  # ... and rankable, RecBole's way
     assert leaky.train_csr.max() == 1  # a repeated pair counts once in the graph
+    # re-scoring a repeats run under full keeps its own mask (the plain training mask refuses the pair)
+    from symcere_kit.errors import LeakageError
+    from symcere_kit.runs.rescore import own_mask
+
+    score = lambda u: torch.zeros(len(u), leaky.n_items)  # noqa: E731
+    with pytest.raises(LeakageError):
+        evaluate_protocol(score, leaky.train_csr, leaky.test_csr, "full", progress=False)
+    got = evaluate_protocol(score, leaky.train_csr, leaky.test_csr, "full", progress=False, **own_mask(leaky, "full"))
+    want = evaluate(score, leaky.train_csr, leaky.test_csr, exclude=leaky.rank_exclude, progress=False)
+    assert got.metrics == want.metrics
+    assert own_mask(leaky, "uni100") == {} and own_mask(honest, "full") == {}
 
 
 def test_unknown_reading_is_refused():

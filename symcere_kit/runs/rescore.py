@@ -60,13 +60,22 @@ def rescore(directories: Iterable[str | Path], protocols: Iterable[str], root: s
                     candidates[ckey] = sample_candidates(ds.train_csr, ds.test_csr, p, seed, ds.item_degree)
                 cands = candidates[ckey]
             result = evaluate_protocol(run.model.score, ds.train_csr, ds.test_csr, p, ks=loop.eval_ks,
-                                       candidates=cands, batch_size=loop.eval_batch_size, progress=False)
+                                       candidates=cands, batch_size=loop.eval_batch_size, progress=False,
+                                       **own_mask(ds, p))
             rows += [{"dataset": record["dataset"], "variant": record.get("variant"), "label": run.label,
                       "seed": record.get("seed"), "run": str(directory.relative_to(root) if directory.is_relative_to(root)
                                                              else directory),
                       "protocol": p.name, "sample_seed": seed if p.kind == "sampled" else None,
                       "metric": m, "value": v} for m, v in result.metrics.items()]
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def own_mask(dataset, protocol) -> dict:
+    """``evaluate`` keywords that keep a dataset's own all-ranking mask: a ``NAME@repeats`` run was scored with
+    ``train - test`` (``ReviewDataset.rank_exclude``), so ``full`` re-scores it with that mask too (the plain
+    training mask would refuse its repeated pairs); nothing for honest data or sampled protocols."""
+    exclude = dataset.rank_exclude
+    return {"exclude": exclude} if exclude is not None and parse_protocol(protocol).kind == "full" else {}
 
 
 def check_full(rescored: pd.DataFrame, root: str | Path) -> pd.DataFrame:
