@@ -107,6 +107,15 @@ def describe_lime(summary: pd.DataFrame, n_reviews: int, mean_r2: float) -> str:
     return "\n".join(lines)
 
 
+def _gap_test(p: float, seeds: int) -> str:
+    """How a standing row's paired t-test reads: its p, or why there is none (one seed; or a protocol that gives
+    every seed the same gap as ``full``, e.g. a reading that leaves the data unchanged)."""
+    if pd.notna(p):
+        verdict = "changes" if p < 0.05 else "does not significantly change"
+        return f"paired t over {seeds} seeds, p {p:.2g}: the protocol {verdict} that gap at 5%"
+    return f"{seeds} seed: no test" if seeds < 2 else f"the same gap as under full in each of {seeds} seeds: nothing to test"
+
+
 def describe_protocols(tidy: pd.DataFrame, chance: pd.DataFrame, kendall: pd.DataFrame, standing: pd.DataFrame,
                        paper: pd.DataFrame, ratios: pd.DataFrame, repeats: pd.DataFrame, test_epoch: pd.DataFrame,
                        footing: str) -> str:
@@ -137,9 +146,7 @@ def describe_protocols(tidy: pd.DataFrame, chance: pd.DataFrame, kendall: pd.Dat
         lines.append(f"- {r.dataset}, {r.protocol}: Kendall's tau of the {r.models} models' NDCG@10 order against "
                      f"full {r.tau:+.2f} (p {r.p:.2g}).")
     for r in standing[standing["protocol"] != "full"].itertuples(index=False):
-        test = (f"paired t over {r.seeds} seeds, p {r.p:.2g}: the protocol "
-                + ("changes" if r.p < 0.05 else "does not significantly change") + " that gap at 5%"
-                if pd.notna(r.p) else f"{r.seeds} seed: no test")
+        test = _gap_test(r.p, r.seeds)
         lines.append(f"- {r.dataset}, {r.protocol}: SymCERE ranks {r.symcere_rank} of {r.models}; {r.symcere} vs "
                      f"{r.baseline} NDCG@10 gap {r.gap_full_pct:+.1f}% under full, {r.gap_pct:+.1f}% here ({test}).")
     for r in repeats.itertuples(index=False):

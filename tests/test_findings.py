@@ -40,3 +40,12 @@ def test_batch_of_users_draws_same_user_false_negatives():
     same_user = batch["user"][:, None] == batch["user"][None, :]
     assert drop[same_user & ~torch.eye(12, dtype=torch.bool)].all()  # every same-user pair trained: dropped
     assert ds.is_train_pair(batch["user"], batch["pos"]).all()
+
+
+def test_a_protocol_that_leaves_every_gap_unchanged_is_not_called_untested_for_lack_of_seeds():
+    from symcere_kit.findings import _gap_test
+
+    assert _gap_test(float("nan"), 1) == "1 seed: no test"
+    assert "same gap as under full in each of 5 seeds" in _gap_test(float("nan"), 5)
+    assert _gap_test(0.01, 5).endswith("changes that gap at 5%")
+    assert "does not significantly change" in _gap_test(0.2, 5)

@@ -170,5 +170,5 @@ def plot_protocols(summary: pd.DataFrame, chance: pd.DataFrame, metric: str = "h
     ax.set_xticks(np.arange(len(labels) + 1), labels + ["random ranker\n(exact)"], rotation=35, ha="right")
     ax.set_ylabel(metric.upper().replace("@", "@"))
     ax.set_title(title or f"{metric.upper()} under each protocol (mean ± std over seeds)")
-    ax.legend(title="protocol", fontsize=8, ncols=min(len(protocols), 3))
+    ax.legend(title="protocol", fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # off the bars
     return fig
