@@ -5,7 +5,8 @@ and, with --recbole-python, RecBole 1.2.1's own ``uni100``/``pop100`` beside our
                                          [--recbole-python .venv-recbole/bin/python] [--seeds 0 1 2 3 4]
 
 Timing: every finished run under ``--root`` is loaded once (not timed) and scored under ``full`` and each
-sampled protocol, in an order that alternates run by run; a sampled protocol's time includes drawing its
+sampled protocol, in an order that alternates run by run, each evaluation timed ``--repeats`` times (the fastest
+kept, as ``timeit`` does); a sampled protocol's time includes drawing its
 candidates (once per dataset and seed, shared by that seed's runs, as ``symcere evaluate`` does). The
 reference is ``full`` on the same runs in the same process; ``full`` re-scored is also checked against the
 metrics each run stored.
@@ -44,14 +45,14 @@ from symcere_kit.data.dataset import load_dataset
 from symcere_kit.data.export import export_recbole_atomic
 from symcere_kit.models.mostpop import MostPop
 from symcere_kit.protocols import evaluate_protocol, sample_candidates
-from symcere_kit.runs.rescore import stored_runs
+from symcere_kit.runs.rescore import own_mask, stored_runs
 from symcere_kit.runs.store import load_run, read_record
 
 HERE = Path(__file__).resolve().parent
 DATASETS = ("amazon2014_musical_instruments", "amazon2018_gift_cards_5")
 
 
-def timing(root: Path, protocols: list[str]) -> None:
+def timing(root: Path, protocols: list[str], repeats: int = 5) -> None:
     runs = stored_runs(root)
     if not runs:
         print(f"no finished runs under {root}; train some first (symcere grid) or pass --root")
@@ -79,16 +80,20 @@ def timing(root: Path, protocols: list[str]) -> None:
                     candidates[ckey] = sample_candidates(ds.train_csr, ds.test_csr, name, loop.seed, ds.item_degree)
                     draws[name] += time.perf_counter() - t0
                 cands = candidates[ckey]
-            t0 = time.perf_counter()
-            result = evaluate_protocol(run.model.score, ds.train_csr, ds.test_csr, name, ks=loop.eval_ks,
-                                       candidates=cands, batch_size=loop.eval_batch_size, progress=False)
-            seconds[name] += time.perf_counter() - t0
+            best = float("inf")
+            for _ in range(repeats):  # the fastest of a few: one run's evaluation takes tens of milliseconds
+                t0 = time.perf_counter()
+                result = evaluate_protocol(run.model.score, ds.train_csr, ds.test_csr, name, ks=loop.eval_ks,
+                                           candidates=cands, batch_size=loop.eval_batch_size, progress=False,
+                                           **own_mask(ds, name))
+                best = min(best, time.perf_counter() - t0)
+            seconds[name] += best
             if name == "full":
                 stored = record["metrics"]
                 total += len(result.metrics)
                 equal += sum(stored.get(m) == v for m, v in result.metrics.items())
-    print(f"\nRe-scoring {len(runs)} stored runs under {root} ({torch.get_num_threads()} torch threads; loading "
-          f"them took {load_s:.1f} s, not counted)\n")
+    print(f"\nRe-scoring {len(runs)} stored runs under {root} ({torch.get_num_threads()} torch threads; each "
+          f"evaluation the fastest of {repeats}; loading the runs took {load_s:.1f} s, not counted)\n")
     print("| protocol | runs | scoring (s) | drawing candidates (s) | total (s) | ms per run | total / full |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     ref = seconds["full"] + draws["full"]
@@ -97,6 +102,38 @@ def timing(root: Path, protocols: list[str]) -> None:
         print(f"| {name} | {len(runs)} | {seconds[name]:.2f} | {draws[name]:.2f} | {tot:.2f} | "
               f"{1000 * tot / len(runs):.1f} | {tot / ref:.2f}x |")
     print(f"\nfull re-scored = stored: {equal} of {total} metric values bit for bit")
+
+
+def synthetic(protocols: list[str], n_users: int = 5000, n_items: int = 10000, repeats: int = 5) -> None:
+    """The same comparison on a catalogue of the paper's size (random 64-d embeddings, 20 training and 2 test items
+    per user): the share of the time that ranking takes grows with the catalogue."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    picks = np.stack([rng.choice(n_items, 22, replace=False) for _ in range(n_users)])
+    rows = np.repeat(np.arange(n_users), 20)
+    train = sp.csr_matrix((np.ones(rows.size, np.float32), (rows, picks[:, 2:].ravel())), shape=(n_users, n_items))
+    rows = np.repeat(np.arange(n_users), 2)
+    test = sp.csr_matrix((np.ones(rows.size, np.float32), (rows, picks[:, :2].ravel())), shape=(n_users, n_items))
+    user, item = torch.randn(n_users, 64), torch.randn(n_items, 64)
+    rows_out = []
+    for name in ["full", *protocols]:
+        draw, cands = 0.0, None
+        if name != "full":
+            t0 = time.perf_counter()
+            cands = sample_candidates(train, test, name, 0)
+            draw = time.perf_counter() - t0
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            evaluate_protocol(lambda u: user[u] @ item.T, train, test, name, candidates=cands, progress=False)
+            best = min(best, time.perf_counter() - t0)
+        rows_out.append((name, best, draw))
+    print(f"\nA paper-sized catalogue: {n_users:,} random users x {n_items:,} items, 64-d dot products, 2 test items "
+          f"per user (scoring: fastest of {repeats}; drawing: once, shared by every run of a dataset and seed)\n")
+    print("| protocol | scoring (s) | scoring / full | drawing candidates (s) |\n|---|---:|---:|---:|")
+    for name, t, draw in rows_out:
+        print(f"| {name} | {t:.3f} | {t / rows_out[0][1]:.2f}x | {draw:.3f} |")
 
 
 def _recbole(python: str, data: str, name: str, model: str, seeds: list[int], extra: list[str]) -> dict:
@@ -175,11 +212,13 @@ def main() -> None:
     p.add_argument("--recbole-python", default=None, help="python of RecBole's own venv: adds the cross-check")
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), help="datasets of the cross-check")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4], help="sampling seeds of the cross-check")
+    p.add_argument("--repeats", type=int, default=5, help="time each evaluation this many times, keep the fastest")
     p.add_argument("--skip-timing", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     if not args.skip_timing:
-        timing(Path(args.root), args.protocols)
+        timing(Path(args.root), args.protocols, args.repeats)
+        synthetic(args.protocols, repeats=args.repeats)
     if args.recbole_python:
         cross_check(args.recbole_python, args.datasets, args.seeds)
 
