@@ -154,7 +154,7 @@ def evaluate(
     if exclude is not None and candidates is not None:
         raise SymcereError("Give evaluate() an exclude mask or a candidate set, not both.")
     exclude = train if exclude is None else _as_csr(exclude, "exclude")
-    _check_split(exclude, test)
+    _check_split(exclude, test, overlap=candidates is None)  # a candidate set is the mask then (checked below)
     if candidates is not None:
         candidates = _as_csr(candidates, "candidates")
         _check_candidates(candidates, test)
@@ -195,12 +195,14 @@ def _as_csr(m: sp.spmatrix, name: str) -> sp.csr_matrix:
     return m
 
 
-def _check_split(train: sp.csr_matrix, test: sp.csr_matrix) -> None:
+def _check_split(train: sp.csr_matrix, test: sp.csr_matrix, overlap: bool = True) -> None:
     if train.shape != test.shape:
         raise SymcereError(
             f"Train and test matrices must share one (n_users, n_items) shape, got {train.shape} "
             f"and {test.shape}; build both from the same user and item index."
         )
+    if not overlap:
+        return
     overlap = train.astype(bool).multiply(test.astype(bool)).tocoo()
     if overlap.nnz:
         raise LeakageError(

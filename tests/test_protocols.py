@@ -252,6 +252,9 @@ def test_repeats_reading_keeps_pairs_and_ranks_with_recbole_mask(tmp_path, monke
     want = evaluate(score, leaky.train_csr, leaky.test_csr, exclude=leaky.rank_exclude, progress=False)
     assert got.metrics == want.metrics
     assert own_mask(leaky, "uni100") == {} and own_mask(honest, "full") == {}
+    # a sampled protocol ranks the candidates (every test item among them), whatever training holds
+    sampled = evaluate_protocol(score, leaky.train_csr, leaky.test_csr, "uni3", progress=False)
+    assert sampled.n_users == int((leaky.test_csr.getnnz(axis=1) > 0).sum())
 
 
 def test_unknown_reading_is_refused():
