@@ -14,7 +14,7 @@ from ..protocols import chance_table, parse_protocol
 from .variants import VARIANTS
 from .grid import Grid, study_grid
 from .rescore import check_full, rescore, write_rescored
-from .test_epoch import run_curves, test_epoch_table
+from .test_epoch import METRICS as CURVE_METRICS, run_curves, test_epoch_table
 
 ROWS = ["dataset", "variant", "label", "seed", "protocol", "metric", "value"]
 
@@ -85,11 +85,11 @@ def test_epoch_rows(table: pd.DataFrame) -> pd.DataFrame:
     """``runs.test_epoch.test_epoch_table`` as rows of protocol ``test-epoch`` (the test-selected values)."""
     rows = []
     for r in table.to_dict("records"):
-        for m in ('hr@10', 'ndcg@10'):
+        for m in CURVE_METRICS:
             rows.append({"dataset": r["dataset"], "variant": r["variant"],
                          "label": VARIANTS[r["variant"]].label if r["variant"] in VARIANTS else r["variant"],
                          "seed": r["seed"], "protocol": "test-epoch", "metric": m, "value": r[f"{m}_test_selected"]})
-    return pd.DataFrame(rows, columns=["dataset", "variant", "label", "seed", "protocol", "metric", "value"])
+    return pd.DataFrame(rows, columns=ROWS)
 
 
 def export_protocol_tables(tables: dict[str, pd.DataFrame], folder: str | Path) -> list[Path]:
