@@ -21,7 +21,6 @@ from .paper_table2 import paper_means
 from .runs.variants import GROUPS, VARIANTS
 
 MODEL_ORDER = ["mostpop", *GROUPS["table2"]]
-METRICS = ("hr@10", "ndcg@10")
 
 
 def _order(variants) -> list[str]:
