@@ -39,9 +39,10 @@ docs: venv
 	$(if $(filter skip,$(SYMCERE_DOCS_NOTEBOOKS)),,$(VENV)/bin/symcere reproduce --quick)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir build/site
 
-# make reproduce [QUICK=1] [PARAMS="SEEDS=[0,1,2] TEXT_MODE=lora-top"]  (notebook parameters, YAML values)
+# make reproduce [QUICK=1] [PARAMS="SEEDS=[0,1,2] TEXT_MODE=lora-top"] [CELL_TIMEOUT=SECONDS]  (notebook parameters,
+# YAML values; the per-cell limit defaults to symcere reproduce --help's)
 reproduce: venv
-	$(VENV)/bin/symcere reproduce $(if $(QUICK),--quick,) $(foreach p,$(PARAMS),--param '$(p)')
+	$(VENV)/bin/symcere reproduce $(if $(QUICK),--quick,) $(if $(CELL_TIMEOUT),--cell-timeout $(CELL_TIMEOUT),) $(foreach p,$(PARAMS),--param '$(p)')
 
 # Re-derive configs/tuned/: every variant of GROUPS["tuning"] on both shared datasets, each study topped up to
 # the equal budget (20 finished trials; resumes a cut run). Delete results/tuning/studies.db to start afresh.

@@ -199,9 +199,11 @@ def cmd_reproduce(args) -> None:
     from .paths import executed_notebooks_dir, figures_dir, results_dir
     from .reproduce import run_all
 
-    report = run_all(args.quick, args.force, args.only, args.param, progress=not args.quiet)
+    report = run_all(args.quick, args.force, args.only, args.param, progress=not args.quiet,
+                     cell_timeout_s=args.cell_timeout)
     for row in report:
-        print(f"{row['notebook']:<40} {row['status']:<12} {row.get('seconds', '')}")
+        retried = f"  ({row['retries']} retry)" if row.get("retries") else ""
+        print(f"{row['notebook']:<40} {row['status']:<12} {row.get('seconds', '')}{retried}")
     print(f"executed notebooks: {executed_notebooks_dir(args.quick)}; tables: {results_dir(args.quick)}; "
           f"figures: {figures_dir(args.quick)}")
 
@@ -339,6 +341,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
                    help="override a notebook parameter, VALUE in YAML: DATASETS=[amazon2023_health_and_household] "
                         "SEEDS=[0,1,2] TEXT_MODEL=hyp1231/blair-roberta-base (repeatable)")
+    from .reproduce import CELL_TIMEOUT
+
+    p.add_argument("--cell-timeout", type=int, metavar="SECONDS",
+                   help=f"limit per notebook cell (default {CELL_TIMEOUT['quick']} with --quick, {CELL_TIMEOUT['full']} "
+                        "otherwise); a cell over it, or a dead kernel, gets one retry with a fresh kernel, then the "
+                        "run stops naming the notebook, the cell and the executed copy")
     p.set_defaults(func=cmd_reproduce)
     return parser
 

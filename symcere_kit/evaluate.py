@@ -37,8 +37,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
-from tqdm.auto import tqdm
-
+from .progress import progress_bar
 from .errors import EmptyDatasetError, LeakageError, SymcereError, TrainingError
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
@@ -166,7 +165,7 @@ def evaluate(
     starts = range(0, users.size, batch_size)
     columns: list[dict[str, np.ndarray]] = []
     tops: list[torch.Tensor] = []
-    for start in tqdm(starts, desc="evaluate", unit="batch", disable=not progress):
+    for start in progress_bar(starts, desc="evaluate", unit="batch", enabled=progress):
         batch = users[start : start + batch_size]
         cols, top = _evaluate_batch(score_fn, batch, exclude, test, ks, device, candidates, return_topk)
         columns.append(cols)

@@ -8,13 +8,16 @@ is skipped (state in build/notebooks/done.json), and the runs it trained live in
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import SymcereError
 from .paths import executed_notebooks_dir, project_root
 from .io import sha256_file, stable_hash, write_json_atomic
+from .progress import HEADLESS_ENV, progress_bar
 
 
 class ParameterError(SymcereError):
@@ -51,14 +54,94 @@ def parse_params(pairs: list[str], books: list[Path]) -> dict:
     return params
 
 
+# Per-cell limits (seconds). QUICK cells take under a minute here; a full run's longest cells train a grid
+# (notebook 03 from an empty store: ~40 min on 2 cores) or the test-epoch curves (notebook 09: ~60 min).
+CELL_TIMEOUT = {"quick": 600, "full": 4 * 3600}
+
+
+def cell_timeout(quick: bool) -> int:
+    """The default per-cell limit, in seconds, for a QUICK or a full run (:data:`CELL_TIMEOUT`)."""
+    return CELL_TIMEOUT["quick" if quick else "full"]
+
+
+@contextmanager
+def _headless_kernels():
+    """Kernels started inside inherit ``$SYMCERE_HEADLESS=1``: no progress bars, widgets static only."""
+    saved = os.environ.get(HEADLESS_ENV)
+    os.environ[HEADLESS_ENV] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(HEADLESS_ENV, None)
+        else:
+            os.environ[HEADLESS_ENV] = saved
+
+
+def _stuck_cell(copy: Path) -> str:
+    """'cell N (first line of its source)' for the last cell the executor started in ``copy``."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(copy, as_version=4)
+    except (OSError, ValueError):
+        return "an unknown cell (no executed copy was written)"
+    started = [(i, c) for i, c in enumerate(nb.cells) if c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    if not started:
+        return "no cell (the kernel did not start)"
+    i, cell = started[-1]
+    first = next((line for line in cell.source.splitlines() if line.strip()), "")
+    return f"cell {i + 1} of {len(nb.cells)} (execution count {cell.get('execution_count')}; {first[:80]!r})"
+
+
+def _execute(nb: Path, copy: Path, values: dict, root: Path, timeout: int, retries: int) -> int:
+    """Run ``nb`` into ``copy``; a cell over ``timeout`` s or a dead kernel is retried ``retries`` times
+    with a fresh kernel, then raises :class:`NotebookFailed`. Returns the number of retries used."""
+    import papermill as pm
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    for attempt in range(retries + 1):
+        try:
+            with _headless_kernels():
+                pm.execute_notebook(str(nb), str(copy), parameters=values, cwd=str(root), kernel_name="python3",
+                                    progress_bar=False, execution_timeout=timeout,
+                                    # kernel log lines (a TCP-port warning, an interrupt at shutdown) would break
+                                    # the progress bar; errors in cells still raise
+                                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+            return attempt
+        except pm.PapermillExecutionError as exc:
+            raise NotebookFailed(
+                f"{nb.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
+                f"The executed copy with the traceback: {copy}. Notebooks before it are done; "
+                f"the same command resumes here.") from None
+        except (CellTimeoutError, DeadKernelError) as exc:
+            what = (f"ran past its {timeout} s limit" if isinstance(exc, CellTimeoutError)
+                    else "lost its kernel (it died or stopped answering)")
+            where = _stuck_cell(copy)
+            if attempt < retries:
+                print(f"{nb.name}: {where} {what}; running the notebook again with a fresh kernel "
+                      f"(retry {attempt + 1} of {retries})", file=sys.stderr)
+                continue
+            raise NotebookFailed(
+                f"{nb.name}: {where} {what}, {retries + 1} time(s).\nThe executed copy up to that cell: {copy}. "
+                f"A cell that needs longer: --cell-timeout SECONDS (now {timeout}). Notebooks before it are done; "
+                f"the same command resumes here.") from None
+    raise AssertionError("unreachable")
+
+
 def run_all(quick: bool = False, force: bool = False, only: list[str] | None = None,
             params: list[str] | None = None, root: Path | None = None, out_dir: Path | None = None,
-            progress: bool = True) -> list[dict]:
-    import papermill as pm
-    from tqdm.auto import tqdm
+            progress: bool = True, cell_timeout_s: int | None = None, retries: int = 1) -> list[dict]:
+    """Execute the notebooks in order (``only``: name prefixes), skipping those unchanged since their last
+    successful run unless ``force``; returns one dict per notebook (notebook, status, seconds, retries).
 
+    Every cell runs under a limit of ``cell_timeout_s`` seconds (None: :func:`cell_timeout`); a cell over
+    it, or a kernel that dies, costs a fresh kernel and one more try (``retries``), then
+    :class:`NotebookFailed` names the notebook, the cell and the executed copy. Kernels run headless
+    (:mod:`symcere_kit.progress`). Raises :class:`ParameterError` for an undeclared ``params`` name."""
     root = Path(root or project_root())
     out_dir = Path(out_dir or executed_notebooks_dir(quick, root))
+    timeout = int(cell_timeout_s or cell_timeout(quick))
     books = notebooks(root)
     todo = [nb for nb in books if not only or any(nb.name.startswith(o) for o in only)]
     values = {"QUICK": False, **parse_params(params or [], books)}
@@ -68,25 +151,17 @@ def run_all(quick: bool = False, force: bool = False, only: list[str] | None = N
     state_file = out_dir / "done.json"
     state = json.loads(state_file.read_text()) if state_file.is_file() else {}
     report = []
-    for nb in tqdm(todo, desc="notebooks", unit="nb", disable=not progress):
+    for nb in progress_bar(todo, desc="notebooks", unit="nb", enabled=progress):
         key = stable_hash({"nb": sha256_file(nb), "params": values})
         if not force and state.get(nb.name) == key:
             report.append({"notebook": nb.name, "status": "up to date"})
             continue
         start = time.perf_counter()
-        try:
-            pm.execute_notebook(str(nb), str(out_dir / nb.name), parameters=values, cwd=str(root),
-                                kernel_name="python3", progress_bar=False,
-                                # kernel log lines (a TCP-port warning, an interrupt at shutdown) would break the progress bar; errors in cells still raise
-                                extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
-        except pm.PapermillExecutionError as exc:
-            raise NotebookFailed(
-                f"{nb.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
-                f"The executed copy with the traceback: {out_dir / nb.name}. Notebooks before it are done; "
-                f"the same command resumes here.") from None
+        used = _execute(nb, out_dir / nb.name, values, root, timeout, retries)
         state[nb.name] = key
         write_json_atomic(state_file, state)
-        report.append({"notebook": nb.name, "status": "ran", "seconds": round(time.perf_counter() - start, 1)})
+        report.append({"notebook": nb.name, "status": "ran", "seconds": round(time.perf_counter() - start, 1),
+                       "retries": used})
     return report
 
 

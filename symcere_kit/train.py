@@ -11,9 +11,8 @@ from typing import Callable
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
-
 from .config import RunConfig
+from .progress import progress_bar
 from .data.dataset import ReviewDataset
 from .errors import SymcereError, TrainingError
 from .io import atomic_path
@@ -73,8 +72,8 @@ class Trainer:
         may return True to stop early; with ``checkpoint`` the state is saved after every epoch."""
         if not self.model.trainable:
             return self.history
-        bar = tqdm(range(len(self.history) + 1, self.loop.epochs + 1), desc=f"{self.name} epochs",
-                   disable=not self.progress, unit="epoch")
+        bar = progress_bar(range(len(self.history) + 1, self.loop.epochs + 1), desc=f"{self.name} epochs",
+                           enabled=self.progress, unit="epoch")
         for epoch in bar:
             self.model.train()
             self.model.on_epoch_start(self.generator)

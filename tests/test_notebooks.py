@@ -37,7 +37,7 @@ def test_notebook_runs_in_quick_mode(nb, tmp_path, needs_shared):
     report = run_all(quick=True, force=True, only=[nb.name], root=nb.parents[1], out_dir=tmp_path)
     if not nb.name.startswith("03") and before is not None:  # 04's ablation grid holds two baselines too
         assert table2.read_bytes() == before, f"{nb.name} rewrote notebook 03's Table 2"
-    assert report == [{"notebook": nb.name, "status": "ran", "seconds": report[0]["seconds"]}]
+    assert [(r["notebook"], r["status"]) for r in report] == [(nb.name, "ran")]
     assert (tmp_path / nb.name).is_file()
     cells = json.loads((tmp_path / nb.name).read_text())["cells"]
     noisy = [i for i, c in enumerate(cells) if "Loading weights" in output_text(c)]

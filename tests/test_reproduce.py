@@ -99,3 +99,38 @@ def test_a_failing_cell_names_the_notebook_and_is_not_marked_done(tmp_path):
     assert (root / "out.json").exists()  # it ran up to the error ...
     state = root / "build" / "notebooks" / "done.json"
     assert not state.exists() or "01_demo.ipynb" not in json.loads(state.read_text())  # ... and will run again
+
+
+@pytest.mark.slow
+def test_a_hanging_cell_fails_within_its_limit_naming_notebook_cell_and_copy(tmp_path, capsys):
+    """The cell sleeps far past its 3 s limit: one retry with a fresh kernel, then a clear failure."""
+    pytest.importorskip("papermill")
+    root = _project(tmp_path, extra="\nimport time\ntime.sleep(600)")
+    copy = root / "build" / "notebooks" / "01_demo.ipynb"
+    with pytest.raises(reproduce.NotebookFailed) as failed:
+        reproduce.run_all(root=root, cell_timeout_s=3, progress=False)
+    message = str(failed.value)
+    # cell 3 of the executed copy: papermill injects the given parameters as a cell after the parameters cell
+    assert message.startswith("01_demo.ipynb: cell 3 of 3 ") and "'import json, pathlib'" in message
+    assert "ran past its 3 s limit, 2 time(s)" in message and str(copy) in message and "--cell-timeout" in message
+    assert json.loads((root / "out.json").read_text())["runs"] == 2  # the first try and the retry
+    assert "retry 1 of 1" in capsys.readouterr().err
+    assert not (root / "build" / "notebooks" / "done.json").exists()
+
+
+@pytest.mark.slow
+def test_a_cell_that_hangs_once_passes_on_the_retry_and_kernels_run_headless(tmp_path):
+    pytest.importorskip("papermill")
+    root = _project(tmp_path, extra="\nimport os, time\nassert os.environ.get('SYMCERE_HEADLESS') == '1'\n"
+                                    "if runs == 0:\n    time.sleep(600)")
+    report = reproduce.run_all(root=root, cell_timeout_s=3, progress=False)
+    assert report[0]["status"] == "ran" and report[0]["retries"] == 1
+    assert json.loads((root / "out.json").read_text())["runs"] == 2
+    assert "SYMCERE_HEADLESS" not in __import__("os").environ  # set for the kernels only
+
+
+def test_the_cell_limit_is_stated_and_overridable_from_the_command_line(capsys):
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"default {reproduce.CELL_TIMEOUT['quick']} with --quick, {reproduce.CELL_TIMEOUT['full']} otherwise" in text

@@ -26,9 +26,8 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
-
 from ..errors import SymcereError
+from ..progress import progress_bar
 from ..io import stable_hash, write_json_atomic
 from .lexicon import CLASSES, WordClasses, tokens
 
@@ -139,8 +138,7 @@ class InteractionExplainer:
 
     def explain_many(self, rows: Sequence[int], num_samples: int = 500, seed: int = 0,
                      progress: bool = True) -> list[Explanation]:
-        return [self.explain(int(r), num_samples, seed) for r in tqdm(rows, desc="LIME reviews", unit="review",
-                                                                       disable=not progress)]
+        return [self.explain(int(r), num_samples, seed) for r in progress_bar(rows, desc="LIME reviews", unit="review", enabled=progress)]
 
 
 def sample_rows(n_rows: int, n: int, seed: int = 0) -> np.ndarray:

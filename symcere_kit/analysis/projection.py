@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
-
 from ..errors import SymcereError
+from ..progress import progress_bar
 
 
 def modality_gap(graph: torch.Tensor, text: torch.Tensor) -> float:
@@ -50,7 +49,7 @@ def fusion_gap(panels: dict[str, tuple[torch.Tensor, torch.Tensor]], n: int = 20
     if len(rows) < 3:
         raise SymcereError(f"UMAP needs at least 3 interactions, got {len(rows)}.")
     frames = []
-    bar = tqdm(panels.items(), desc="UMAP panels (the first fit compiles numba)", unit="panel", disable=not progress)
+    bar = progress_bar(panels.items(), desc="UMAP panels (the first fit compiles numba)", unit="panel", enabled=progress)
     for name, (graph, text) in bar:
         x = torch.cat([graph[rows], text[rows]]).float().numpy()
         reducer = umap.UMAP(n_neighbors=min(n_neighbors, len(x) - 1), min_dist=min_dist, random_state=seed,

@@ -30,9 +30,8 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
-
 from ..errors import DataFormatError
+from ..progress import progress_bar
 from .formats import FORMATS
 
 COLUMNS = ("user", "item", "rating", "text", "title", "timestamp")
@@ -681,7 +680,7 @@ def _fill(path: Path, fmt: str, lines: list[str], column_map: dict[str, str] | N
 
 def _progress(lines: Iterable, path: Path, enabled: bool) -> Iterator:
     """Pass ``lines`` through while a progress bar counts them (total unknown: files may be compressed)."""
-    with tqdm(desc=f"reading {path.name}", unit=" lines", unit_scale=True, disable=not enabled) as bar:
+    with progress_bar(desc=f"reading {path.name}", unit=" lines", unit_scale=True, enabled=enabled) as bar:
         count = 0
         for count, line in enumerate(lines, 1):
             if count % _PROGRESS_EVERY == 0:

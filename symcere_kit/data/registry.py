@@ -140,12 +140,12 @@ def offline() -> bool:
 
 def download(entry: DatasetEntry, timeout: float = 30.0) -> Path:
     """Fetch the publisher's file into data/raw/ atomically, with a progress bar."""
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     target = raw_data_dir() / entry.files[0]
     with urllib.request.urlopen(entry.url, timeout=timeout) as resp, atomic_path(target) as tmp:
         total = int(resp.headers.get("Content-Length") or 0) or None
-        with open(tmp, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=entry.files[0]) as bar:
+        with open(tmp, "wb") as out, progress_bar(total=total, unit="B", unit_scale=True, desc=entry.files[0]) as bar:
             while block := resp.read(1 << 20):
                 out.write(block)
                 bar.update(len(block))

@@ -203,7 +203,7 @@ class Grid:
 
         ``executor`` None: a process pool when this grid's ``workers`` > 1 and more than one run is pending,
         else this process."""
-        from tqdm.auto import tqdm
+        from ..progress import progress_bar
 
         pending = self.pending()
         if executor is None:
@@ -216,8 +216,8 @@ class Grid:
         errors: list[tuple[RunSpec, BaseException]] = []
         todo = iter(pending)
         in_flight: dict[cf.Future, RunSpec] = {}
-        with tqdm(total=len(self.specs), initial=len(self.specs) - len(pending), desc="grid", unit="run",
-                  disable=not progress) as bar, make_executor(executor, workers) as ex:
+        with progress_bar(total=len(self.specs), initial=len(self.specs) - len(pending), desc="grid", unit="run",
+                          enabled=progress) as bar, make_executor(executor, workers) as ex:
             # A bounded window of submitted runs: the bar moves as runs finish (the inline executor
             # runs a task inside submit) and a remote cluster never holds the whole grid at once.
             window = 1 if isinstance(ex, InlineExecutor) else 2 * max(1, workers or 1)

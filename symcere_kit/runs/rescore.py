@@ -32,8 +32,7 @@ def rescore(directories: Iterable[str | Path], protocols: Iterable[str], root: s
 
     ``sample_seed`` None: each run's own seed draws its negatives. A protocol that trains its own runs
     (``repeats``, ``test-epoch``) is refused before any run loads."""
-    from tqdm.auto import tqdm
-
+    from ..progress import progress_bar
     from ..protocols import evaluate_protocol
 
     protocols = [parse_protocol(p) for p in protocols]
@@ -45,7 +44,7 @@ def rescore(directories: Iterable[str | Path], protocols: Iterable[str], root: s
     datasets: dict[str, object] = {}
     candidates: dict[tuple, object] = {}
     rows = []
-    for directory in tqdm(list(map(Path, directories)), desc="re-score runs", unit="run", disable=not progress):
+    for directory in progress_bar(list(map(Path, directories)), desc="re-score runs", unit="run", enabled=progress):
         record = read_record(directory)
         key = record.get("dataset_arg") or record["dataset"]
         run = load_run(directory, dataset=datasets.get(key))

@@ -251,12 +251,12 @@ class TextEncoder(nn.Module):
                step: Callable[[list[int], torch.Tensor, torch.Tensor], None]) -> None:
         """``step(positions, input_ids, attention_mask)`` on length-sorted padded batches of token ids
         ``ids``, in eval mode (no dropout) and without gradients: the one-off passes over a corpus."""
-        from tqdm.auto import tqdm
+        from ..progress import progress_bar
 
         was_training = self.training
         self.eval()
         try:
-            with torch.no_grad(), tqdm(total=len(ids), desc=desc, unit="text", disable=not progress) as bar:
+            with torch.no_grad(), progress_bar(total=len(ids), desc=desc, unit="text", enabled=progress) as bar:
                 for chunk in _length_sorted_batches([len(x) for x in ids], batch_size):
                     step(chunk, *self.collate([ids[i] for i in chunk]))
                     bar.update(len(chunk))
