@@ -105,6 +105,7 @@ def test_widget_updates_when_a_person_picks_another_review_or_moves_the_slider(s
 
     root, _, _, _ = store
     ui = LimeExplorer(root, num_samples=60)
+    ui.widget  # noqa: B018 -- built on first use
     assert len(ui.run.options) == 2 and ui.review.options and ui.last is not None
     html0, row0 = ui.text.value, ui.last.row
     ui.select(row=row0 + 1)
@@ -159,3 +160,33 @@ def test_study_tables_read_the_grid_store(store, synthetic_file):
     assert all(v.shape == (64,) for v in study.dimension_variances(embs).values())
     with pytest.raises(Exception, match="not part of this grid"):
         study.load_variant(grid, ds, "ngcf")
+
+
+def test_explorer_shows_the_live_widget_with_a_static_view_and_headless_only_the_static_view(store, monkeypatch):
+    """Headless (symcere reproduce), no widget is built: the first explanation as HTML with its colour key
+    and word chart, the same explanation the widget opens on. Live, the same HTML rides beside the widget."""
+    from symcere_kit.analysis import widgets
+    from symcere_kit.analysis.explain import colour_key_html, highlight_html, word_chart_html
+
+    root, _, _, _ = store
+    monkeypatch.setenv("SYMCERE_HEADLESS", "1")
+    headless = widgets.LimeExplorer(root, num_samples=60)
+    bundle = headless._repr_mimebundle_()
+    assert headless._widget is None and set(bundle) == {"text/html", "text/plain"}
+    monkeypatch.delenv("SYMCERE_HEADLESS")
+    live = widgets.LimeExplorer(root, num_samples=60)
+    live_bundle = live._repr_mimebundle_()
+    assert live._widget is not None and live.last is not None
+    for part in (colour_key_html(), highlight_html(live.last), word_chart_html(live.last), widgets.describe(live.last)):
+        assert part in bundle["text/html"]
+    assert live_bundle["text/html"] == bundle["text/html"]
+    assert live_bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == live.widget.model_id
+
+
+def test_word_chart_lists_the_strongest_words_with_bars_in_proportion():
+    from symcere_kit.analysis.explain import Explanation, word_chart_html
+
+    e = Explanation(0, 0, 0, "a b c", 0.5, [("great", 0.2), ("bad", -0.1), ("a", 0.01)], 0.0, 0.9, 100, 0)
+    chart = word_chart_html(e, top=2, width=10)
+    assert chart.index("great") < chart.index("bad") and ">a<" not in chart
+    assert "█" * 10 + "<" in chart and ">" + "█" * 5 + "<" in chart and "-0.1000" in chart

@@ -40,7 +40,7 @@ def test_table2_marks_best_and_second_and_computes_max_improvement():
     tex = t.to_latex()
     assert r"\textbf{0.4400 $\pm$ 0.0100}" in tex and r"\underline{" in tex and r"\%" in tex
     html = t.styler().to_html()
-    assert "font-weight: bold" in html and "text-decoration: underline" in html
+    assert "<b>0.4400 ± 0.0100</b>" in html and "<u>0.4200 ± 0.0100</u>" in html and "<style" not in html.split("<table")[1]
     csv = pd.read_csv(pd.io.common.StringIO(t.to_csv()))
     assert set(csv["mark"].dropna()) == {"best", "second"}
 

@@ -270,6 +270,27 @@ def test_the_notebook_rebuilds_studies_from_the_committed_files(synthetic_file, 
     plot_param_importances(study)
 
 
+def test_the_study_picker_draws_the_main_studies_and_builds_no_widget_headless(synthetic_file, tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from symcere_kit.analysis.widgets import StudyPicker
+    from symcere_kit.tuning.report import study_figures, tuning_table
+
+    tune(str(synthetic_file), "neumf", trials=3, storage=str(tmp_path / "p.db"), budget=SMALL, progress=False)
+    figures = study_figures(str(synthetic_file), "neumf")
+    assert [f.axes[0].get_title().split(":")[1].strip() for f in figures][0] == "validation NDCG@10 per trial"
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *objs: shown.extend(objs))
+    monkeypatch.setenv("SYMCERE_HEADLESS", "1")
+    picker = StudyPicker(tuning_table([str(synthetic_file)], ["neumf"]), main=("neumf",))
+    picker._ipython_display_()
+    assert picker._widget is None and len(shown) == len(figures) and all(hasattr(f, "savefig") for f in shown)
+    shown.clear()
+    StudyPicker(tuning_table([str(synthetic_file)], ["neumf"]), main=("lightgcn",))._ipython_display_()
+    assert shown == []  # neumf is not a main study here
+
+
 def test_train_uses_the_tuned_file_unless_told_not_to(synthetic_file, tmp_path, capsys):
     out = tune(str(synthetic_file), "lightgcn", trials=2, storage=str(tmp_path / "t.db"), budget=SMALL, progress=False)
     common = ["--quiet", "train", str(synthetic_file), "--model", "lightgcn", "--json"]

@@ -179,6 +179,21 @@ def class_summary(words: pd.DataFrame, top: int = 5, min_reviews: int = 3) -> pd
     return pd.DataFrame(rows)
 
 
+POSITIVE_RGB, NEGATIVE_RGB = "0,150,70", "200,40,40"  # the highlight's colours; plots.plot_word_weights uses the same
+
+
+def colour_key_html() -> str:
+    """The key to :func:`highlight_html`'s colours, as one line of HTML (inline styles only, so it survives
+    JupyterLab's sanitiser in an untrusted, saved notebook)."""
+    def swatch(rgb: str, word: str) -> str:
+        return f'<span style="background: rgba({rgb},0.6); padding: 0 0.3em">{word}</span>'
+
+    return (f'<div class="symcere-lime-key" style="font-size: 0.9em">Key: {swatch(POSITIVE_RGB, "green")} words pull '
+            f"the review's embedding t(r) towards the interaction's graph embedding g_uv (removing them lowers "
+            f"cos(t, g)); {swatch(NEGATIVE_RGB, 'red')} words push it away; the stronger the shade, the larger |LIME "
+            f"weight|, relative to the review's strongest word (hover a word for its weight).</div>")
+
+
 def highlight_html(explanation: Explanation, max_alpha: float = 0.75) -> str:
     """The review as HTML, each word shaded by its weight: green pulls towards g_uv, red pushes away."""
     weights = {w.lower(): v for w, v in explanation.weights}
@@ -189,7 +204,21 @@ def highlight_html(explanation: Explanation, max_alpha: float = 0.75) -> str:
         if v is None:
             parts.append(html.escape(piece))
             continue
-        colour = "0,150,70" if v > 0 else "200,40,40"
+        colour = POSITIVE_RGB if v > 0 else NEGATIVE_RGB
         parts.append(f'<span title="{v:+.4f}" style="background: rgba({colour},{max_alpha * abs(v) / scale:.3f})">'
                      f"{html.escape(piece)}</span>")
     return ('<div class="symcere-lime" style="line-height:1.7">' + "".join(parts) + "</div>")
+
+
+def word_chart_html(explanation: Explanation, top: int = 15, width: int = 30) -> str:
+    """The ``top`` words by |LIME weight| as an HTML table of text bars (``█`` x up to ``width``, in the
+    highlight's colours): the word chart of :func:`~symcere_kit.analysis.plots.plot_word_weights` in a form
+    a saved, untrusted notebook keeps (inline colour only; no script, no image)."""
+    words = sorted(explanation.weights, key=lambda wv: -abs(wv[1]))[:top]
+    scale = max((abs(v) for _, v in words), default=0.0) or 1.0
+    rows = "".join(
+        f'<tr><td style="text-align: right">{html.escape(w)}</td><td style="text-align: right">{v:+.4f}</td>'
+        f'<td style="text-align: left; font-family: monospace; color: rgb({POSITIVE_RGB if v > 0 else NEGATIVE_RGB})">'
+        f'{"█" * max(1, round(width * abs(v) / scale))}</td></tr>' for w, v in words)
+    return ('<table class="symcere-lime-chart"><thead><tr><th>word</th><th>LIME weight</th><th></th></tr></thead>'
+            f"<tbody>{rows}</tbody></table>")

@@ -1,10 +1,16 @@
 """The LIME explorer for JupyterLab: pick a dataset, a SymCERE run and a review (or search one),
-set the number of LIME samples, and watch the explanation update (highlighted text, word chart).
+set the number of LIME samples, and watch the explanation update (highlighted text, colour key, word chart).
 
 Logic stays in ``explain``; this only wires ipywidgets to it. Loaded runs and explanations are
 kept, so going back to a review is instant (explanations are also cached on disk). Loading a run's
 text encoder prints nothing above the controls: transformers' "Loading weights" bars and the
 libraries' log messages stay hidden unless ``verbose=True``.
+
+Displayed in a notebook (``explorer`` as a cell's last line) it is one output holding the live widget
+and its static view: the first review's explanation as HTML with its colour key and word chart, which a
+frontend that cannot draw the widget shows instead (JupyterLab does for an untrusted, saved notebook).
+In an executed copy (:func:`symcere_kit.progress.headless`: ``symcere reproduce``) no widget is built,
+so the executor waits on no widget messages, and the static view is all there is.
 """
 from __future__ import annotations
 
@@ -13,49 +19,96 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import SymcereError
+from ..progress import headless
 from ..verbosity import quiet_libraries
-from .explain import Explanation, highlight_html
+from .explain import Explanation, colour_key_html, highlight_html, word_chart_html
+
+
+def describe(e: Explanation) -> str:
+    """One line about an explanation: review, user, item, cos(t, g), LIME's R² and sample count."""
+    return (f"review #{e.row} · user {e.user} · item {e.item} · cos(t, g) = {e.similarity:.4f} · "
+            f"LIME R² {e.score:.3f} · {e.num_samples} samples")
 
 
 class LimeExplorer:
-    """``LimeExplorer(grid_root).widget`` is the UI; ``select`` / the widgets' values drive it.
+    """``LimeExplorer(grid_root)`` displays the UI (the widget, with its static view for saved copies);
+    ``.widget`` is the ipywidgets tree, built on first use; ``select`` / the widgets' values drive it.
 
     ``verbose=True`` shows transformers', huggingface_hub's and peft's own output (loading bars, log
     messages) while runs load and reviews are explained; None (the default) hides it unless
-    ``$SYMCERE_VERBOSE`` asks (:func:`symcere_kit.verbosity.wants_verbose`)."""
+    ``$SYMCERE_VERBOSE`` asks (:func:`symcere_kit.verbosity.wants_verbose`). Raises ``SymcereError``
+    when the store holds no SymCERE run with weights."""
 
     def __init__(self, root: str | Path | None = None, runs: pd.DataFrame | None = None, num_samples: int = 500,
                  max_options: int = 200, seed: int = 0, verbose: bool | None = None):
-        import ipywidgets as W
-
         from ..runs.store import RunStore
 
         self.runs = runs if runs is not None else RunStore(root or "results/grid").find(model="symcere")
         self.runs = self.runs[self.runs["has_weights"]] if "has_weights" in self.runs else self.runs
         if self.runs.empty:
             raise SymcereError(f"No SymCERE run with stored weights under {root}; run the grid (notebook 03) first.")
-        self.max_options, self.seed, self.verbose = max_options, seed, verbose
+        self.num_samples, self.max_options, self.seed, self.verbose = num_samples, max_options, seed, verbose
         self._explainers: dict[str, object] = {}
+        self._widget = None
         self.last: Explanation | None = None
+
+    @property
+    def widget(self):
+        """The ipywidgets UI (built on first use; it explains the first review of the first run)."""
+        if self._widget is None:
+            self._build()
+        return self._widget
+
+    def _build(self) -> None:
+        import ipywidgets as W
+
         datasets = sorted(self.runs["dataset"].unique())
         self.dataset = W.Dropdown(options=datasets, value=datasets[0], description="dataset")
         self.run = W.Dropdown(description="run", layout=W.Layout(width="420px"))
         self.search = W.Text(placeholder="search review text", description="search", continuous_update=False)
         self.review = W.Dropdown(description="review", layout=W.Layout(width="720px"))
-        self.samples = W.IntSlider(value=num_samples, min=50, max=2000, step=50, description="LIME samples",
+        self.samples = W.IntSlider(value=self.num_samples, min=50, max=2000, step=50, description="LIME samples",
                                    continuous_update=False, style={"description_width": "initial"})
         self.status = W.HTML()
         self.text = W.HTML()
         self.chart = W.Output()
-        self.widget = W.VBox([W.HBox([self.dataset, self.run]), W.HBox([self.search, self.samples]), self.review,
-                              self.status, self.text, self.chart], layout=W.Layout(width="100%"))
-        self.widget.add_class("symcere-lime-explorer")
+        self._widget = W.VBox([W.HBox([self.dataset, self.run]), W.HBox([self.search, self.samples]), self.review,
+                               self.status, W.HTML(colour_key_html()), self.text, self.chart],
+                              layout=W.Layout(width="100%"))
+        self._widget.add_class("symcere-lime-explorer")
         self.dataset.observe(lambda _: self._fill_runs(), "value")
         self.run.observe(lambda _: self._fill_reviews(), "value")
         self.search.observe(lambda _: self._fill_reviews(), "value")
         self.review.observe(lambda _: self.refresh(), "value")
         self.samples.observe(lambda _: self.refresh(), "value")
         self._fill_runs()
+
+    def _first_run(self):
+        """The run the widget opens on: first dataset, then first variant and seed (sorted)."""
+        part = self.runs[self.runs["dataset"] == sorted(self.runs["dataset"].unique())[0]]
+        return next(part.sort_values(["variant", "seed"]).itertuples())
+
+    def first_explanation(self) -> Explanation:
+        """The explanation the widget opens on: the first review of :meth:`_first_run`, ``num_samples`` samples."""
+        explainer = self.explainer(str(self._first_run().directory))
+        with quiet_libraries(self.verbose):
+            return explainer.explain(0, num_samples=self.num_samples, seed=self.seed)
+
+    def static_html(self) -> str:
+        """What a saved notebook keeps: the first explanation as HTML: its run and line, the colour key, the
+        highlighted review and the word chart (inline styles only: JupyterLab's sanitiser keeps them)."""
+        e, run = self.first_explanation(), self._first_run()
+        head = (f"<p><b>LIME explorer</b>, static view (run the notebook in JupyterLab to pick other runs, reviews "
+                f"and sample counts): {run.dataset} · {run.label} · seed {run.seed}<br>{describe(e)}</p>")
+        return head + colour_key_html() + highlight_html(e) + word_chart_html(e)
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        """Live: the widget, with :meth:`static_html` beside it for a frontend that cannot draw it (an untrusted
+        saved copy, a docs page). Headless (an executed copy): the static view only, no widget built."""
+        bundle = {} if headless() else dict(self.widget._repr_mimebundle_())
+        e = self.first_explanation()
+        bundle.update({"text/html": self.static_html(), "text/plain": f"LIME explorer: {describe(e)}"})
+        return bundle
 
     def _fill_runs(self) -> None:
         part = self.runs[self.runs["dataset"] == self.dataset.value].sort_values(["variant", "seed"])
@@ -68,7 +121,8 @@ class LimeExplorer:
 
         directory = directory or self.run.value
         if directory not in self._explainers:
-            self.status.value = f"loading {Path(directory).name} …"
+            if self._widget is not None:
+                self.status.value = f"loading {Path(directory).name} …"
             with quiet_libraries(self.verbose):
                 self._explainers[directory] = InteractionExplainer(load_run(directory))
         return self._explainers[directory]
@@ -87,6 +141,7 @@ class LimeExplorer:
 
     def select(self, row: int | None = None, samples: int | None = None) -> Explanation | None:
         """Set the review and/or sample count (as a person would with the widgets); returns the explanation."""
+        self.widget  # noqa: B018 -- built on first use
         if samples is not None:
             self.samples.value = samples
         if row is not None:
@@ -109,8 +164,7 @@ class LimeExplorer:
         with quiet_libraries(self.verbose):  # a frozen-mode run loads its transformer again on first use
             e = explainer.explain(int(self.review.value), num_samples=int(self.samples.value), seed=self.seed)
         self.last = e
-        self.status.value = (f"review #{e.row} · user {e.user} · item {e.item} · cos(t, g) = {e.similarity:.4f} · "
-                             f"LIME R² {e.score:.3f} · {e.num_samples} samples")
+        self.status.value = describe(e)
         self.text.value = highlight_html(e)
         self.chart.clear_output(wait=True)
         with self.chart:
@@ -119,6 +173,70 @@ class LimeExplorer:
             plt.close(fig)
 
 
+class StudyPicker:
+    """Optuna's plots of the tuning studies in ``table`` (``tuning.report.tuning_table``), displayed as a
+    dropdown that draws the picked study (live only: not in an executed copy, see
+    :func:`~symcere_kit.progress.headless`) above the static view, the plots of the ``main`` variants'
+    studies (all of them when ``main`` is None), which a saved copy keeps."""
+
+    def __init__(self, table: pd.DataFrame, root: str | Path | None = None, main: tuple[str, ...] | None = None):
+        self.pairs = list(zip(table["dataset"], table["variant"])) if len(table) else []
+        self.root, self.main = root, main
+        self._widget = None
+
+    def _draw(self, dataset: str, variant: str) -> None:
+        from IPython.display import display
+        import matplotlib.pyplot as plt
+
+        from ..tuning.report import study_figures
+
+        for fig in study_figures(dataset, variant, self.root):
+            display(fig)
+            plt.close(fig)
+
+    def static_view(self) -> None:
+        """Draw the ``main`` studies' plots into the cell."""
+        for dataset, variant in self.pairs:
+            if self.main is None or variant in self.main:
+                self._draw(dataset, variant)
+
+    @property
+    def widget(self):
+        if self._widget is None:
+            import ipywidgets as W
+
+            pick = W.Dropdown(options=[(f"{d} · {v}", (d, v)) for d, v in self.pairs], description="study")
+            out = W.Output()
+
+            def on_pick(change=None):
+                out.clear_output(wait=True)
+                with out:
+                    self._draw(*pick.value)
+
+            pick.observe(on_pick, names="value")
+            on_pick()
+            self._widget = W.VBox([pick, out])
+        return self._widget
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        if not self.pairs:
+            print("no tuned study to show")
+            return
+        if not headless():
+            display(self.widget)
+        self.static_view()  # kept by a saved copy, which cannot draw the picker
+
+
 def lime_explorer(root: str | Path | None = None, **kw):
     """The widget itself, for a notebook cell: ``lime_explorer("results/grid")``."""
     return LimeExplorer(root, **kw).widget
+
+
+def _png(fig) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    return buffer.getvalue()

@@ -46,7 +46,12 @@ def rebuilt_study(dataset: str, variant: str, root: str | Path | None = None):
     frame = pd.read_csv(path)
     space = search_space(variant)
     dists = distributions(space)
-    study = optuna.create_study(direction="maximize", study_name=f"{dataset}/{variant}")
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created in memory" per picked study
+    try:
+        study = optuna.create_study(direction="maximize", study_name=f"{dataset}/{variant}")
+    finally:
+        optuna.logging.set_verbosity(level)
     for _, row in frame[frame["state"] == "COMPLETE"].iterrows():
         params = {name: _internal(row[f"param_{name}"], space[name]) for name in space if f"param_{name}" in row}
         study.add_trial(optuna.trial.create_trial(value=float(row["value"]), params=params,
@@ -68,3 +73,25 @@ def _internal(value, dim):
 
 def _short(value) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def study_figures(dataset: str, variant: str, root: str | Path | None = None) -> list:
+    """Matplotlib figures of one rebuilt study: Optuna's optimisation history (validation NDCG@10 per trial)
+    and, where trials differ and a parameter was searched, fANOVA parameter importances."""
+    import warnings
+
+    import optuna
+    from optuna.visualization.matplotlib import plot_optimization_history, plot_param_importances
+
+    study = rebuilt_study(dataset, variant, root)
+    figures = []
+    with warnings.catch_warnings():  # Optuna marks its matplotlib plots experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        ax = plot_optimization_history(study)
+        ax.set_title(f"{variant} on {dataset}: validation NDCG@10 per trial")
+        figures.append(ax.figure)
+        if len(study.trials) > 1 and study.best_trial.distributions and len({t.value for t in study.trials}) > 1:
+            ax = plot_param_importances(study)
+            ax.set_title(f"{variant} on {dataset}: parameter importances (fANOVA)")
+            figures.append(ax.figure)
+    return figures
