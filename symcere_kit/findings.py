@@ -10,13 +10,34 @@ import pandas as pd
 from .runs.variants import VARIANTS
 
 
+# What the paper claims for each artefact, paraphrased with its place, set beside what we measured
+PAPER_CLAIMS = {
+    "training": "Eqs. 3-5: the symmetric NCE drops in-batch false negatives, any candidate item the anchor's user "
+                "trained on.",
+    "table2": "Table 2 and abstract: SymCERE outperforms the baselines on all 15 datasets, NDCG@10 by up to +43.6%.",
+    "table3": "Table 3 and Section 5.3: without L2 normalisation performance drops, to near zero with NGCF; InfoNCE "
+              "w/ Norm (no false-negative removal) stays below SymCERE.",
+    "geometry": "Table 4 and Figure 4 (Section 5.3): on every dataset L2 normalisation raises the std of the cosine "
+                "similarities and the per-dimension variance (more uniform embeddings).",
+    "fusion_gap": "Figure 1: before normalisation graph and text embeddings form separate regions (magnitude, i.e. "
+                  "popularity, dominates); SymCERE aligns them on the unit hypersphere.",
+    "lime": "Section 6.2 and Tables 5-8 ('semantic anchoring'): the model weighs objective product terms ('OEM', "
+            "'compatible', 'puppy') above generic sentiment ('good', 'nice', 'love').",
+}
+
+
+def paper_says(key: str) -> str:
+    """The Markdown line that puts the paper's claim for ``key`` (:data:`PAPER_CLAIMS`) beside our numbers."""
+    return f"- **The paper**: {PAPER_CLAIMS[key]}"
+
+
 def _cmp(a: float, b: float) -> str:
     return "above" if a > b else "below" if a < b else "equal to"
 
 
 def describe_training(history: list[dict], metrics: dict, keep_share: float, batch: int) -> str:
     first, last = history[0], history[-1]
-    return "\n".join([
+    return "\n".join([paper_says("training"),
         f"- The total loss went from {first['loss']:.4f} (epoch 1) to {last['loss']:.4f} (epoch {last['epoch']}); "
         f"the cross-modal term from {first.get('cross', float('nan')):.4f} to {last.get('cross', float('nan')):.4f}.",
         f"- In a batch of {batch:,} training interactions the false-negative mask dropped "
@@ -27,7 +48,7 @@ def describe_training(history: list[dict], metrics: dict, keep_share: float, bat
 
 def describe_table2(table, sig: pd.DataFrame) -> str:
     """Per dataset and metric: best SymCERE vs best baseline (Max Improv.), and the paired test."""
-    lines = []
+    lines = [paper_says("table2")]
     for (dataset, metric), extra in table.extra.items():
         row = table.values.loc[(dataset, metric)].dropna()
         if row.empty:
@@ -45,7 +66,7 @@ def describe_table2(table, sig: pd.DataFrame) -> str:
 
 def describe_table3(tables: dict) -> str:
     """Per backbone, dataset and metric: which of the three variants is best and the Min. Drop."""
-    lines = []
+    lines = [paper_says("table3")]
     for backbone, t in tables.items():
         for (dataset, metric), drop in t.extra.items():
             row = t.values.loc[(dataset, metric)].dropna()
@@ -57,7 +78,7 @@ def describe_table3(tables: dict) -> str:
 
 
 def describe_geometry(table4: pd.DataFrame, norm_degree: pd.DataFrame, anchoring: pd.DataFrame) -> str:
-    lines = []
+    lines = [paper_says("geometry")]
     for space, part in table4.groupby("space", sort=False):
         cells = "; ".join(f"{r.run}: std {r.std:.4f}, mean {r.mean:.4f}, uniformity {r.uniformity:.3f}"
                           for r in part.itertuples())
@@ -86,24 +107,44 @@ def describe_popularity(pop: pd.DataFrame, buckets: pd.DataFrame) -> str:
 
 
 def describe_fusion_gap(frame: pd.DataFrame) -> str:
+    """Notebook 06's sentences for one dataset's :func:`~symcere_kit.analysis.projection.fusion_gap` frame."""
     gaps = frame.groupby("panel", sort=False)["gap"].first()
-    lines = [f"- {panel}: modality gap {gap:.3f} (distance between the mean unit graph and text vectors)."
-             for panel, gap in gaps.items()]
+    points = frame.groupby("panel", sort=False).size() // 2
+    lines = [paper_says("fusion_gap")]
+    lines += [f"- {panel}: modality gap {gap:.3f} (distance between the mean unit graph and text vectors of the run's "
+              f"training interactions; UMAP panel of {points[panel]:,} of them)." for panel, gap in gaps.items()]
     if len(gaps) == 2:
         a, b = gaps.iloc[0], gaps.iloc[1]
-        lines.append(f"- The gap after normalisation is {_cmp(b, a)} the gap before ({b:.3f} vs {a:.3f}).")
+        agrees = "as the paper's Figure 1 shows" if b < a else "the opposite of the paper's Figure 1" if b > a else ""
+        lines.append(f"- Here the gap after normalisation is {_cmp(b, a)} the gap before ({b:.3f} vs {a:.3f}; one "
+                     f"run each, no interval): {agrees or 'no change'}.")
     return "\n".join(lines)
 
 
-def describe_lime(summary: pd.DataFrame, n_reviews: int, mean_r2: float) -> str:
+def describe_lime(summary: pd.DataFrame, n_reviews: int, mean_r2: float, contrast: dict | None = None,
+                  seeds: int = 1, samples: int | None = None) -> str:
+    """Notebook 07's sentences for one run: the class summary (``explain.class_summary``), how many reviews,
+    LIME's mean R², and the per-review product-vs-sentiment contrast (``explain.class_contrast``)."""
     s = summary.set_index("class")
-    lines = [f"- Over {n_reviews:,} explained reviews (mean R² of LIME's local models {mean_r2:.3f}):"]
+    setup = f"{n_reviews:,} training reviews x {seeds} LIME seed(s)" + (f" at {samples:,} samples" if samples else "")
+    lines = [paper_says("lime"), f"- Here, over {setup} (mean R² of LIME's local models {mean_r2:.3f}):"]
     for cls, r in s.iterrows():
-        lines.append(f"  - {cls}: {r['share_of_mass']:.1%} of the attribution mass, mean weight {r['mean_weight']:+.5f}"
-                     + (f"; strongest: {r['top_words']}" if r["top_words"] else "") + ".")
-    if {"product", "sentiment"} <= set(s.index):
-        p, q = s.loc["product", "mean_weight"], s.loc["sentiment", "mean_weight"]
-        lines.append(f"- Product terms' mean weight is {_cmp(p, q)} sentiment words' ({p:+.5f} vs {q:+.5f}).")
+        flips = f"; {r['sign_flipping']:,} of its words flip sign across seeds (not ranked)" if r.get("sign_flipping") else ""
+        lines.append(f"  - {cls}: {r['words']:,} words weighed {r['weighings']:,} times, {r['share_of_mass']:.1%} of the "
+                     f"attribution mass, mean weight {r['mean_weight']:+.5f}; strongest: {r['top_words']}{flips}.")
+    if contrast and contrast["reviews"]:
+        a, b, d = contrast["a"], contrast["b"], contrast["mean_diff"]
+        if pd.notna(contrast["ci_low"]):
+            ci = f"95% bootstrap CI {contrast['ci_low']:+.5f} to {contrast['ci_high']:+.5f}"
+            verdict = (f"{a} terms weigh more than {b} words" if contrast["ci_low"] > 0 else
+                       f"{b} words weigh more than {a} terms" if contrast["ci_high"] < 0 else
+                       "no difference resolved at these counts")
+        else:
+            ci, verdict = "no interval from fewer than 2 reviews", "too few reviews to tell"
+        lines.append(f"- In the {contrast['reviews']:,} reviews holding both, {a} words' mean weight minus {b} words' is "
+                     f"{d:+.5f} ({ci}): {verdict}.")
+    elif contrast is not None:
+        lines.append(f"- No explained review holds both {contrast['a']} and {contrast['b']} words: no per-review contrast.")
     return "\n".join(lines)
 
 
@@ -117,11 +158,10 @@ def _gap_test(p: float, seeds: int) -> str:
 
 
 def describe_protocols(tidy: pd.DataFrame, chance: pd.DataFrame, kendall: pd.DataFrame, standing: pd.DataFrame,
-                       paper: pd.DataFrame, ratios: pd.DataFrame, repeats: pd.DataFrame, test_epoch: pd.DataFrame,
-                       footing: str) -> str:
+                       paper: pd.DataFrame, ratios: pd.DataFrame, repeats: pd.DataFrame, test_epoch: pd.DataFrame) -> str:
     """Notebook 09's closing sentences, from its tables (``protocol_tables``; ``repeats``: dataset and the
     ``data.stats.repeat_stats`` of its repeats reading; ``test_epoch``: ``runs.test_epoch.test_epoch_table``)."""
-    lines = [f"- Data and seeds: {footing}."]
+    lines = []
     means = tidy.groupby(["dataset", "protocol", "metric", "variant"])["value"].mean()
     ch = chance.set_index(["dataset", "protocol", "metric"])["value"]
     pr = paper.set_index("metric")

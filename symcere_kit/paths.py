@@ -10,7 +10,8 @@
 | tuned settings (committed) | ``configs/tuned/`` | ``$SYMCERE_TUNED_DIR`` |
 | tuning studies (Optuna storage) | ``results/tuning/`` | ``$SYMCERE_RESULTS_DIR`` |
 
-QUICK runs (CI, ``symcere reproduce --quick``) write under a ``quick/`` sub-folder, never over a full run.
+QUICK runs (CI, ``symcere reproduce --quick``) write under a ``quick/`` sub-folder of each (caches included:
+``reproduce.kernel_env``), never over a full run.
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The main job (`make reproduce`, i.e. `symcere reproduce`): execute notebooks/NN_*.ipynb in order with papermill.
 
 Executed copies go to build/notebooks/ (git-ignored); notebooks write figures/ and results/.
-QUICK runs keep to build/notebooks/quick/, figures/quick/ and results/quick/, never over a full run.
+QUICK runs keep to build/notebooks/quick/, figures/quick/, results/quick/ and data/processed/quick/ (caches),
+never over a full run.
 Resumable: a notebook whose source and parameters are unchanged since its last successful run
 is skipped (state in build/notebooks/done.json), and the runs it trained live in the run store.
 """
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import SymcereError
-from .paths import executed_notebooks_dir, project_root
+from .paths import cache_dir, executed_notebooks_dir, project_root
 from .io import sha256_file, stable_hash, write_json_atomic
 from .progress import HEADLESS_ENV, progress_bar
 
@@ -64,18 +65,29 @@ def cell_timeout(quick: bool) -> int:
     return CELL_TIMEOUT["quick" if quick else "full"]
 
 
+def kernel_env(quick: bool) -> dict[str, str]:
+    """What the notebooks' kernels get on top of this process's environment: ``$SYMCERE_HEADLESS=1`` (no
+    progress bars, static widgets: :mod:`symcere_kit.progress`), and in QUICK the processed-data, text and
+    LIME caches in ``<cache>/quick/``, so a QUICK run writes only into quick folders."""
+    env = {HEADLESS_ENV: "1"}
+    if quick:
+        env["SYMCERE_CACHE_DIR"] = str(cache_dir() / "quick")
+    return env
+
+
 @contextmanager
-def _headless_kernels():
-    """Kernels started inside inherit ``$SYMCERE_HEADLESS=1``: no progress bars, widgets static only."""
-    saved = os.environ.get(HEADLESS_ENV)
-    os.environ[HEADLESS_ENV] = "1"
+def _environment(values: dict[str, str]):
+    """``os.environ`` with ``values`` set inside the block (kernels started there inherit them), restored after."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if saved is None:
-            os.environ.pop(HEADLESS_ENV, None)
-        else:
-            os.environ[HEADLESS_ENV] = saved
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
 
 
 def _stuck_cell(copy: Path) -> str:
@@ -94,7 +106,7 @@ def _stuck_cell(copy: Path) -> str:
     return f"cell {i + 1} of {len(nb.cells)} (execution count {cell.get('execution_count')}; {first[:80]!r})"
 
 
-def _execute(nb: Path, copy: Path, values: dict, root: Path, timeout: int, retries: int) -> int:
+def _execute(nb: Path, copy: Path, values: dict, root: Path, timeout: int, retries: int, env: dict[str, str]) -> int:
     """Run ``nb`` into ``copy``; a cell over ``timeout`` s or a dead kernel is retried ``retries`` times
     with a fresh kernel, then raises :class:`NotebookFailed`. Returns the number of retries used."""
     import papermill as pm
@@ -102,7 +114,7 @@ def _execute(nb: Path, copy: Path, values: dict, root: Path, timeout: int, retri
 
     for attempt in range(retries + 1):
         try:
-            with _headless_kernels():
+            with _environment(env):
                 pm.execute_notebook(str(nb), str(copy), parameters=values, cwd=str(root), kernel_name="python3",
                                     progress_bar=False, execution_timeout=timeout,
                                     # kernel log lines (a TCP-port warning, an interrupt at shutdown) would break
@@ -137,8 +149,7 @@ def run_all(quick: bool = False, force: bool = False, only: list[str] | None = N
 
     Every cell runs under a limit of ``cell_timeout_s`` seconds (None: :func:`cell_timeout`); a cell over
     it, or a kernel that dies, costs a fresh kernel and one more try (``retries``), then
-    :class:`NotebookFailed` names the notebook, the cell and the executed copy. Kernels run headless
-    (:mod:`symcere_kit.progress`). Raises :class:`ParameterError` for an undeclared ``params`` name."""
+    :class:`NotebookFailed` names the notebook, the cell and the executed copy. Kernels get :func:`kernel_env`. Raises :class:`ParameterError` for an undeclared ``params`` name."""
     root = Path(root or project_root())
     out_dir = Path(out_dir or executed_notebooks_dir(quick, root))
     timeout = int(cell_timeout_s or cell_timeout(quick))
@@ -157,7 +168,7 @@ def run_all(quick: bool = False, force: bool = False, only: list[str] | None = N
             report.append({"notebook": nb.name, "status": "up to date"})
             continue
         start = time.perf_counter()
-        used = _execute(nb, out_dir / nb.name, values, root, timeout, retries)
+        used = _execute(nb, out_dir / nb.name, values, root, timeout, retries, kernel_env(quick))
         state[nb.name] = key
         write_json_atomic(state_file, state)
         report.append({"notebook": nb.name, "status": "ran", "seconds": round(time.perf_counter() - start, 1),

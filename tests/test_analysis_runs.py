@@ -177,7 +177,7 @@ def test_explorer_shows_the_live_widget_with_a_static_view_and_headless_only_the
     live = widgets.LimeExplorer(root, num_samples=60)
     live_bundle = live._repr_mimebundle_()
     assert live._widget is not None and live.last is not None
-    for part in (colour_key_html(), highlight_html(live.last), word_chart_html(live.last), widgets.describe(live.last)):
+    for part in (colour_key_html(3), highlight_html(live.last), word_chart_html(live.last), widgets.describe(live.last)):
         assert part in bundle["text/html"]
     assert live_bundle["text/html"] == bundle["text/html"]
     assert live_bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == live.widget.model_id
@@ -190,3 +190,40 @@ def test_word_chart_lists_the_strongest_words_with_bars_in_proportion():
     chart = word_chart_html(e, top=2, width=10)
     assert chart.index("great") < chart.index("bad") and ">a<" not in chart
     assert "█" * 10 + "<" in chart and ">" + "█" * 5 + "<" in chart and "-0.1000" in chart
+
+
+def _exp(row, seed, weights):
+    from symcere_kit.analysis.explain import Explanation
+
+    return Explanation(row, 0, 0, " ".join(w for w, _ in weights), 0.5, weights, 0.1 * seed, 0.5 + 0.1 * seed, 100, seed)
+
+
+def test_seeds_combine_into_means_with_their_spread_and_the_words_whose_sign_flips():
+    from symcere_kit.analysis.explain import combine_seeds, highlight_html, word_chart_html
+
+    e = combine_seeds([_exp(3, 0, [("good", 0.30), ("gift", 0.02)]), _exp(3, 1, [("good", 0.20), ("gift", -0.04)])])
+    assert e.row == 3 and e.weights == [("good", pytest.approx(0.25)), ("gift", pytest.approx(-0.01))]
+    assert e.extra["flipped"] == ["gift"] and e.extra["seeds"] == [0, 1] and e.score == pytest.approx(0.55)
+    assert e.extra["spread"]["good"] == pytest.approx(np.std([0.3, 0.2], ddof=1))
+    html = highlight_html(e)
+    assert html.count("dotted") == 1 and "sign flips" in html.split("gift")[0].rsplit("<span", 1)[1]
+    assert "sign flips across seeds" in word_chart_html(e) and "over 2 seeds" in word_chart_html(e)
+    with pytest.raises(Exception, match="one review"):
+        combine_seeds([_exp(3, 0, [("a", 1.0)]), _exp(4, 1, [("a", 1.0)])])
+
+
+def test_the_global_view_reads_seeds_apart_and_marks_instead_of_ranking_a_sign_flipping_word():
+    from symcere_kit.analysis.explain import class_summary, word_table
+
+    exps = [_exp(r, s, [("great", 0.2 + 0.01 * r), ("gift", (0.05 if s == 0 else -0.04) + 0.001 * r)])
+            for r in range(4) for s in (0, 1)]
+    words = word_table(exps).set_index("word")
+    assert words.loc["great", "reviews"] == 4 and words.loc["great", "seeds"] == 2
+    assert words.loc["great", "mean_weight"] == pytest.approx(0.2 + 0.015)
+    assert words.loc["great", "total_abs_weight"] == pytest.approx(sum(0.2 + 0.01 * r for r in range(4)))
+    assert words["sign_flips"].to_dict() == {"great": False, "gift": True}
+    words["class"] = ["sentiment", "product"] if words.index[0] == "great" else ["product", "sentiment"]
+    summary = class_summary(words.reset_index()).set_index("class")
+    assert summary.loc["sentiment", "top_words"] == "great" and summary.loc["product", "sign_flipping"] == 1
+    assert summary.loc["product", "top_words"].startswith("(none of its 1 words")  # said, not left empty
+    assert summary.loc["stop-word", "top_words"] == "(no word of this class in the explained reviews)"

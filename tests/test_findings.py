@@ -9,21 +9,32 @@ from symcere_kit.losses import false_negative_mask
 from symcere_kit.sampling import batch_of_users
 
 
-def test_fusion_gap_direction_follows_the_numbers():
+def test_fusion_gap_direction_follows_the_numbers_beside_the_papers_figure():
     frame = pd.DataFrame({"panel": ["before", "before", "after", "after"], "gap": [0.9, 0.9, 0.2, 0.2]})
-    assert "below the gap before (0.200 vs 0.900)" in findings.describe_fusion_gap(frame)
+    text = findings.describe_fusion_gap(frame)
+    assert "below the gap before (0.200 vs 0.900" in text and "as the paper's Figure 1 shows" in text
+    assert text.startswith("- **The paper**: Figure 1") and "UMAP panel of 1 of them" in text
     frame["gap"] = [0.1, 0.1, 0.2, 0.2]
     assert "above the gap before" in findings.describe_fusion_gap(frame)
+    assert "the opposite of the paper's Figure 1" in findings.describe_fusion_gap(frame)
 
 
-def test_lime_findings_compare_product_and_sentiment_weights():
-    summary = pd.DataFrame({"class": ["product", "sentiment", "stop-word", "other"], "share_of_mass": [0.5, 0.2, 0.2, 0.1],
-                            "mean_weight": [0.01, 0.002, -0.001, 0.0], "top_words": ["capo, strings", "great", "", ""]})
-    text = findings.describe_lime(summary, 200, 0.61)
-    assert "200 explained reviews" in text and "50.0% of the attribution mass" in text and "capo, strings" in text
-    assert "Product terms' mean weight is above sentiment words'" in text
-    summary["mean_weight"] = [0.001, 0.01, 0.0, 0.0]
-    assert "is below sentiment" in findings.describe_lime(summary, 200, 0.61)
+def test_lime_findings_give_counts_and_the_contrast_with_its_interval():
+    summary = pd.DataFrame({"class": ["product", "sentiment", "stop-word", "other"], "words": [40, 10, 30, 5],
+                            "weighings": [90, 25, 300, 6], "sign_flipping": [3, 0, 0, 0],
+                            "share_of_mass": [0.5, 0.2, 0.2, 0.1], "mean_weight": [0.01, 0.002, -0.001, 0.0],
+                            "top_words": ["capo, strings", "great", "the", "(none of its 5 words weighed in >= 3 reviews "
+                                                                          "with a stable sign)"]})
+    contrast = {"a": "product", "b": "sentiment", "reviews": 120, "mean_diff": 0.004, "ci_low": 0.001, "ci_high": 0.007}
+    text = findings.describe_lime(summary, 200, 0.61, contrast, seeds=3, samples=500)
+    assert text.startswith("- **The paper**: Section 6.2") and "200 training reviews x 3 LIME seed(s) at 500 samples" in text
+    assert "40 words weighed 90 times, 50.0% of the attribution mass" in text and "capo, strings" in text
+    assert "3 of its words flip sign across seeds (not ranked)" in text
+    assert "In the 120 reviews holding both" in text and "+0.00100 to +0.00700): product terms weigh more" in text
+    text = findings.describe_lime(summary, 200, 0.61, {**contrast, "ci_low": -0.001})
+    assert "no difference resolved at these counts" in text
+    text = findings.describe_lime(summary, 200, 0.61, {**contrast, "ci_low": -0.01, "ci_high": -0.002})
+    assert "sentiment words weigh more than product terms" in text
 
 
 def test_training_findings_quote_the_history():

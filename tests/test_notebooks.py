@@ -1,4 +1,5 @@
-"""Notebooks are committed clean and run top to bottom in QUICK mode."""
+"""Notebooks are committed clean, define nothing, run top to bottom in QUICK mode writing only quick folders,
+and their executed copies read true in JupyterLab without running."""
 import json
 from pathlib import Path
 
@@ -23,25 +24,102 @@ def test_committed_notebook_has_no_outputs_and_a_parameters_cell(nb):
     assert all(ids) and len(set(ids)) == len(ids)
 
 
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """Where this module's QUICK runs leave their executed copies, for the saved-copy test after them."""
+    return tmp_path_factory.mktemp("executed")
+
+
+def _files(*roots: Path) -> dict[Path, tuple[int, int]]:
+    return {f: (f.stat().st_mtime_ns, f.stat().st_size) for root in roots if root.is_dir()
+            for f in root.rglob("*") if f.is_file()}
+
+
 @pytest.mark.slow
 @pytest.mark.xdist_group("notebooks")  # one worker, in order: 02 trains the QUICK runs that 03-07 reuse
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs_in_quick_mode(nb, tmp_path, needs_shared):
-    """The path `make reproduce QUICK=1` takes, one notebook at a time; an error in any cell fails."""
+def test_notebook_runs_in_quick_mode(nb, executed, needs_shared):
+    """The path `make reproduce QUICK=1` takes, one notebook at a time; an error in any cell fails, and the run
+    writes nothing outside the quick folders (results, figures, caches; the checkout's own folders untouched)."""
     pytest.importorskip("papermill")
-    from symcere_kit.paths import results_dir
+    from symcere_kit.paths import cache_dir, figures_dir, results_dir, tuned_dir
     from symcere_kit.reproduce import run_all
 
+    root = nb.parents[1]
+    bases = [results_dir(), figures_dir(), cache_dir(), tuned_dir()]  # this test's (conftest) ...
+    checkout = [root / d for d in ("results", "figures", "configs", "data", "notebooks")]  # ... and the checkout's
+    before = _files(*bases, *checkout)
     table2 = results_dir(quick=True) / "tables" / "table2.md"
-    before = table2.read_bytes() if table2.is_file() else None
-    report = run_all(quick=True, force=True, only=[nb.name], root=nb.parents[1], out_dir=tmp_path)
-    if not nb.name.startswith("03") and before is not None:  # 04's ablation grid holds two baselines too
-        assert table2.read_bytes() == before, f"{nb.name} rewrote notebook 03's Table 2"
+    table2_before = table2.read_bytes() if table2.is_file() else None
+    report = run_all(quick=True, force=True, only=[nb.name], root=root, out_dir=executed)
+    if not nb.name.startswith("03") and table2_before is not None:  # 04's ablation grid holds two baselines too
+        assert table2.read_bytes() == table2_before, f"{nb.name} rewrote notebook 03's Table 2"
     assert [(r["notebook"], r["status"]) for r in report] == [(nb.name, "ran")]
-    assert (tmp_path / nb.name).is_file()
-    cells = json.loads((tmp_path / nb.name).read_text())["cells"]
+    after = _files(*bases, *checkout)
+    written = [f for f, stamp in after.items() if before.get(f) != stamp]
+    outside = [f for f in written if not any(f.is_relative_to(b / "quick") for b in bases)]
+    assert written and not outside, f"{nb.name} in QUICK wrote outside the quick folders: {outside[:5]}"
+    assert (executed / nb.name).is_file()
+    cells = json.loads((executed / nb.name).read_text())["cells"]
     noisy = [i for i, c in enumerate(cells) if "Loading weights" in output_text(c)]
     assert not noisy, f"transformers' loading bars in the outputs of cells {noisy} of the executed {nb.name}"
+    bars = [i for i, c in enumerate(cells) for o in c.get("outputs", []) if "application/vnd.jupyter.widget-view+json"
+            in o.get("data", {})]
+    assert not bars, f"widgets (progress bars?) in cells {bars} of the executed {nb.name}: nobody can see them there"
+
+
+def test_no_notebook_cell_defines_a_function_or_a_class():
+    """Notebooks orchestrate and display; what they compute lives in symcere_kit/, where it is tested."""
+    import ast
+
+    for nb in NOTEBOOKS:
+        for i, cell in enumerate(json.loads(nb.read_text())["cells"]):
+            if cell["cell_type"] == "code":
+                tree = ast.parse("".join(cell["source"]))
+                defined = [n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))]
+                assert not defined, f"{nb.name} cell {i} defines {defined}: move it into symcere_kit/"
+                assert not any(isinstance(n, ast.Lambda) for n in ast.walk(tree)), f"{nb.name} cell {i} holds a lambda"
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.xdist_group("notebooks")  # after the QUICK runs above, on their worker
+def test_saved_copies_show_table2_marks_and_a_highlighted_explanation_without_running(executed):
+    """The executed 03 and 07 opened in JupyterLab as a reader would, untrusted and not run: Table 2's best cell
+    is bold and its second underlined, and 07's explorer shows the highlighted review with its colour key
+    and word chart, not a widget's text stand-in."""
+    from jupyterlab_session import HAVE_BROWSER, SCREENSHOTS, SKIP_REASON, chromium, jupyterlab, wait
+
+    if not HAVE_BROWSER:
+        pytest.skip(SKIP_REASON)
+    names = ["03_main_comparison.ipynb", "07_lime_semantic_anchoring.ipynb"]
+    if not all((executed / n).is_file() for n in names):
+        pytest.skip("needs the executed QUICK copies of 03 and 07 (test_notebook_runs_in_quick_mode runs first)")
+    from selenium.webdriver.common.by import By
+
+    style = "return getComputedStyle(arguments[0])[arguments[1]]"
+    with jupyterlab(executed) as url, chromium() as browser:
+        browser.get(url(names[0]))
+        cells = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output td b"),
+                     what="Table 2's bold cell", shot="saved_03.png")
+        underlined = browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output td u")
+        assert int(browser.execute_script(style, cells[0], "fontWeight")) >= 600
+        assert underlined and "underline" in browser.execute_script(style, underlined[0], "textDecorationLine")
+
+        browser.get(url(names[1]))
+        key = wait(browser, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output div")
+                                       if e.text.startswith("Key: green words pull")], what="the explorer's key",
+                   shot="saved_07.png")
+        output = key[0].find_element(By.XPATH, "./ancestor::div[contains(@class, 'jp-OutputArea-output')]")
+        shaded = [e for e in output.find_elements(By.CSS_SELECTOR, "span[title]")
+                  if browser.execute_script(style, e, "backgroundColor").startswith(("rgba(0, 150, 70", "rgba(200, 40, 40"))]
+        assert len(shaded) >= 3, "the highlighted review lost its colours"
+        assert "LIME explorer" in output.text and "█" in output.text  # its line and word chart
+        page = browser.find_element(By.CSS_SELECTOR, ".jp-Notebook").text
+        assert "VBox(children" not in page and "Error displaying widget" not in page
+        browser.execute_script("arguments[0].scrollIntoView()", output)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SCREENSHOTS / "saved_07_explorer.png"))  # for a person to look at
 
 
 def output_text(cell: dict) -> str:

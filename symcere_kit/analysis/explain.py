@@ -136,9 +136,37 @@ class InteractionExplainer:
             write_json_atomic(path, asdict(out))
         return out
 
-    def explain_many(self, rows: Sequence[int], num_samples: int = 500, seed: int = 0,
-                     progress: bool = True) -> list[Explanation]:
-        return [self.explain(int(r), num_samples, seed) for r in progress_bar(rows, desc="LIME reviews", unit="review", enabled=progress)]
+    def explain_many(self, rows: Sequence[int], num_samples: int = 500, seed: int = 0, progress: bool = True,
+                     seeds: Sequence[int] | None = None) -> list[Explanation]:
+        """One explanation per row and LIME seed (``seeds``, default ``[seed]``), rows outer, seeds inner."""
+        seeds = list(seeds) if seeds is not None else [seed]
+        return [self.explain(int(r), num_samples, s) for r in progress_bar(rows, desc="LIME reviews", unit="review",
+                                                                         enabled=progress) for s in seeds]
+
+    def explain_seeds(self, row: int, num_samples: int = 500, seeds: Sequence[int] = (0, 1, 2)) -> Explanation:
+        """Review ``row`` explained under each LIME seed in ``seeds`` and read as one: :func:`combine_seeds`."""
+        return combine_seeds([self.explain(row, num_samples, s) for s in seeds])
+
+
+def combine_seeds(explanations: Sequence[Explanation]) -> Explanation:
+    """One review's explanations under several LIME seeds as one: each word's weight is its mean over the
+    seeds (strongest first); ``extra`` holds ``seeds``, ``spread`` (word -> std over seeds, ddof 1) and
+    ``flipped`` (the words whose weight is positive under one seed and negative under another). LIME's R²
+    and intercept are means too. Raises SymcereError unless all explain the same review at one sample count."""
+    if not explanations or len({(e.row, e.num_samples) for e in explanations}) != 1:
+        raise SymcereError("combine_seeds needs explanations of one review at one sample count, under several seeds.")
+    first = explanations[0]
+    f = pd.DataFrame([(e.seed, w, v) for e in explanations for w, v in e.weights], columns=["seed", "word", "weight"])
+    g = f.groupby("word", sort=False)["weight"]
+    stats = pd.DataFrame({"mean": g.mean(), "std": g.std(), "lo": g.min(), "hi": g.max()})
+    stats = stats.reindex(stats["mean"].abs().sort_values(ascending=False).index)
+    flipped = sorted(stats.index[(stats["lo"] < 0) & (stats["hi"] > 0)])
+    return Explanation(first.row, first.user, first.item, first.text, first.similarity,
+                       [(w, float(v)) for w, v in stats["mean"].items()],
+                       float(np.mean([e.intercept for e in explanations])), float(np.mean([e.score for e in explanations])),
+                       first.num_samples, first.seed,
+                       {"seeds": [e.seed for e in explanations], "flipped": flipped,
+                        "spread": {w: float(v) for w, v in stats["std"].fillna(0.0).items()}})
 
 
 def sample_rows(n_rows: int, n: int, seed: int = 0) -> np.ndarray:
@@ -148,15 +176,28 @@ def sample_rows(n_rows: int, n: int, seed: int = 0) -> np.ndarray:
 
 
 def word_table(explanations: Sequence[Explanation], classes: WordClasses | None = None) -> pd.DataFrame:
-    """Global view per word over many explanations: in how many reviews LIME weighed it, its mean
-    and mean absolute weight, total absolute weight, and its class."""
-    rows = [(w.lower(), v) for e in explanations for w, v in e.weights]
+    """Global view per word over many explanations: in how many reviews LIME weighed it, its mean and mean
+    absolute weight, total absolute weight, and its class.
+
+    Explanations of the same reviews under several LIME seeds (``explain_many(..., seeds=...)``) are read
+    per seed: each statistic is computed within a seed and averaged over the seeds; ``seeds`` counts them,
+    ``seed_std`` is the std over seeds of the word's mean weight (NaN for one seed) and ``sign_flips`` is
+    True where that mean weight is positive under one seed and negative under another: such a word's
+    rank is LIME's noise, so :func:`class_summary` marks it instead of ranking it."""
+    rows = [(e.seed, e.row, w.lower(), v) for e in explanations for w, v in e.weights]
     if not rows:
         raise SymcereError("No explanation holds any word weight; explain some reviews first.")
-    f = pd.DataFrame(rows, columns=["word", "weight"])
+    f = pd.DataFrame(rows, columns=["seed", "row", "word", "weight"])
     f["abs"] = f["weight"].abs()
-    out = f.groupby("word").agg(reviews=("weight", "size"), mean_weight=("weight", "mean"),
-                                mean_abs_weight=("abs", "mean"), total_abs_weight=("abs", "sum")).reset_index()
+    per_seed = f.groupby(["word", "seed"]).agg(reviews=("row", "nunique"), mean_weight=("weight", "mean"),
+                                               mean_abs_weight=("abs", "mean"), total_abs_weight=("abs", "sum"))
+    g = per_seed.groupby("word")
+    out = g[["reviews", "mean_weight", "mean_abs_weight", "total_abs_weight"]].mean()
+    out["reviews"] = g["reviews"].max()
+    out["seeds"] = g.size()
+    out["seed_std"] = g["mean_weight"].std()
+    out["sign_flips"] = (g["mean_weight"].min() < 0) & (g["mean_weight"].max() > 0)
+    out = out.reset_index()
     if classes is not None:
         out["class"] = classes.classify(out["word"])
     return out.sort_values("mean_weight", ascending=False, ignore_index=True)
@@ -164,48 +205,139 @@ def word_table(explanations: Sequence[Explanation], classes: WordClasses | None 
 
 def class_summary(words: pd.DataFrame, top: int = 5, min_reviews: int = 3) -> pd.DataFrame:
     """Tables 5-8 style: per word class, its share of all attribution mass, its mean weight, and its
-    strongest positive words (mean weight, among words weighed in at least ``min_reviews`` reviews)."""
+    strongest positive words (mean weight, among words weighed in at least ``min_reviews`` reviews whose
+    sign holds across LIME seeds); ``sign_flipping`` counts the class's words whose sign does not hold
+    (:func:`word_table`). Where no word qualifies, ``top_words`` says why instead of staying empty."""
     if "class" not in words:
         raise SymcereError("word_table was built without word classes; pass classes=WordClasses(...).")
     total = words["total_abs_weight"].sum()
+    flips = words["sign_flips"] if "sign_flips" in words else pd.Series(False, index=words.index)
     rows = []
     for cls in CLASSES:
         part = words[words["class"] == cls]
-        frequent = part[part["reviews"] >= min_reviews].sort_values("mean_weight", ascending=False)
+        frequent = part[(part["reviews"] >= min_reviews) & ~flips[part.index]].sort_values("mean_weight", ascending=False)
         mean_w = float(np.average(part["mean_weight"], weights=part["reviews"])) if len(part) else float("nan")
+        if len(frequent):
+            top_words = ", ".join(frequent["word"].head(top))
+        elif not len(part):
+            top_words = "(no word of this class in the explained reviews)"
+        else:
+            top_words = f"(none of its {len(part)} words weighed in >= {min_reviews} reviews with a stable sign)"
         rows.append({"class": cls, "words": len(part), "weighings": int(part["reviews"].sum()),
+                     "sign_flipping": int(flips[part.index].sum()),
                      "share_of_mass": float(part["total_abs_weight"].sum() / total) if total else 0.0,
-                     "mean_weight": mean_w, "top_words": ", ".join(frequent["word"].head(top))})
+                     "mean_weight": mean_w, "top_words": top_words})
     return pd.DataFrame(rows)
+
+
+def class_contrast(combined: Sequence[Explanation], classes: WordClasses, a: str = "product", b: str = "sentiment",
+                   resamples: int = 10_000, seed: int = 0) -> dict:
+    """Per review holding words of both classes, the mean LIME weight of class ``a``'s words minus class ``b``'s
+    (``combined``: one explanation per review, e.g. :func:`combine_seeds`); returns reviews (how many hold
+    both), mean_diff and its 95 % percentile-bootstrap CI over those reviews (``resamples``, ``seed``; NaN
+    below 2 reviews)."""
+    from scipy.stats import bootstrap
+
+    diffs = []
+    for e in combined:
+        f = pd.DataFrame(e.weights, columns=["word", "weight"])
+        f["class"] = classes.classify(f["word"].str.lower())
+        means = f.groupby("class")["weight"].mean()
+        if a in means and b in means:
+            diffs.append(means[a] - means[b])
+    out = {"a": a, "b": b, "reviews": len(diffs), "mean_diff": float(np.mean(diffs)) if diffs else float("nan"),
+           "ci_low": float("nan"), "ci_high": float("nan")}
+    if len(diffs) >= 2 and np.ptp(diffs) > 0:
+        ci = bootstrap((np.asarray(diffs),), np.mean, n_resamples=resamples, method="percentile",
+                       random_state=np.random.default_rng(seed)).confidence_interval
+        out.update(ci_low=float(ci.low), ci_high=float(ci.high))
+    return out
+
+
+@dataclass
+class LimeStudy:
+    """Notebook 07's global view of one run: ``explanations`` (every review under every LIME seed), the
+    per-review reads over seeds (``combined``), the word table and class summary (Tables 5-8 style) and the
+    product-vs-sentiment contrast (:func:`class_contrast`)."""
+
+    dataset: str
+    explanations: list[Explanation]
+    combined: list[Explanation]
+    words: pd.DataFrame
+    summary: pd.DataFrame
+    contrast: dict
+
+    @classmethod
+    def run(cls, explainer: "InteractionExplainer", classes: WordClasses, reviews: int, samples: int,
+            seeds: Sequence[int], sample_seed: int = 0, progress: bool = True) -> "LimeStudy":
+        """Explain ``reviews`` training reviews (drawn with ``sample_seed``) at ``samples`` samples under each
+        LIME seed in ``seeds``."""
+        rows = sample_rows(len(explainer), reviews, seed=sample_seed)
+        exps = explainer.explain_many(rows, num_samples=samples, seeds=seeds, progress=progress)
+        combined = [combine_seeds([e for e in exps if e.row == r]) for r in rows]
+        words = word_table(exps, classes)
+        return cls(explainer.trained.dataset.name, exps, combined, words, class_summary(words),
+                   class_contrast(combined, classes))
+
+    @property
+    def mean_r2(self) -> float:
+        return float(np.mean([e.score for e in self.explanations]))
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({e.seed for e in self.explanations})
+
+    def extremes(self) -> dict[str, Explanation]:
+        """The reviews whose whole text is most and least similar to their interaction's graph embedding."""
+        ranked = sorted(self.combined, key=lambda e: e.similarity)
+        return {"strongest": ranked[-1], "weakest": ranked[0]}
 
 
 POSITIVE_RGB, NEGATIVE_RGB = "0,150,70", "200,40,40"  # the highlight's colours; plots.plot_word_weights uses the same
 
 
-def colour_key_html() -> str:
-    """The key to :func:`highlight_html`'s colours, as one line of HTML (inline styles only, so it survives
-    JupyterLab's sanitiser in an untrusted, saved notebook)."""
+def colour_key_html(seeds: int = 1) -> str:
+    """The key to :func:`highlight_html`'s colours (and, for an explanation read over ``seeds`` > 1 LIME
+    seeds, its marks), as one line of HTML: inline styles only, so it survives JupyterLab's sanitiser in an
+    untrusted, saved notebook."""
     def swatch(rgb: str, word: str) -> str:
         return f'<span style="background: rgba({rgb},0.6); padding: 0 0.3em">{word}</span>'
 
+    stable = (f" Weights are means over {seeds} LIME seeds; <span style=\"{FLIP_STYLE}\">dotted</span> words "
+              f"change sign from one seed to another: their direction is LIME's noise, not the model's."
+              if seeds > 1 else "")
     return (f'<div class="symcere-lime-key" style="font-size: 0.9em">Key: {swatch(POSITIVE_RGB, "green")} words pull '
             f"the review's embedding t(r) towards the interaction's graph embedding g_uv (removing them lowers "
             f"cos(t, g)); {swatch(NEGATIVE_RGB, 'red')} words push it away; the stronger the shade, the larger |LIME "
-            f"weight|, relative to the review's strongest word (hover a word for its weight).</div>")
+            f"weight|, relative to the review's strongest word (hover a word for its weight).{stable}</div>")
+
+
+FLIP_STYLE = "border-bottom: 2px dotted black"
+
+
+def _flipped(explanation: Explanation) -> set[str]:
+    return {w.lower() for w in explanation.extra.get("flipped", [])}
 
 
 def highlight_html(explanation: Explanation, max_alpha: float = 0.75) -> str:
-    """The review as HTML, each word shaded by its weight: green pulls towards g_uv, red pushes away."""
+    """The review as HTML, each word shaded by its weight: green pulls towards g_uv, red pushes away; a word
+    whose sign flips across LIME seeds (:func:`combine_seeds`) is underlined with dots."""
     weights = {w.lower(): v for w, v in explanation.weights}
+    spread = {w.lower(): v for w, v in explanation.extra.get("spread", {}).items()}
+    flipped = _flipped(explanation)
     scale = max((abs(v) for v in weights.values()), default=0.0) or 1.0
     parts = []
     for piece in re.split(r"(\w+)", explanation.text):
-        v = weights.get(piece.lower()) if piece and re.fullmatch(r"\w+", piece) else None
+        word = piece.lower()
+        v = weights.get(word) if piece and re.fullmatch(r"\w+", piece) else None
         if v is None:
             parts.append(html.escape(piece))
             continue
         colour = POSITIVE_RGB if v > 0 else NEGATIVE_RGB
-        parts.append(f'<span title="{v:+.4f}" style="background: rgba({colour},{max_alpha * abs(v) / scale:.3f})">'
+        title = f"{v:+.4f}" + (f" ± {spread[word]:.4f} over seeds" if word in spread else "")
+        title += ", sign flips across seeds" if word in flipped else ""
+        mark = f"; {FLIP_STYLE}" if word in flipped else ""
+        parts.append(f'<span title="{title}" style="background: rgba({colour},{max_alpha * abs(v) / scale:.3f}){mark}">'
                      f"{html.escape(piece)}</span>")
     return ('<div class="symcere-lime" style="line-height:1.7">' + "".join(parts) + "</div>")
 
@@ -213,12 +345,19 @@ def highlight_html(explanation: Explanation, max_alpha: float = 0.75) -> str:
 def word_chart_html(explanation: Explanation, top: int = 15, width: int = 30) -> str:
     """The ``top`` words by |LIME weight| as an HTML table of text bars (``█`` x up to ``width``, in the
     highlight's colours): the word chart of :func:`~symcere_kit.analysis.plots.plot_word_weights` in a form
-    a saved, untrusted notebook keeps (inline colour only; no script, no image)."""
+    a saved, untrusted notebook keeps (inline colour only; no script, no image). Read over several seeds
+    (:func:`combine_seeds`), each weight carries its std over seeds and a word whose sign flips says so."""
     words = sorted(explanation.weights, key=lambda wv: -abs(wv[1]))[:top]
+    spread, flipped = explanation.extra.get("spread"), _flipped(explanation)
     scale = max((abs(v) for _, v in words), default=0.0) or 1.0
-    rows = "".join(
-        f'<tr><td style="text-align: right">{html.escape(w)}</td><td style="text-align: right">{v:+.4f}</td>'
-        f'<td style="text-align: left; font-family: monospace; color: rgb({POSITIVE_RGB if v > 0 else NEGATIVE_RGB})">'
-        f'{"█" * max(1, round(width * abs(v) / scale))}</td></tr>' for w, v in words)
-    return ('<table class="symcere-lime-chart"><thead><tr><th>word</th><th>LIME weight</th><th></th></tr></thead>'
-            f"<tbody>{rows}</tbody></table>")
+    rows = []
+    for w, v in words:
+        sd = f" ± {spread.get(w, 0.0):.4f}" if spread is not None else ""
+        note = "sign flips across seeds" if w.lower() in flipped else ""
+        rows.append(f'<tr><td style="text-align: right">{html.escape(w)}</td><td style="text-align: right">{v:+.4f}{sd}'
+                    f'</td><td style="text-align: left; font-family: monospace; color: rgb('
+                    f'{POSITIVE_RGB if v > 0 else NEGATIVE_RGB})">{"█" * max(1, round(width * abs(v) / scale))}</td>'
+                    f"<td>{note}</td></tr>")
+    head = "LIME weight" + (f" (mean ± std over {len(explanation.extra['seeds'])} seeds)" if spread is not None else "")
+    return (f'<table class="symcere-lime-chart"><thead><tr><th>word</th><th>{head}</th><th></th><th></th></tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>")

@@ -82,20 +82,31 @@ def plot_similarity_distributions(cosines: dict[str, np.ndarray], title: str = "
 
 def plot_fusion_gap(frame: pd.DataFrame, colour_by: str = "modality", title: str | None = None):
     """Figure 1: one scatter per panel of ``projection.fusion_gap``'s frame, coloured by modality
-    (graph blue, text orange) or by ``popularity`` (log training degree)."""
+    (graph blue, text orange) or by ``popularity`` (log training degree, one colour scale and bar for all
+    panels; graph points as circles, text points as triangles, with a legend)."""
+    from matplotlib.lines import Line2D
+
     panels = list(dict.fromkeys(frame["panel"]))
     fig, axes = _figure(ncols=len(panels), width=4.6, height=4.4)
+    shade = np.log1p(frame["popularity"]) if colour_by == "popularity" else None
     for ax, panel in zip(axes, panels):
         part = frame[frame["panel"] == panel]
         if colour_by == "popularity":
-            sc = ax.scatter(part["x"], part["y"], c=np.log1p(part["popularity"]), s=4, cmap="viridis", alpha=0.7)
-            fig.colorbar(sc, ax=ax, label="log(1 + training degree)")
+            for modality, marker in (("graph", "o"), ("text", "^")):
+                m = part[part["modality"] == modality]
+                sc = ax.scatter(m["x"], m["y"], c=np.log1p(m["popularity"]), s=5, marker=marker, cmap="viridis",
+                                alpha=0.7, vmin=shade.min(), vmax=shade.max())
         else:
             for modality, colour in MODALITY.items():
                 m = part[part["modality"] == modality]
                 ax.scatter(m["x"], m["y"], s=4, color=colour, alpha=0.6, label=modality)
         ax.set(title=f"{panel.replace(' (', chr(10) + '(')}\nmodality gap {part['gap'].iloc[0]:.3f}", xticks=[], yticks=[])
-    if colour_by != "popularity":
+    if colour_by == "popularity":
+        fig.colorbar(sc, ax=list(axes), label="log(1 + training degree) of the item", shrink=0.85)
+        handles = [Line2D([], [], ls="", marker=m, color="grey", label=f"{name} embedding")
+                   for name, m in (("graph", "o"), ("text", "^"))]
+        axes[0].legend(handles=handles, frameon=False)
+    else:
         axes[0].legend(frameon=False, markerscale=3)
     if title:
         fig.suptitle(title)

@@ -62,3 +62,11 @@ def fusion_gap(panels: dict[str, tuple[torch.Tensor, torch.Tensor]], n: int = 20
             f["popularity"] = np.tile(np.asarray(popularity)[rows], 2)
         frames.append(f)
     return pd.concat(frames, ignore_index=True)
+
+
+def gap_table(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per (dataset, panel) of :func:`fusion_gap` frames keyed by dataset: columns dataset, panel and
+    gap (the modality gap of :func:`modality_gap`, a distance between mean unit vectors, in [0, 2])."""
+    return pd.DataFrame([{"dataset": dataset, "panel": panel, "gap": float(gap)}
+                         for dataset, frame in frames.items()
+                         for panel, gap in frame.groupby("panel", sort=False)["gap"].first().items()])

@@ -100,3 +100,64 @@ def bucket_table(grid, dataset: str, k: int = 10) -> pd.DataFrame:
 def dimension_variances(embeddings: dict[str, RunEmbeddings], space: str = "text") -> dict[str, np.ndarray]:
     """Figure 4's input: per-dimension variance of each run's unit-normalised ``space`` embeddings."""
     return {e.label: geometry.dimension_variance(getattr(e, space)) for e in embeddings.values()}
+
+
+def by_dataset(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per-dataset tables as one, with a leading ``dataset`` column."""
+    return pd.concat([t.assign(dataset=d)[["dataset", *t.columns]] for d, t in tables.items()], ignore_index=True)
+
+
+def for_dataset(tables: dict[str, pd.DataFrame], dataset: str) -> dict[str, pd.DataFrame]:
+    """Each table's rows of ``dataset`` (tables with a ``dataset`` column, e.g. :func:`geometry_tables`)."""
+    return {name: t[t["dataset"] == dataset] for name, t in tables.items()}
+
+
+def geometry_tables(embeddings: dict[str, dict[str, RunEmbeddings]], variants: list[str]) -> dict[str, pd.DataFrame]:
+    """Notebook 05's tables over datasets, keyed by file stem. ``embeddings``: dataset -> variant -> embeddings;
+    ``variants``: SymCERE, w/o Norm, InfoNCE w/ Norm, backbone (Table 3's order). ``table4_similarity``
+    (Table 4: the first two), ``norm_degree_correlation`` (all), ``fig3_anchoring`` (Figure 3: the first three)."""
+    def pick(embs, n):
+        return {v: embs[v] for v in variants[:n]}
+
+    return {"table4_similarity": by_dataset({d: table4(pick(e, 2)) for d, e in embeddings.items()}),
+            "norm_degree_correlation": by_dataset({d: norm_degree_table(e) for d, e in embeddings.items()}),
+            "fig3_anchoring": by_dataset({d: anchoring_table(pick(e, 3)) for d, e in embeddings.items()})}
+
+
+def popularity_tables(grid, datasets: list[str], k: int = 10) -> dict[str, pd.DataFrame]:
+    """Per dataset, keyed by file stem: ``popularity_<dataset>`` (:func:`popularity_table`) and
+    ``accuracy_by_popularity_<dataset>`` (:func:`bucket_table`)."""
+    from .plots import figure_name
+
+    out = {}
+    for d in datasets:
+        out[figure_name("popularity", d)] = popularity_table(grid, d, k)
+        out[figure_name("accuracy_by_popularity", d)] = bucket_table(grid, d, k)
+    return out
+
+
+def lime_studies(grid, datasets: list[str], seed: int, reviews: int, samples: int, explanation_seeds: list[int],
+                 variant: str = "symcere-lightgcn", progress: bool = True) -> dict:
+    """Notebook 07 (Tables 5-8): per dataset, an ``explain.LimeStudy`` of ``variant``'s run with ``seed``:
+    ``reviews`` training reviews (drawn with ``seed``), ``samples`` LIME samples, each under every seed
+    in ``explanation_seeds``; word classes from the dataset (``lexicon.WordClasses.from_dataset``)."""
+    from .explain import InteractionExplainer, LimeStudy
+    from .lexicon import WordClasses
+
+    out = {}
+    for d in datasets:
+        run = load_variant(grid, d, variant, seed)
+        out[d] = LimeStudy.run(InteractionExplainer(run), WordClasses.from_dataset(run.dataset), reviews, samples,
+                               explanation_seeds, sample_seed=seed, progress=progress)
+    return out
+
+
+def lime_tables(studies: dict) -> dict[str, pd.DataFrame]:
+    """Per dataset, keyed by file stem: ``table5_8_lime_words_<dataset>`` and ``table5_8_lime_word_classes_<dataset>``."""
+    from .plots import figure_name
+
+    out = {}
+    for d, s in studies.items():
+        out[figure_name("table5_8_lime_words", d)] = s.words
+        out[figure_name("table5_8_lime_word_classes", d)] = s.summary
+    return out

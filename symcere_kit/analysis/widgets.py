@@ -25,14 +25,21 @@ from .explain import Explanation, colour_key_html, highlight_html, word_chart_ht
 
 
 def describe(e: Explanation) -> str:
-    """One line about an explanation: review, user, item, cos(t, g), LIME's R² and sample count."""
+    """One line about an explanation: review, user, item, cos(t, g), LIME's R², sample count, and for one read
+    over several LIME seeds (``explain.combine_seeds``) how many of its words flip sign across them."""
+    seeds = e.extra.get("seeds", [e.seed])
+    stability = (f" · {len(e.extra.get('flipped', []))} of {len(e.weights)} words flip sign across {len(seeds)} "
+                 f"LIME seeds" if len(seeds) > 1 else f" · LIME seed {e.seed}")
     return (f"review #{e.row} · user {e.user} · item {e.item} · cos(t, g) = {e.similarity:.4f} · "
-            f"LIME R² {e.score:.3f} · {e.num_samples} samples")
+            f"LIME R² {e.score:.3f} · {e.num_samples} samples" + stability)
 
 
 class LimeExplorer:
     """``LimeExplorer(grid_root)`` displays the UI (the widget, with its static view for saved copies);
     ``.widget`` is the ipywidgets tree, built on first use; ``select`` / the widgets' values drive it.
+
+    Each review is explained under ``stability_seeds`` LIME seeds (``seed``, ``seed + 1``, ...) and shown as
+    their mean, words whose sign flips across them marked (``explain.combine_seeds``).
 
     ``verbose=True`` shows transformers', huggingface_hub's and peft's own output (loading bars, log
     messages) while runs load and reviews are explained; None (the default) hides it unless
@@ -40,7 +47,7 @@ class LimeExplorer:
     when the store holds no SymCERE run with weights."""
 
     def __init__(self, root: str | Path | None = None, runs: pd.DataFrame | None = None, num_samples: int = 500,
-                 max_options: int = 200, seed: int = 0, verbose: bool | None = None):
+                 max_options: int = 200, seed: int = 0, verbose: bool | None = None, stability_seeds: int = 3):
         from ..runs.store import RunStore
 
         self.runs = runs if runs is not None else RunStore(root or "results/grid").find(model="symcere")
@@ -48,6 +55,7 @@ class LimeExplorer:
         if self.runs.empty:
             raise SymcereError(f"No SymCERE run with stored weights under {root}; run the grid (notebook 03) first.")
         self.num_samples, self.max_options, self.seed, self.verbose = num_samples, max_options, seed, verbose
+        self.seeds = list(range(seed, seed + stability_seeds))
         self._explainers: dict[str, object] = {}
         self._widget = None
         self.last: Explanation | None = None
@@ -73,7 +81,7 @@ class LimeExplorer:
         self.text = W.HTML()
         self.chart = W.Output()
         self._widget = W.VBox([W.HBox([self.dataset, self.run]), W.HBox([self.search, self.samples]), self.review,
-                               self.status, W.HTML(colour_key_html()), self.text, self.chart],
+                               self.status, W.HTML(colour_key_html(len(self.seeds))), self.text, self.chart],
                               layout=W.Layout(width="100%"))
         self._widget.add_class("symcere-lime-explorer")
         self.dataset.observe(lambda _: self._fill_runs(), "value")
@@ -92,7 +100,7 @@ class LimeExplorer:
         """The explanation the widget opens on: the first review of :meth:`_first_run`, ``num_samples`` samples."""
         explainer = self.explainer(str(self._first_run().directory))
         with quiet_libraries(self.verbose):
-            return explainer.explain(0, num_samples=self.num_samples, seed=self.seed)
+            return explainer.explain_seeds(0, num_samples=self.num_samples, seeds=self.seeds)
 
     def static_html(self) -> str:
         """What a saved notebook keeps: the first explanation as HTML: its run and line, the colour key, the
@@ -100,7 +108,7 @@ class LimeExplorer:
         e, run = self.first_explanation(), self._first_run()
         head = (f"<p><b>LIME explorer</b>, static view (run the notebook in JupyterLab to pick other runs, reviews "
                 f"and sample counts): {run.dataset} · {run.label} · seed {run.seed}<br>{describe(e)}</p>")
-        return head + colour_key_html() + highlight_html(e) + word_chart_html(e)
+        return head + colour_key_html(len(self.seeds)) + highlight_html(e) + word_chart_html(e)
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         """Live: the widget, with :meth:`static_html` beside it for a frontend that cannot draw it (an untrusted
@@ -162,7 +170,7 @@ class LimeExplorer:
         self.status.value = f"explaining review #{self.review.value} with {self.samples.value} samples …"
         explainer = self.explainer()
         with quiet_libraries(self.verbose):  # a frozen-mode run loads its transformer again on first use
-            e = explainer.explain(int(self.review.value), num_samples=int(self.samples.value), seed=self.seed)
+            e = explainer.explain_seeds(int(self.review.value), num_samples=int(self.samples.value), seeds=self.seeds)
         self.last = e
         self.status.value = describe(e)
         self.text.value = highlight_html(e)

@@ -37,6 +37,12 @@ def tuning_table(datasets: Iterable[str], variants: Iterable[str], root: str | P
     return pd.DataFrame(rows)
 
 
+def missing_studies(table: pd.DataFrame, datasets: Iterable[str], variants: Iterable[str]) -> list[tuple[str, str]]:
+    """The (dataset, variant) pairs without a row in ``table`` (:func:`tuning_table`): runs of those use defaults."""
+    have = set(zip(table["dataset"], table["variant"])) if len(table) else set()
+    return [(d, v) for d in datasets for v in variants if (d, v) not in have]
+
+
 def rebuilt_study(dataset: str, variant: str, root: str | Path | None = None):
     """An in-memory Optuna study of the complete trials in ``<variant>.trials.csv`` (for
     ``optuna.visualization.matplotlib``'s optimisation history and parameter importances)."""

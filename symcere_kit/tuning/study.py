@@ -25,7 +25,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from ..config import Choice, Range, RunConfig, _Config
 from ..errors import SymcereError, TrainingError
@@ -425,3 +425,10 @@ def tune(dataset_arg: str, variant: str, trials: int | None = None, up_to: int |
 
 __all__ = ["Budget", "TuneTask", "check_request", "open_storage", "optimize", "run_trial", "search_space",
            "storage_url", "study_name", "summarize", "trials_frame", "tune"]
+
+
+def tune_many(datasets: Iterable[str], variants: Iterable[str], budget: Budget, storage: str,
+              tuned_root: str | Path | None = None, progress: bool = False) -> list[dict]:
+    """:func:`tune` every (dataset, variant) up to ``budget.trials`` finished trials, in order; their summaries."""
+    return [tune(d, v, up_to=budget.trials, storage=storage, budget=budget, tuned_root=tuned_root, progress=progress)
+            for d in datasets for v in variants]
