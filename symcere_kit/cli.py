@@ -177,6 +177,39 @@ def cmd_evaluate(args) -> None:
                           "full_equal": int(full["equal"].sum()), "full_values": len(full)}))
 
 
+class TablesDiffer(SymcereError):
+    """A fresh table moved beyond its seed-spread tolerance somewhere (exit code 1)."""
+
+    exit_code = 1
+
+
+def cmd_compare(args) -> None:
+    import pandas as pd
+    from tabulate import tabulate
+
+    from .tables import compare_tables
+
+    frames = []
+    for path in (args.reference, args.fresh):
+        try:
+            frames.append(pd.read_csv(path))
+        except (OSError, pd.errors.ParserError) as exc:
+            raise SymcereError(f"{path}: cannot read it as a table CSV ({exc}); give the .csv a grid or notebook wrote, "
+                               f"e.g. results/tables/table2.csv") from None
+    try:
+        out = compare_tables(*frames, seeds=args.seeds, z=args.z)
+    except (KeyError, ValueError) as exc:
+        raise SymcereError(f"{args.fresh} against {args.reference}: {exc}") from None
+    print(tabulate(out, headers="keys", floatfmt=".5f", showindex=False))
+    outside = out[~out["within"]]
+    print(f"{int(out['within'].sum())} of {len(out)} cells within tolerance (|fresh - stored| <= max({args.z} x seed std "
+          f"/ sqrt({args.seeds}), 0.00005)); {int((out['diff'] == 0).sum())} identical")
+    if len(outside):
+        raise TablesDiffer(f"{len(outside)} cell(s) moved beyond the seed spread: "
+                           + "; ".join(f"{r.dataset} {r.metric} {r.column} {r.stored:.4f} -> {r.fresh:.4f}"
+                                       for r in outside.itertuples()))
+
+
 def cmd_tune(args) -> None:
     from .tuning.study import Budget, tune
 
@@ -307,6 +340,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seed of the sampled negatives (default: each run's own seed, shared by every model)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("compare", help="a fresh table against a stored one, within a tolerance tied to the seed spread",
+                       description="Compare two table CSVs (Table.to_csv: dataset, metric, column, mean, std), e.g. the "
+                                   "docs' docs/results/table2.csv and a fresh run's results/tables/table2.csv. A cell is "
+                                   "within tolerance when |fresh - stored| <= max(Z x stored std / sqrt(SEEDS), 0.00005). "
+                                   "Exit code 1 when a cell is not.")
+    p.add_argument("reference", help="the stored table CSV")
+    p.add_argument("fresh", help="the fresh table CSV")
+    p.add_argument("--seeds", type=int, default=5, help="seeds behind each stored mean (default 5)")
+    p.add_argument("--z", type=float, default=2.0, help="tolerance in standard errors of the stored mean (default 2)")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("tune", help="tune one variant's settings on the validation slice (Optuna; resumable)",
                        description="Add trials to the Optuna study of a dataset x variant: each trains on the "

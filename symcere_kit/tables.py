@@ -282,3 +282,25 @@ def export_tables(tidy: pd.DataFrame, per_user: pd.DataFrame, directory,
         write_text_atomic(directory / "significance.csv", sig.to_csv(index=False))
         written.append(directory / "significance.csv")
     return written
+
+
+def compare_tables(reference: pd.DataFrame, fresh: pd.DataFrame, seeds: int, z: float = 2.0,
+                   floor: float = 5e-5) -> pd.DataFrame:
+    """A fresh table against a stored one, both in :meth:`Table.to_csv`'s shape (dataset, metric, column, mean,
+    std), by a tolerance tied to the seed spread rather than digit for digit: per cell, ``diff`` = fresh - stored
+    mean and ``tolerance`` = max(``z`` * std / sqrt(``seeds``), ``floor``), with std the stored std over
+    ``seeds`` seeds (``floor``: half a unit in the 4th decimal the tables print, for the deterministic models,
+    whose std is 0); ``within`` is |diff| <= tolerance. Runs on the same kind of CPU with the same library
+    versions are bit-identical (diff 0); another CPU kind moves models with dense layers by less than their
+    seed noise (docs: Results, reproducibility). Raises ValueError for cells missing on either side."""
+    key = ["dataset", "metric", "column"]
+    ref = reference.dropna(subset=["std"]).set_index(key)  # the extra column (Max Improv.) has no std: derived
+    new = fresh.set_index(key)
+    missing = ref.index.difference(new.index)
+    if len(missing):
+        raise ValueError(f"{len(missing)} cell(s) of the stored table are missing from the fresh one, e.g. {list(missing[:3])}")
+    out = pd.DataFrame({"stored": ref["mean"], "fresh": new.loc[ref.index, "mean"], "seed_std": ref["std"]})
+    out["diff"] = out["fresh"] - out["stored"]
+    out["tolerance"] = np.maximum(z * out["seed_std"] / np.sqrt(seeds), floor)
+    out["within"] = out["diff"].abs() <= out["tolerance"]
+    return out.reset_index()

@@ -18,7 +18,7 @@ from .errors import SymcereError, TrainingError
 from .io import atomic_path
 from .evaluate import EvalResult, evaluate
 from .models import Recommender, build_model
-from .provenance import git_commit, package_versions
+from .provenance import git_commit, machine_info, package_versions
 from .sampling import bpr_batches
 
 
@@ -246,6 +246,7 @@ def run(dataset: ReviewDataset, config: RunConfig, progress: bool = True,
         "n_eval_users": result.n_users,
         "config": config.to_dict(),
         "versions": package_versions(),
+        "machine": machine_info(),  # CPU kind and math libraries: what bit-identical reruns need besides the seed
         "git_commit": git_commit(),
     }
     return RunResult(result.metrics, info, history, result, fitted.model)

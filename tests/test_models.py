@@ -118,6 +118,12 @@ def test_run_records_provenance(ds):
     assert info["data_config"]["split"] == "ratio" and info["data_config"]["user_k"] == ds.meta["config"]["user_k"]
     assert "torch" in info["versions"] and info["git_commit"]
     assert info["config"]["model"] == "mostpop"
+    import torch
+
+    machine = info["machine"]  # what decides last bits besides the seed
+    assert machine["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability() and machine["cpu"]
+    assert set(machine["flags"]) <= {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "fma"}
+    assert all(v[0].isdigit() for v in machine["torch_libraries"].values())
 
 
 def test_nan_loss_stops_with_a_clear_message(ds, monkeypatch):

@@ -38,7 +38,7 @@ def _files(*roots: Path) -> dict[Path, tuple[int, int]]:
 @pytest.mark.slow
 @pytest.mark.xdist_group("notebooks")  # one worker, in order: 02 trains the QUICK runs that 03-07 reuse
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs_in_quick_mode(nb, executed, needs_shared):
+def test_notebook_runs_in_quick_mode(nb, executed, needs_shared, tmp_path_factory, monkeypatch):
     """The path `make reproduce QUICK=1` takes, one notebook at a time; an error in any cell fails, and the run
     writes nothing outside the quick folders (results, figures, caches; the checkout's own folders untouched)."""
     pytest.importorskip("papermill")
@@ -46,6 +46,8 @@ def test_notebook_runs_in_quick_mode(nb, executed, needs_shared):
     from symcere_kit.reproduce import run_all
 
     root = nb.parents[1]
+    # a cache of this worker's own (conftest's is shared with the other workers, whose writes would show here)
+    monkeypatch.setenv("SYMCERE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "notebook-cache"))
     bases = [results_dir(), figures_dir(), cache_dir(), tuned_dir()]  # this test's (conftest) ...
     checkout = [root / d for d in ("results", "figures", "configs", "data", "notebooks")]  # ... and the checkout's
     before = _files(*bases, *checkout)

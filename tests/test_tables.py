@@ -206,3 +206,35 @@ def test_the_transcribed_paper_table2_matches_the_paper(needs_shared):
     assert len(printed) == len(ours) == 30
     for got, want in zip(ours, printed):
         assert len(got) == len(want) == 7 and all(a == b or (math.isnan(a) and math.isnan(b)) for a, b in zip(got, want))
+
+
+def test_a_fresh_table_is_judged_against_the_stored_one_by_its_seed_spread():
+    from symcere_kit.tables import compare_tables
+
+    stored = pd.DataFrame({"dataset": "MI", "metric": "HR@10", "column": ["NeuMF", "EASE^R", "NGCF", "Max Improv. %"],
+                           "mean": [0.1041, 0.1414, 0.1024, -22.7], "std": [0.0068, 0.0, 0.0037, np.nan]})
+    # NeuMF moved by 0.0017 across CPU kinds (issue 27's AVX-512 clone): 2 x 0.0068 / sqrt(5) = 0.0061 allows it
+    fresh = stored.assign(mean=[0.1058, 0.1414, 0.1012, -20.0])
+    out = compare_tables(stored, fresh, seeds=5).set_index("column")
+    assert list(out.index) == ["NeuMF", "EASE^R", "NGCF"]  # the derived column has no std and is not judged
+    assert out["within"].all() and out.loc["NeuMF", "tolerance"] == pytest.approx(2 * 0.0068 / np.sqrt(5))
+    assert out.loc["EASE^R", "tolerance"] == 5e-5 and out.loc["EASE^R", "diff"] == 0
+    moved = compare_tables(stored, stored.assign(mean=[0.1041, 0.1415, 0.1024, -22.7]), seeds=5)
+    assert moved.set_index("column")["within"].to_dict() == {"NeuMF": True, "EASE^R": False, "NGCF": True}
+    with pytest.raises(ValueError, match="missing from the fresh one"):
+        compare_tables(stored, fresh.iloc[1:], seeds=5)
+
+
+def test_compare_command_exits_1_naming_the_cells_that_moved(tmp_path, capsys):
+    from symcere_kit.cli import main
+
+    stored = pd.DataFrame({"dataset": "MI", "metric": "HR@10", "column": ["NeuMF"], "mean": [0.1041], "std": [0.0068]})
+    stored.to_csv(tmp_path / "a.csv", index=False)
+    stored.assign(mean=[0.1058]).to_csv(tmp_path / "b.csv", index=False)
+    stored.assign(mean=[0.1200]).to_csv(tmp_path / "c.csv", index=False)
+    assert main(["compare", str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]) == 0
+    assert "1 of 1 cells within tolerance" in capsys.readouterr().out
+    assert main(["compare", str(tmp_path / "a.csv"), str(tmp_path / "c.csv")]) == 1
+    assert "MI HR@10 NeuMF 0.1041 -> 0.1200" in capsys.readouterr().err
+    assert main(["compare", str(tmp_path / "a.csv"), str(tmp_path / "missing.csv")]) == 2  # bad input
+    assert "missing.csv: cannot read it" in capsys.readouterr().err

@@ -97,7 +97,8 @@ class LimeExplorer:
         return next(part.sort_values(["variant", "seed"]).itertuples())
 
     def first_explanation(self) -> Explanation:
-        """The explanation the widget opens on: the first review of :meth:`_first_run`, ``num_samples`` samples."""
+        """The explanation the widget opens on: the first review of the first run (first dataset, then first variant
+        and seed, sorted) at ``num_samples`` samples, over the explorer's LIME seeds."""
         explainer = self.explainer(str(self._first_run().directory))
         with quiet_libraries(self.verbose):
             return explainer.explain_seeds(0, num_samples=self.num_samples, seeds=self.seeds)
