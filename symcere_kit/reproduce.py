@@ -9,15 +9,13 @@ is skipped (state in build/notebooks/done.json), and the runs it trained live in
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import SymcereError
 from .paths import cache_dir, executed_notebooks_dir, project_root
-from .io import sha256_file, stable_hash, write_json_atomic
+from .io import scoped_environ, sha256_file, stable_hash, write_json_atomic
 from .progress import HEADLESS_ENV, progress_bar
 
 
@@ -75,21 +73,6 @@ def kernel_env(quick: bool) -> dict[str, str]:
     return env
 
 
-@contextmanager
-def _environment(values: dict[str, str]):
-    """``os.environ`` with ``values`` set inside the block (kernels started there inherit them), restored after."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
-
-
 def _stuck_cell(copy: Path) -> str:
     """'cell N (first line of its source)' for the last cell the executor started in ``copy``."""
     import nbformat
@@ -114,7 +97,7 @@ def _execute(nb: Path, copy: Path, values: dict, root: Path, timeout: int, retri
 
     for attempt in range(retries + 1):
         try:
-            with _environment(env):
+            with scoped_environ(**env):  # kernels started inside inherit it
                 pm.execute_notebook(str(nb), str(copy), parameters=values, cwd=str(root), kernel_name="python3",
                                     progress_bar=False, execution_timeout=timeout,
                                     # kernel log lines (a TCP-port warning, an interrupt at shutdown) would break
