@@ -36,7 +36,7 @@ def lab(tmp_path_factory, synthetic_file, tiny_bert_dir):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(
         "from symcere_kit.analysis.widgets import LimeExplorer\n"
-        f"ui = LimeExplorer({str(work / 'grid')!r}, num_samples=100)\nui.widget")]
+        f"ui = LimeExplorer({str(work / 'grid')!r}, num_samples=100)\nui")]  # as notebook 07 shows it
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, work / "explore.ipynb")
     with jupyterlab(work) as url:
