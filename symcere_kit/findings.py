@@ -92,17 +92,24 @@ def describe_geometry(table4: pd.DataFrame, norm_degree: pd.DataFrame, anchoring
     return "\n".join(lines)
 
 
+def _label(variant: str) -> str:
+    return VARIANTS[variant].label if variant in VARIANTS else variant
+
+
 def describe_popularity(pop: pd.DataFrame, buckets: pd.DataFrame) -> str:
     lines = []
     for _, r in pop.iterrows():
-        label = VARIANTS[r["variant"]].label if r["variant"] in VARIANTS else r["variant"]
-        lines.append(f"- {label}: NDCG@10 {r['ndcg@10']:.4f}; average training degree of recommended items "
+        label = _label(r["variant"])
+        seeds = f" (mean over {int(r['seeds'])} seed(s))" if "seeds" in r and pd.notna(r["seeds"]) else ""
+        lines.append(f"- {label}{seeds}: NDCG@10 {r['ndcg@10']:.4f}; average training degree of recommended items "
                      f"{r['avg_popularity@10']:.1f}, coverage@10 {r['coverage@10']:.3f}, Gini {r['gini@10']:.3f}.")
     tail = buckets[buckets["bucket"] == "tail"].sort_values("ndcg@10", ascending=False)
     if len(tail):
         top = tail.iloc[0]
-        lines.append(f"- On tail items (lowest-degree third) the highest NDCG@10 is {top['ndcg@10']:.4f} "
-                     f"({VARIANTS.get(top['variant']).label if top['variant'] in VARIANTS else top['variant']}).")
+        second = (f"; next {tail.iloc[1]['ndcg@10']:.4f} ({_label(tail.iloc[1]['variant'])})" if len(tail) > 1 else "")
+        lines.append(f"- On tail items (lowest-degree third of the items; {int(top['n']):,} test interactions) the highest "
+                     f"NDCG@10 is {top['ndcg@10']:.4f} ({_label(top['variant'])}){second} (means over the runs' "
+                     f"seeds on one test split; no interval is computed for this difference).")
     return "\n".join(lines)
 
 

@@ -60,3 +60,13 @@ def test_a_protocol_that_leaves_every_gap_unchanged_is_not_called_untested_for_l
     assert "same gap as under full in each of 5 seeds" in _gap_test(float("nan"), 5)
     assert _gap_test(0.01, 5).endswith("changes that gap at 5%")
     assert "does not significantly change" in _gap_test(0.2, 5)
+
+
+def test_popularity_findings_say_how_many_test_interactions_and_seeds_they_rest_on():
+    pop = pd.DataFrame({"variant": ["lightgcn", "symcere-lightgcn"], "ndcg@10": [0.1, 0.12], "avg_popularity@10": [30.0, 20.0],
+                        "coverage@10": [0.3, 0.4], "gini@10": [0.8, 0.7], "seeds": [5, 5]})
+    buckets = pd.DataFrame({"variant": ["lightgcn", "symcere-lightgcn"], "bucket": "tail", "ndcg@10": [0.02, 0.03],
+                            "hr@10": [0.1, 0.1], "n": [120.0, 120.0]})
+    text = findings.describe_popularity(pop, buckets)
+    assert "LightGCN (mean over 5 seed(s)): NDCG@10 0.1000" in text and "120 test interactions" in text
+    assert "highest NDCG@10 is 0.0300 (SymCERE + LightGCN); next 0.0200 (LightGCN)" in text
