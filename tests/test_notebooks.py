@@ -24,10 +24,13 @@ def test_committed_notebook_has_no_outputs_and_a_parameters_cell(nb):
     assert all(ids) and len(set(ids)) == len(ids)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def executed(tmp_path_factory):
-    """Where this module's QUICK runs leave their executed copies, for the saved-copy test after them."""
-    return tmp_path_factory.mktemp("executed")
+    """Where this module's QUICK runs leave their executed copies, for the saved-copy test after them: one fixed
+    folder per worker (a module-scoped fixture would be made anew when xdist runs another module's tests between)."""
+    folder = tmp_path_factory.getbasetemp() / "executed-notebooks"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 def _files(*roots: Path) -> dict[Path, tuple[int, int]]:
@@ -101,7 +104,7 @@ def test_no_notebook_cell_defines_a_function_or_a_class():
 @pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.xdist_group("notebooks")  # after the QUICK runs above, on their worker
-def test_saved_copies_show_table2_marks_and_a_highlighted_explanation_without_running(executed):
+def test_saved_copies_show_table2_marks_and_a_highlighted_explanation_without_running(executed, request):
     """The executed 03 and 07 opened in JupyterLab as a reader would, untrusted and not run: Table 2's best cell
     is bold and its second underlined, and 07's explorer shows the highlighted review with its colour key
     and word chart, not a widget's text stand-in."""
@@ -111,6 +114,10 @@ def test_saved_copies_show_table2_marks_and_a_highlighted_explanation_without_ru
         pytest.skip(SKIP_REASON)
     names = ["03_main_comparison.ipynb", "07_lime_semantic_anchoring.ipynb"]
     if not all((executed / n).is_file() for n in names):
+        selected = {item.name for item in request.session.items}
+        if all(f"test_notebook_runs_in_quick_mode[{n}]" in selected for n in names):  # they ran, on another worker
+            pytest.fail("the executed 03 and 07 are not on this worker: is pytest-xdist's --dist loadgroup keeping "
+                        "the notebooks group together? (pytest-xdist#1386: not on pytest 9.2)")
         pytest.skip("needs the executed QUICK copies of 03 and 07 (test_notebook_runs_in_quick_mode runs first)")
     from selenium.webdriver.common.by import By
 
