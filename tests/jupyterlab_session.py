@@ -33,7 +33,10 @@ def jupyterlab(root: Path, timeout: float = 300):
 
     port, token = _free_port(), "symcere-test"
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(root / ".jupyter"), "JUPYTER_RUNTIME_DIR": str(root / ".runtime"),
-           "JUPYTER_DATA_DIR": str(root / ".jupyter-data")}  # its own notary: nothing here is trusted by default
+           "JUPYTER_DATA_DIR": str(root / ".jupyter-data"),  # its own notary: nothing here is trusted by default
+           # kernels run the toolkit: its caches, tables and figures stay in root, never in the checkout
+           "SYMCERE_CACHE_DIR": str(root / "cache"), "SYMCERE_RESULTS_DIR": str(root / "results"),
+           "SYMCERE_FIGURES_DIR": str(root / "figures")}
     server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
                                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
                                "--ServerApp.open_browser=False", "--LabApp.news_url=None",

@@ -29,10 +29,14 @@ def lab(tmp_path_factory, synthetic_file, tiny_bert_dir):
     """A grid store with one small SymCERE run, a notebook that opens the explorer on it, and JupyterLab."""
     from symcere_kit.runs import Grid
 
+    from symcere_kit.io import scoped_environ
+
     work = tmp_path_factory.mktemp("lab")
     settings = {"text_model": str(tiny_bert_dir), "pooling": "mean", "max_length": 32, "epochs": 5, "batch_size": 256}
     log.info("training the run the explorer opens")
-    Grid([str(synthetic_file)], ["symcere-lightgcn"], [0], root=work / "grid", settings=settings).run(progress=False)
+    # a module fixture is made before conftest's per-test folders are set: its caches go to the work folder
+    with scoped_environ(SYMCERE_CACHE_DIR=str(work / "cache")):
+        Grid([str(synthetic_file)], ["symcere-lightgcn"], [0], root=work / "grid", settings=settings).run(progress=False)
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(
         "from symcere_kit.analysis.widgets import LimeExplorer\n"
