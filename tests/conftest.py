@@ -44,14 +44,31 @@ def _worker_threads():
         torch.set_num_threads(_THREADS)
 
 
-@pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path_factory, monkeypatch):
+def _folders(tmp_path_factory) -> dict[str, str]:
     # xdist workers share one cache (its files are written atomically), so a dataset or a review encoding
     # is made once per test session, not once per worker; results and figures stay per worker.
     shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else tmp_path_factory.getbasetemp()
-    monkeypatch.setenv("SYMCERE_CACHE_DIR", str(shared / "processed"))
-    monkeypatch.setenv("SYMCERE_RESULTS_DIR", str(tmp_path_factory.getbasetemp() / "results"))
-    monkeypatch.setenv("SYMCERE_FIGURES_DIR", str(tmp_path_factory.getbasetemp() / "figures"))
+    return {"SYMCERE_CACHE_DIR": str(shared / "processed"),
+            "SYMCERE_RESULTS_DIR": str(tmp_path_factory.getbasetemp() / "results"),
+            "SYMCERE_FIGURES_DIR": str(tmp_path_factory.getbasetemp() / "figures")}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_session_dirs(tmp_path_factory):
+    """The same folders for session and module fixtures, which are made before the per-test ones below: a
+    module fixture that trains a run or reads a dataset never writes into the checkout."""
+    patch = pytest.MonkeyPatch()
+    for name, value in _folders(tmp_path_factory).items():
+        patch.setenv(name, value)
+    patch.setenv("SYMCERE_TUNED_DIR", str(tmp_path_factory.mktemp("tuned-session")))
+    yield
+    patch.undo()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path_factory, monkeypatch):
+    for name, value in _folders(tmp_path_factory).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("SYMCERE_TUNED_DIR", str(tmp_path_factory.mktemp("tuned")))  # per test; never configs/tuned/
     monkeypatch.delenv("SYMCERE_DATA_DIR", raising=False)
 
