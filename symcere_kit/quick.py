@@ -28,7 +28,6 @@ RULES: dict[str, Callable[[Any], Any]] = {
     "EXPLANATION_SEEDS": lambda value: list(value)[:2],
     "TEST_EPOCH": lambda value: {"every": 1, "patience": 1, "cap": 4},
     "VARIANTS": lambda value: ["lightgcn", "ease"],  # tuning: two cheap studies
-    "TRIALS": lambda value: min(value, 2),
 }
 
 

@@ -91,10 +91,13 @@ class LimeExplorer:
         self.samples.observe(lambda _: self.refresh(), "value")
         self._fill_runs()
 
+    def _runs_of(self, dataset: str) -> pd.DataFrame:
+        """``dataset``'s runs in the order the run picker lists them: by variant, then seed."""
+        return self.runs[self.runs["dataset"] == dataset].sort_values(["variant", "seed"])
+
     def _first_run(self):
-        """The run the widget opens on: first dataset, then first variant and seed (sorted)."""
-        part = self.runs[self.runs["dataset"] == sorted(self.runs["dataset"].unique())[0]]
-        return next(part.sort_values(["variant", "seed"]).itertuples())
+        """The run the widget opens on: the first of the first dataset (sorted)."""
+        return next(self._runs_of(sorted(self.runs["dataset"].unique())[0]).itertuples())
 
     def first_explanation(self) -> Explanation:
         """The explanation the widget opens on: the first review of the first run (first dataset, then first variant
@@ -103,10 +106,11 @@ class LimeExplorer:
         with quiet_libraries(self.verbose):
             return explainer.explain_seeds(0, num_samples=self.num_samples, seeds=self.seeds)
 
-    def static_html(self) -> str:
-        """What a saved notebook keeps: the first explanation as HTML: its run and line, the colour key, the
-        highlighted review and the word chart (inline styles only: JupyterLab's sanitiser keeps them)."""
-        e, run = self.first_explanation(), self._first_run()
+    def static_html(self, e: Explanation | None = None) -> str:
+        """What a saved notebook keeps: the first explanation (``e``, when already at hand) as HTML: its run and
+        line, the colour key, the highlighted review and the word chart (inline styles only: JupyterLab's
+        sanitiser keeps them)."""
+        e, run = e or self.first_explanation(), self._first_run()
         head = (f"<p><b>LIME explorer</b>, static view (run the notebook in JupyterLab to pick other runs, reviews "
                 f"and sample counts): {run.dataset} · {run.label} · seed {run.seed}<br>{describe(e)}</p>")
         return head + colour_key_html(len(self.seeds)) + highlight_html(e) + word_chart_html(e)
@@ -116,12 +120,12 @@ class LimeExplorer:
         saved copy, a docs page). Headless (an executed copy): the static view only, no widget built."""
         bundle = {} if headless() else dict(self.widget._repr_mimebundle_())
         e = self.first_explanation()
-        bundle.update({"text/html": self.static_html(), "text/plain": f"LIME explorer: {describe(e)}"})
+        bundle.update({"text/html": self.static_html(e), "text/plain": f"LIME explorer: {describe(e)}"})
         return bundle
 
     def _fill_runs(self) -> None:
-        part = self.runs[self.runs["dataset"] == self.dataset.value].sort_values(["variant", "seed"])
-        self.run.options = [(f"{r.label} · seed {r.seed}", str(r.directory)) for r in part.itertuples()]
+        self.run.options = [(f"{r.label} · seed {r.seed}", str(r.directory))
+                            for r in self._runs_of(self.dataset.value).itertuples()]
         self.run.value = self.run.options[0][1] if self.run.options else None  # ipywidgets 8 keeps None
 
     def explainer(self, directory: str | None = None):
