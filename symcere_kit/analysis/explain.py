@@ -272,9 +272,10 @@ class LimeStudy:
             seeds: Sequence[int], sample_seed: int = 0, progress: bool = True) -> "LimeStudy":
         """Explain ``reviews`` training reviews (drawn with ``sample_seed``) at ``samples`` samples under each
         LIME seed in ``seeds``."""
-        rows = sample_rows(len(explainer), reviews, seed=sample_seed)
+        rows, seeds = sample_rows(len(explainer), reviews, seed=sample_seed), list(seeds)
         exps = explainer.explain_many(rows, num_samples=samples, seeds=seeds, progress=progress)
-        combined = [combine_seeds([e for e in exps if e.row == r]) for r in rows]
+        # explain_many gives each row's explanations together, one per seed: read them in runs of len(seeds)
+        combined = [combine_seeds(exps[i:i + len(seeds)]) for i in range(0, len(exps), len(seeds))]
         words = word_table(exps, classes)
         return cls(explainer.trained.dataset.name, exps, combined, words, class_summary(words),
                    class_contrast(combined, classes))
