@@ -25,7 +25,8 @@ import time
 
 from bench_scaling import endless, interactions, ours, timed
 
-from symcere_kit.config import DataConfig, RunConfig
+from symcere_kit.config import DataConfig
+from symcere_kit.models import run_config
 from symcere_kit.data.dataset import dataset_from_reviews, load_dataset
 from symcere_kit.train import run
 
@@ -40,7 +41,7 @@ def real_rows(batches: list[int]) -> list[dict]:
             if scaled and batch == BASE_BATCH:
                 continue
             lr = BASE_LR * math.sqrt(batch / BASE_BATCH) if scaled else BASE_LR
-            config = RunConfig.for_model("lightgcn", seed=0, batch_size=batch, lr=lr, epochs=300, patience=10)
+            config = run_config("lightgcn", seed=0, batch_size=batch, lr=lr, epochs=300, patience=10)
             start = time.perf_counter()
             result = run(dataset, config, progress=False)
             rows.append({"batch": batch, "lr": lr, "best epoch": result.info["best_epoch"],
@@ -54,7 +55,7 @@ def scale_rows(batches: list[int], size: int) -> tuple[int, list[dict]]:
     ds = dataset_from_reviews(interactions(size), DataConfig(), name=f"scaling-{size}")
     rows = []
     for batch in batches:
-        config = RunConfig.for_model("lightgcn", batch_size=batch)
+        config = run_config("lightgcn", batch_size=batch)
         step = timed(ours(ds, config), endless(ds, batch), 5)
         steps = -(-len(ds.train) // batch)
         rows.append({"batch": batch, "s/step": step, "steps/epoch": steps, "s/epoch": step * steps})

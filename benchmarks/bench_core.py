@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from symcere_kit.config import LoopConfig, RunConfig
+from symcere_kit.models import run_config
 from symcere_kit.data.dataset import load_dataset
 from symcere_kit.data.export import export_recbole_atomic
 from symcere_kit.evaluate import evaluate
@@ -101,7 +102,7 @@ def main() -> None:
     p.add_argument("--parity-epochs", type=int, help="default: each model's own default epochs")
     args = p.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
-    config = RunConfig.for_model("lightgcn", epochs=args.epochs, lr=args.lr, seed=args.seed)
+    config = run_config("lightgcn", epochs=args.epochs, lr=args.lr, seed=args.seed)
     loop, s = config.loop, config.settings
     ds, a = ours(args.dataset, config)
     b = recbole(ds, config, args.recbole_python) if args.recbole_python and loop.epochs else {}
@@ -132,7 +133,7 @@ def parity(ds, args) -> None:
     rows = []
     for model in args.parity_models:
         given = {"epochs": args.parity_epochs} if args.parity_epochs else {}
-        config = RunConfig.for_model(model, seed=args.seed, **given)
+        config = run_config(model, seed=args.seed, **given)
         res = run(ds, config, progress=False)
         rb = recbole(ds, config, args.recbole_python)
         rows.append((model, config.loop.epochs, res.metrics["hr@10"], rb["hr@10"], res.metrics["ndcg@10"], rb["ndcg@10"],

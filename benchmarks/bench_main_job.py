@@ -5,7 +5,7 @@ explains ``REVIEWS`` reviews with LIME in notebook 07; 01, 05, 06 and 08 only re
 fresh clone takes over an hour here, so this benchmark measures each distinct run's parts instead:
 model construction and ``--epochs`` timed epochs (after one warm-up epoch) with 1 and with 2 torch
 threads, projected to the run's tuned epochs and its seeds; and LIME on ``--lime-reviews`` reviews.
-Columns: one process with 2 threads (the notebooks before ``runs.grid.default_workers``) and two
+Columns: one process with 2 threads (the notebooks before ``runs.executors.default_workers``) and two
 1-thread workers (now; the sum over runs halved: an ideal schedule that ignores two processes sharing
 memory bandwidth). Evaluation, data loading, kernel start-up and the one-off encoding of each dataset's
 reviews by the frozen MiniLM (cached after the first SymCERE run; warm here) are left out.

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from symcere_kit.config import RunConfig
+from symcere_kit.models import run_config
 from symcere_kit.data.dataset import load_dataset
 from symcere_kit.data.export import export_recbole_atomic
 from symcere_kit.models.mostpop import MostPop
@@ -171,7 +171,7 @@ def cross_check(python: str, datasets: list[str], seeds: list[int]) -> None:
     rows = []
     for name in datasets:
         ds = load_dataset(name, progress=False)
-        lightgcn = RunConfig.for_model("lightgcn", seed=0)
+        lightgcn = run_config("lightgcn", seed=0)
         loop, s = lightgcn.loop, lightgcn.settings
         with tempfile.TemporaryDirectory() as tmp:
             export_recbole_atomic(tmp, ds.name, ds.train, ds.test)

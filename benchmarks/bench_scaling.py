@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from symcere_kit.config import DataConfig, RunConfig
+from symcere_kit.models import run_config
 from symcere_kit.data.dataset import dataset_from_reviews
 from symcere_kit.data.synthetic import power_law_weights
 from symcere_kit.models import build_model
@@ -132,7 +133,7 @@ def epoch_times(ds, n_epochs: int, recbole_python: str) -> tuple[float, float]:
 
     from symcere_kit.train import Trainer
 
-    config = RunConfig.for_model("lightgcn", epochs=n_epochs, seed=0)
+    config = run_config("lightgcn", epochs=n_epochs, seed=0)
     torch.manual_seed(0)
     trainer = Trainer(build_model(config, ds, progress=False), ds, config, torch.Generator().manual_seed(0),
                       torch.device("cpu"), progress=False)
@@ -149,7 +150,7 @@ def main() -> None:
     p.add_argument("--recbole-python", default=None, help="python of RecBole's own venv (.venv-recbole/bin/python)")
     p.add_argument("--epochs", type=int, default=2, help="epochs per side for the RecBole comparison")
     args = p.parse_args()
-    config = RunConfig.for_model("lightgcn")
+    config = run_config("lightgcn")
     rows, profiles, epochs = [], [], []
     for size in args.sizes:
         ds = dataset_from_reviews(interactions(size), DataConfig(), name=f"scaling-{size}")

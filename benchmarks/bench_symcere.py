@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
 from peak_memory import peak_rss_mb  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-from symcere_kit.config import RunConfig  # noqa: E402
+from symcere_kit.models import run_config  # noqa: E402
 from symcere_kit.data.dataset import load_dataset  # noqa: E402
 
 
@@ -64,7 +64,7 @@ def train_throughput(dataset: str, mode: str, steps: int, batch_size: int | None
 
     ds = load_dataset(dataset, progress=False)
     overrides = {"batch_size": batch_size} if batch_size else {}
-    config = RunConfig.for_model("symcere", text_mode=mode, **overrides)
+    config = run_config("symcere", text_mode=mode, **overrides)
     loop = config.loop
     generator = seed_everything(0)
     start = time.perf_counter()
@@ -90,7 +90,7 @@ def full_run(dataset: str, mode: str) -> dict:
 
     start = time.perf_counter()
     ds = load_dataset(dataset, progress=False)
-    res = run(ds, RunConfig.for_model("symcere", text_mode=mode), progress=False)
+    res = run(ds, run_config("symcere", text_mode=mode), progress=False)
     return {"wall_s": time.perf_counter() - start, "epochs": res.info["epochs"], "hr": res.metrics["hr@10"],
             "ndcg": res.metrics["ndcg@10"], "peak_mb": peak_rss_mb()}
 

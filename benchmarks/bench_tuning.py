@@ -20,7 +20,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from symcere_kit.runs.variants import GROUPS
-from symcere_kit.tuning.tuned import tuned_path
+from symcere_kit.runs.tuned import tuned_path
 
 DATASETS = ["amazon2018_gift_cards_5", "amazon2014_musical_instruments"]
 WORK = Path(__file__).resolve().parent / "_work" / "tuning"
@@ -28,7 +28,7 @@ WORK = Path(__file__).resolve().parent / "_work" / "tuning"
 
 def reference_seconds(dataset: str) -> float:
     """Wall time of one default LightGCN run (train + test evaluation), the unit of the ratios."""
-    from symcere_kit.config import RunConfig
+    from symcere_kit.models import run_config
     from symcere_kit.data.dataset import load_dataset
     from symcere_kit.train import run
 
@@ -36,7 +36,7 @@ def reference_seconds(dataset: str) -> float:
     times = []
     for _ in range(2):  # the best of two: the first run in a process also pays one-off warm-up
         start = time.perf_counter()
-        run(ds, RunConfig.for_model("lightgcn"), progress=False)
+        run(ds, run_config("lightgcn"), progress=False)
         times.append(time.perf_counter() - start)
     return min(times)
 

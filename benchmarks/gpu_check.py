@@ -60,7 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python benchmarks/gpu_check.py` without the wrapper: the checkout's package
     sys.path.insert(0, str(ROOT))
 
-from symcere_kit.io import scoped_environ  # noqa: E402  (stdlib only: the checkout's package, no deps)
+from symcere_kit.environ import scoped_environ  # noqa: E402  (stdlib only: the checkout's package, no deps)
 
 CARRY = Path("build") / "gpu_check"  # relative to the checkout; ignored by .gitignore's build/
 DATASET = "amazon2014_musical_instruments"
@@ -204,7 +204,7 @@ def prepare(root: Path = ROOT, dest: Path | None = None, download: bool = True) 
     from importlib import metadata
 
     from symcere_kit.data.registry import find_local, lookup, search_dirs
-    from symcere_kit.io import sha256_file
+    from symcere_kit.files import sha256_file
     from symcere_kit.text.resolve import packaged_model_dir
 
     root = Path(root).resolve()
@@ -562,7 +562,7 @@ def training_inputs(opts: Options, manifest: dict | None) -> tuple[str | Path, P
         carried = opts.carry / "minilm"
         return source, carried if (carried / "config.json").is_file() else packaged_model_dir()
     from symcere_kit.data.registry import resolve
-    from symcere_kit.io import sha256_file
+    from symcere_kit.files import sha256_file
 
     path = resolve(DATASET)[1]  # found by the registry in $SYMCERE_DATA_DIR, the carried data folder
     want = manifest["review_file"]["sha256"]

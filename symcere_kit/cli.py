@@ -13,8 +13,9 @@ from pathlib import Path
 from .config import DataConfig, SplitKind
 from .data.formats import FORMATS
 from .errors import SymcereError
-from .io import scoped_environ
-from .runs.variants import GROUPS, VARIANTS, model_names
+from .environ import scoped_environ
+from .models import model_names
+from .runs.variants import GROUPS, VARIANTS
 from .verbosity import VERBOSE_ENV
 
 
@@ -93,7 +94,10 @@ def cmd_stats(args) -> None:
 
 
 def cmd_train(args) -> None:
-    from .config import RunConfig
+    """``symcere train``: one run of a model or a variant, its settings built once by the resolver
+    (``run_settings``); bad options and tuned files fail before the dataset loads."""
+    from .models import run_config
+    from .runs.tuned import load_tuned
     from .runs.variants import variant_config
     from .train import run
 
@@ -106,24 +110,19 @@ def cmd_train(args) -> None:
     # --device beats a --set device=...; without it, --set may name the device
     given = {**{k: v for k, v in given.items() if v is not None}, **_settings(args.set),
              **({"device": args.device} if args.device else {})}
-    # bad options fail before loading; a variant's overrides come first, the flags and --set win over them
-    config = (variant_config(args.model, args.seed, overrides=given) if args.model in VARIANTS
-              else RunConfig.for_model(args.model, seed=args.seed, **given))
-    tuned = None
-    if args.model in VARIANTS and not args.no_tuned:
-        from .tuning.tuned import load_tuned
-
-        tuned = load_tuned(args.dataset, args.model, config.settings.to_dict().get("text_mode"))
+    variant = args.model in VARIANTS
+    tuned = load_tuned(args.dataset, args.model) if variant and not args.no_tuned else None
+    config = (variant_config(args.model, args.seed, overrides=given, tuned=tuned.settings if tuned else None)
+              if variant else run_config(args.model, seed=args.seed, **given))
     ds = _load(args, progress=not args.quiet)
     _report_skipped(ds)
     if tuned:
         tuned.check(ds.tuning_fingerprint, args.dataset)
-        config = variant_config(args.model, args.seed, overrides=given, tuned=tuned.settings)
         print(f"tuned settings: {tuned.path} (pass --no-tuned for the defaults)", file=sys.stderr)
     result = run(ds, config, progress=not args.quiet)
     print("  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()) + f"  ({ds.name}, seed {args.seed})")
     if args.json:
-        print(json.dumps({**result.to_dict(), **({"variant": args.model} if args.model in VARIANTS else {}),
+        print(json.dumps({**result.to_dict(), **({"variant": args.model} if variant else {}),
                           "tuned": str(tuned.path) if tuned else None}))
 
 
@@ -243,20 +242,21 @@ def cmd_reproduce(args) -> None:
 
 def _settings(pairs: list[str]) -> dict:
     """``--set key=value`` pairs as config overrides; values are read as YAML (``0.1``, ``false``, ``mean``).
-    Whether a key exists is the model's to say (``RunConfig.for_model`` lists its options)."""
+    A grid's key may be addressed to one model, ``model.key=value`` (``run_settings``, rule 4). Whether a
+    key exists is the model's to say (the resolver lists its options)."""
     import yaml
 
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key.isidentifier():
-            raise SymcereError(f"--set {pair!r}: expected KEY=VALUE, e.g. --set bpr_reduction=mean.")
+        if not sep or not all(part.isidentifier() for part in key.split(".")) or key.count(".") > 1:
+            raise SymcereError(f"--set {pair!r}: expected KEY=VALUE or MODEL.KEY=VALUE, e.g. --set bpr_reduction=mean.")
         out[key] = yaml.safe_load(value)
     return out
 
 
 def _executor_args(p: argparse.ArgumentParser, what: str) -> None:
-    """``--executor`` and ``--workers`` as ``runs.grid.make_executor`` takes them; ``what`` runs in parallel."""
+    """``--executor`` and ``--workers`` as ``runs.executors.make_executor`` takes them; ``what`` runs in parallel."""
     p.add_argument("--executor", choices=["local", "process", "dask"], default="local",
                    help=f"local: {what} one after another here; process: a process pool; dask: a Dask LocalCluster "
                         f"(or the scheduler at $SYMCERE_DASK_SCHEDULER)")
@@ -318,7 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     _executor_args(p, "runs")
     p.add_argument("--out", help="grid directory (default results/grid)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="a training option for every run, e.g. --set text_mode=lora-top (repeatable)")
+                   help="a training option for every run that has it, e.g. --set text_mode=lora-top, or for one model's "
+                        "runs, e.g. --set symcere.tau=0.3 (repeatable)")
     p.add_argument("--no-tuned", action="store_true", help="ignore configs/tuned/ and run every model's defaults")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(func=cmd_grid)

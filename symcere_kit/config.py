@@ -7,6 +7,10 @@
   (``models/<name>.py``) with its defaults, their sources, its loop defaults and its search space.
 * :class:`RunConfig`: one run = model name + loop + that model's settings; flat as a dict
   (``{"model": ..., **loop, **settings}``), the form run records and ``--set KEY=VALUE`` use.
+  ``run_settings.resolve_run_config`` builds it from its sources, the precedence stated there once.
+
+Every default lives here or in the model's settings dataclass (``models/<name>.py``); code below reads
+settings objects and restates none.
 
 Nothing here imports torch: the command line builds its parser from this module in an instant.
 """
@@ -53,7 +57,10 @@ def _type_ok(value: Any, hint: Any) -> bool:
     return True
 
 
-class _Config:
+class ConfigBase:
+    """Base of the config dataclasses: every value checked for type and sign when built; to and from
+    flat dicts and YAML."""
+
     # Names whose values must be finite and > 0 / >= 0, checked with every value's type whenever a config is
     # built (YAML, records, --set, direct construction). Subclasses add theirs; the sets of the whole MRO apply;
     # a subclass's own __post_init__ calls super().__post_init__() first.
@@ -105,7 +112,7 @@ class _Config:
         return dataclasses.replace(self, **changes)
 
     def to_yaml(self, path: str | Path) -> None:
-        from .io import write_text_atomic
+        from .files import write_text_atomic
 
         plain = {k: list(v) if isinstance(v, tuple) else v for k, v in self.to_dict().items()}
         write_text_atomic(path, yaml.safe_dump(plain, sort_keys=True))
@@ -116,7 +123,7 @@ class _Config:
 
 
 @dataclass(frozen=True)
-class DataConfig(_Config):
+class DataConfig(ConfigBase):
     """How a raw review file becomes train/test interactions (paper section 4.1)."""
 
     user_k: int = 5  # iterative k-core: minimum interactions per user
@@ -162,7 +169,7 @@ class DataConfig(_Config):
 
 
 @dataclass(frozen=True)
-class LoopConfig(_Config):
+class LoopConfig(ConfigBase):
     """The training loop every model shares (``train.Trainer``). A model's file may change these
     defaults (``ModelSettings.LOOP``); the values here are LightGCN's."""
 
@@ -216,7 +223,7 @@ class Choice:
 
 
 @dataclass(frozen=True)
-class ModelSettings(_Config):
+class ModelSettings(ConfigBase):
     """Base of every model's settings. Subclasses (one per model file) add their hyper-parameters,
     each default with a one-line source, and may set:
 
@@ -234,6 +241,11 @@ class ModelSettings(_Config):
         """This model's loop defaults; may depend on the settings (SymCERE's text mode)."""
         return dict(self.LOOP)
 
+    def keeps_own_loop(self) -> bool:
+        """Whether these settings come with a loop budget of their own that tuned loop settings must not
+        replace (SymCERE's LoRA text modes: tuning ran the frozen encoder). False here."""
+        return False
+
     @classmethod
     def search_space(cls) -> dict[str, Range | Choice]:
         bad = sorted(set(cls.SEARCH_SPACE) - cls.field_names() - LoopConfig.field_names())
@@ -243,76 +255,25 @@ class ModelSettings(_Config):
         return dict(cls.SEARCH_SPACE)
 
 
-# Every field of the flat TrainConfig that run records before the per-model settings carry. A record
-# key in this set that the model does not use was inert for that model and is dropped when loading.
-_LEGACY_FLAT_FIELDS = frozenset({
-    "model", "embedding_dim", "n_layers", "epochs", "batch_size", "lr", "reg_weight", "message_dropout",
-    "knn_k", "seed", "device", "backbone", "text_mode", "text_model", "pooling", "max_length", "lora_rank",
-    "lora_alpha", "lora_dropout", "lora_top_layers", "text_lr", "text_chunk", "tau", "alpha", "beta",
-    "bpr_reduction", "normalize", "fn_mask", "t2g_mask", "edge_dropout", "word_mask", "trust_remote_code",
-    "patience", "eval_every", "validation_ratio", "eval_ks", "eval_batch_size",
-})
-
-
 @dataclass(frozen=True)
-class RunConfig(_Config):
+class RunConfig:
     """One run: which model, its loop settings and its own settings (``models.<model>.Settings``).
 
-    Build with :meth:`for_model` (defaults: ``LoopConfig``, then the model's ``loop_defaults()``, then
-    what you pass) or :meth:`from_dict` (a record or ``--set`` values, flat)."""
+    Built by the settings resolver (:func:`symcere_kit.run_settings.resolve_run_config`; by model name:
+    :func:`symcere_kit.models.run_config`; from a record: :func:`symcere_kit.models.run_config_from_record`).
+    Flat as a dict: ``{"model": ..., **loop, **settings}``, the form run records and ``--set KEY=VALUE`` use."""
 
     model: str
     loop: LoopConfig
     settings: ModelSettings
 
-    @staticmethod
-    def settings_class(model: str) -> type[ModelSettings]:
-        from .models import model_class
-
-        return model_class(model).Settings
-
-    @classmethod
-    def option_names(cls, model: str) -> set[str]:
-        """Every flat name ``model``'s config takes: its settings and the loop's."""
-        return cls.settings_class(model).field_names() | LoopConfig.field_names()
-
-    @classmethod
-    def for_model(cls, model: str, **overrides) -> "RunConfig":
-        """``model``'s config with ``overrides`` (loop or settings names, flat). An option neither the
-        loop nor the model has is an error naming both lists."""
-        settings_cls = cls.settings_class(model)
-        loop_keys, own = LoopConfig.field_names(), settings_cls.field_names()
-        unknown = sorted(set(overrides) - loop_keys - own)
-        if unknown:
-            raise SymcereError(f"{model} has no option(s) {unknown}; its settings are {sorted(own)} and every "
-                               f"model's loop settings are {sorted(loop_keys)}.")
-        settings = settings_cls.from_dict({k: v for k, v in overrides.items() if k in own})
-        loop = {**settings.loop_defaults(), **{k: v for k, v in overrides.items() if k in loop_keys}}
-        return cls(model, LoopConfig.from_dict(loop), settings)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
-        """The inverse of :meth:`to_dict`. Records written with the flat ``TrainConfig`` of earlier
-        versions load too: keys renamed since (``LEGACY_NAMES``) are mapped, and keys the model never
-        used are dropped; anything else unknown is an error."""
-        d = dict(d)
-        try:
-            model = d.pop("model")
-        except KeyError:
-            raise SymcereError(f"A run config needs a 'model'; got keys {sorted(d)}.") from None
-        settings_cls = cls.settings_class(model)
-        for old, new in settings_cls.LEGACY_NAMES.items():
-            if old in d and new not in d:
-                d[new] = d.pop(old)
-        own = cls.option_names(model)
-        inert = {k for k in d if k not in own and k in _LEGACY_FLAT_FIELDS}
-        return cls.for_model(model, **{k: v for k, v in d.items() if k not in inert})
-
     def to_dict(self) -> dict[str, Any]:
+        """Flat: ``{"model": ..., **loop, **settings}``."""
         return {"model": self.model, **self.loop.to_dict(), **self.settings.to_dict()}
 
     def replace(self, **changes) -> "RunConfig":
-        """A copy with loop or settings fields changed (flat names)."""
+        """A copy with loop or settings fields changed (flat names). The loop keeps its values whatever
+        loop defaults the changed settings would give; build anew with the resolver for those."""
         loop_keys, own = LoopConfig.field_names(), self.settings.field_names()
         unknown = sorted(set(changes) - loop_keys - own)
         if unknown:

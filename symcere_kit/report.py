@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .io import write_text_atomic
+from .files import write_text_atomic
 from .paths import results_dir
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from .errors import SymcereError
 from .paths import cache_dir, executed_notebooks_dir, project_root
-from .io import scoped_environ, sha256_file, stable_hash, write_json_atomic
+from .environ import scoped_environ
+from .files import sha256_file, stable_hash, write_json_atomic
 from .progress import HEADLESS_ENV, progress_bar
 
 
@@ -158,8 +159,3 @@ def run_all(quick: bool = False, force: bool = False, only: list[str] | None = N
                        "retries": used})
     return report
 
-
-if __name__ == "__main__":  # the older spelling of `symcere reproduce`
-    from .cli import main
-
-    sys.exit(main(["reproduce", *sys.argv[1:]]))

@@ -252,7 +252,7 @@ def export_tables(tidy: pd.DataFrame, per_user: pd.DataFrame, directory,
     those two over the main comparison's. Raises ValueError for another name."""
     from pathlib import Path
 
-    from .io import write_text_atomic
+    from .files import write_text_atomic
 
     wanted = set(TABLES if tables is None else tables)
     if wanted - set(TABLES):

@@ -15,9 +15,10 @@ from .config import RunConfig
 from .progress import progress_bar
 from .data.dataset import ReviewDataset
 from .errors import SymcereError, TrainingError
-from .io import atomic_path
+from .files import atomic_path
 from .evaluate import EvalResult, evaluate
-from .models import Recommender, build_model
+from .models import build_model
+from .recommender.base import Recommender
 from .provenance import git_commit, machine_info, package_versions
 from .sampling import bpr_batches
 

@@ -15,7 +15,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 # Idle OpenMP threads sleep instead of spinning: a spinning pool steals the core another worker computes on.
 _THREADS = None
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
-    from symcere_kit.runs.grid import available_cores  # the grid's own count of usable cores
+    from symcere_kit.runs.executors import available_cores  # the executors' own count of usable cores
 
     _THREADS = max(1, available_cores() // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
     os.environ.setdefault("OMP_NUM_THREADS", str(_THREADS))

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from symcere_kit.config import RunConfig
+from symcere_kit.models import run_config
 from symcere_kit.runs.store import MODEL_FILE, TOPK_FILE, RunStore, load_run, trainable_state
 from symcere_kit.data.dataset import load_dataset
 from symcere_kit.errors import SymcereError
@@ -25,7 +25,7 @@ def ds(synthetic_file):
 def test_a_reloaded_run_ranks_exactly_as_evaluated(tmp_path, ds, tiny_bert_dir, overrides):
     model = overrides.pop("model")
     text = {"max_length": 32, "text_model": str(tiny_bert_dir)} if model == "symcere" else {}
-    config = RunConfig.for_model(model, epochs=2, batch_size=256, **text, **overrides)
+    config = run_config(model, epochs=2, batch_size=256, **text, **overrides)
     result = run(ds, config, progress=False)
     RunStore.save(tmp_path, {"dataset": ds.name, "dataset_arg": str(ds.meta.get("source", ""))}, result)
     back = load_run(tmp_path, dataset=ds)
@@ -43,7 +43,7 @@ def test_a_reloaded_run_ranks_exactly_as_evaluated(tmp_path, ds, tiny_bert_dir, 
 def test_load_run_refuses_a_folder_without_a_result_or_with_other_data(tmp_path, ds, synthetic_file):
     with pytest.raises(SymcereError, match="not a finished run"):
         load_run(tmp_path, dataset=ds)
-    result = run(ds, RunConfig.for_model("lightgcn", epochs=1), progress=False)
+    result = run(ds, run_config("lightgcn", epochs=1), progress=False)
     RunStore.save(tmp_path, {"dataset": ds.name}, result)
     info = {**result.info, "dataset_fingerprint": "something-else"}
     (tmp_path / "result.json").write_text(json.dumps({"dataset": ds.name, "info": info}, default=str))

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from symcere_kit.config import RunConfig
+from symcere_kit.models import run_config
 from symcere_kit.losses import node_info_nce
 from symcere_kit.models import build_model
 from symcere_kit.train import seed_everything
@@ -24,7 +24,7 @@ def test_node_info_nce_matches_a_loop_reference():
 
 
 def test_sgl_draws_two_fresh_views_each_epoch_and_adds_their_loss(ds):
-    model = build_model(RunConfig.for_model("sgl"), ds)
+    model = build_model(run_config("sgl"), ds)
     g = seed_everything(0)
     model.on_epoch_start(g)
     first = [v.to_dense() for v in model.views]
@@ -41,7 +41,7 @@ def test_sgl_draws_two_fresh_views_each_epoch_and_adds_their_loss(ds):
 def test_neumf_full_ranking_scores_equal_pairwise_logits(ds, monkeypatch):
     import symcere_kit.models.neumf as neumf
 
-    model = build_model(RunConfig.for_model("neumf"), ds).eval()
+    model = build_model(run_config("neumf"), ds).eval()
     monkeypatch.setattr(neumf, "PAIRS_PER_CHUNK", 2 * ds.n_items)  # force several chunks
     users = torch.arange(5)
     scores = model.score(users)
@@ -53,7 +53,7 @@ def test_neumf_full_ranking_scores_equal_pairwise_logits(ds, monkeypatch):
 
 # ---------------------------------------------------------------- SMORE (text-only)
 def smore_config(tiny_bert_dir, **kw):
-    return RunConfig.for_model("smore", text_model=str(tiny_bert_dir), max_length=32, batch_size=256, **kw)
+    return run_config("smore", text_model=str(tiny_bert_dir), max_length=32, batch_size=256, **kw)
 
 
 def test_knn_adjacency_matches_smores_dense_formula():

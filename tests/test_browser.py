@@ -29,7 +29,7 @@ def lab(tmp_path_factory, synthetic_file, tiny_bert_dir):
     """A grid store with one small SymCERE run, a notebook that opens the explorer on it, and JupyterLab."""
     from symcere_kit.runs import Grid
 
-    from symcere_kit.io import scoped_environ
+    from symcere_kit.environ import scoped_environ
 
     work = tmp_path_factory.mktemp("lab")
     settings = {"text_model": str(tiny_bert_dir), "pooling": "mean", "max_length": 32, "epochs": 5, "batch_size": 256}

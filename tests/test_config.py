@@ -1,9 +1,11 @@
 """Run configs: per-model settings, loop defaults, round trips, and records written before them."""
 import pytest
+import yaml
 
-from symcere_kit.config import Choice, LoopConfig, Range, RunConfig
+from symcere_kit.config import Choice, LoopConfig, Range
+from symcere_kit.models import run_config, run_config_from_record
 from symcere_kit.errors import SymcereError
-from symcere_kit.runs.variants import model_names
+from symcere_kit.models import model_names
 
 # A run record's config as symcere-kit wrote it before per-model settings: one flat TrainConfig
 # (every field, used or not), here an SGL run with a non-default SSL weight.
@@ -19,26 +21,26 @@ LEGACY_SGL = {
 
 
 def test_a_flat_record_from_before_per_model_settings_loads_with_its_values():
-    config = RunConfig.from_dict(LEGACY_SGL)
-    assert config == RunConfig.for_model("sgl", seed=3, ssl_weight=0.1, drop_ratio=0.2)
+    config = run_config_from_record(LEGACY_SGL)
+    assert config == run_config("sgl", seed=3, ssl_weight=0.1, drop_ratio=0.2)
     assert (config.settings.ssl_tau, config.loop.eval_ks) == (0.5, (10,))
-    smore = RunConfig.from_dict({**LEGACY_SGL, "model": "smore", "alpha": 0.02, "tau": 0.3, "message_dropout": 0.2})
+    smore = run_config_from_record({**LEGACY_SGL, "model": "smore", "alpha": 0.02, "tau": 0.3, "message_dropout": 0.2})
     assert (smore.settings.cl_weight, smore.settings.cl_tau, smore.settings.dropout) == (0.02, 0.3, 0.2)
 
 
 def test_an_unknown_key_is_an_error_naming_the_models_options():
     with pytest.raises(SymcereError, match="warp_speed.*ssl_tau"):
-        RunConfig.from_dict({**LEGACY_SGL, "warp_speed": 9})
+        run_config_from_record({**LEGACY_SGL, "warp_speed": 9})
     with pytest.raises(SymcereError, match="lightgcn has no option.*tau"):
-        RunConfig.for_model("lightgcn", tau=0.1)
+        run_config("lightgcn", tau=0.1)
 
 
 @pytest.mark.parametrize("model", model_names())
 def test_every_model_round_trips_and_declares_a_valid_search_space(tmp_path, model):
-    config = RunConfig.for_model(model, seed=7)
-    assert RunConfig.from_dict(config.to_dict()) == config
-    config.to_yaml(tmp_path / "c.yaml")
-    assert RunConfig.from_yaml(tmp_path / "c.yaml") == config
+    config = run_config(model, seed=7)
+    assert run_config_from_record(config.to_dict()) == config
+    plain = {k: list(v) if isinstance(v, tuple) else v for k, v in config.to_dict().items()}  # as a tuned file holds it
+    assert run_config_from_record(yaml.safe_load(yaml.safe_dump(plain))) == config
     space = type(config.settings).search_space()  # names neither a setting nor a loop field: an error
     own = type(config.settings).field_names() | LoopConfig.field_names()
     for name, dim in space.items():
@@ -52,15 +54,15 @@ def test_every_model_round_trips_and_declares_a_valid_search_space(tmp_path, mod
 
 
 def test_loop_defaults_come_from_the_model_and_the_caller_wins():
-    assert RunConfig.for_model("ngcf").loop.epochs == 100 != LoopConfig().epochs
-    assert RunConfig.for_model("smore").loop.lr == 0.001
-    assert RunConfig.for_model("ngcf", epochs=3).loop.epochs == 3
-    assert RunConfig.for_model("lightgcn").replace(lr=0.1, n_layers=4).to_dict()["n_layers"] == 4
+    assert run_config("ngcf").loop.epochs == 100 != LoopConfig().epochs
+    assert run_config("smore").loop.lr == 0.001
+    assert run_config("ngcf", epochs=3).loop.epochs == 3
+    assert run_config("lightgcn").replace(lr=0.1, n_layers=4).to_dict()["n_layers"] == 4
 
 
 def test_settings_validate_their_choices():
     with pytest.raises(SymcereError, match="backbone must be one of lightgcn, ngcf"):
-        RunConfig.for_model("symcere", backbone="gat")
+        run_config("symcere", backbone="gat")
 
 
 @pytest.mark.parametrize("model, options, match", [
@@ -81,9 +83,9 @@ def test_settings_validate_their_choices():
 ])
 def test_a_value_of_the_wrong_type_or_sign_is_refused_by_name(model, options, match):
     with pytest.raises(SymcereError, match=match):
-        RunConfig.for_model(model, **options)
+        run_config(model, **options)
     with pytest.raises(SymcereError, match=match):
-        RunConfig.for_model(model).replace(**options)
+        run_config(model).replace(**options)
 
 
 def test_direct_construction_is_checked_too():
@@ -97,5 +99,5 @@ def test_direct_construction_is_checked_too():
 
 
 def test_ints_pass_for_floats_and_are_kept_as_given():
-    config = RunConfig.for_model("symcere", alpha=0, lr=1)  # YAML reads --set alpha=0 as an int
+    config = run_config("symcere", alpha=0, lr=1)  # YAML reads --set alpha=0 as an int
     assert config.settings.alpha == 0 and type(config.settings.alpha) is int and config.loop.lr == 1

@@ -103,7 +103,7 @@ def test_a_killed_grid_leaves_no_partial_result_and_resumes(tmp_path, synthetic_
 def test_other_executors_give_the_local_results_bit_for_bit(tmp_path, synthetic_file, executor):
     """Workers run with one torch thread each (two here) where the local run has the default count:
     the metrics must still be equal to the last bit, as the notebooks' parallel grids promise
-    (``runs.grid.default_workers``); SymCERE's B x B terms are where a thread-count effect would show."""
+    (``runs.executors.default_workers``); SymCERE's B x B terms are where a thread-count effect would show."""
     if executor == "dask":
         pytest.importorskip("distributed")
     variants, seeds = ["lightgcn", "symcere-lightgcn"], [0, 1]

@@ -99,7 +99,7 @@ def test_prepare_builds_a_carry_set_under_the_limit_with_the_review_file(needs_s
                                                                          monkeypatch):
     from importlib import metadata
 
-    from symcere_kit.io import sha256_file
+    from symcere_kit.files import sha256_file
 
     def no_network(*args):
         raise AssertionError("a test must not download")

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from symcere_kit.config import DataConfig, RunConfig
+from symcere_kit.config import DataConfig
+from symcere_kit.models import run_config
 from symcere_kit.data.dataset import dataset_from_reviews
 from symcere_kit.data.synthetic import synthetic_reviews
 from symcere_kit.errors import TrainingError
@@ -97,7 +98,7 @@ def test_an_epoch_visits_every_training_interaction_once(ds):
 
 @pytest.mark.slow
 def test_same_seed_same_metrics_and_other_seed_differs(ds):
-    cfg = RunConfig.for_model("lightgcn", epochs=3, batch_size=256, seed=7)
+    cfg = run_config("lightgcn", epochs=3, batch_size=256, seed=7)
     a, b = run(ds, cfg, progress=False), run(ds, cfg, progress=False)
     assert a.metrics == b.metrics and [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
     c = run(ds, cfg.replace(seed=8), progress=False)
@@ -106,14 +107,14 @@ def test_same_seed_same_metrics_and_other_seed_differs(ds):
 
 @pytest.mark.slow
 def test_lightgcn_clearly_beats_mostpop_on_clustered_data(ds):
-    pop = run(ds, RunConfig.for_model("mostpop"), progress=False).metrics
-    lgcn = run(ds, RunConfig.for_model("lightgcn", epochs=40, batch_size=256, lr=0.01), progress=False).metrics
+    pop = run(ds, run_config("mostpop"), progress=False).metrics
+    lgcn = run(ds, run_config("lightgcn", epochs=40, batch_size=256, lr=0.01), progress=False).metrics
     assert lgcn["ndcg@10"] > 1.2 * pop["ndcg@10"]
     assert lgcn["hr@10"] > pop["hr@10"]
 
 
 def test_run_records_provenance(ds):
-    info = run(ds, RunConfig.for_model("mostpop", seed=4), progress=False).info
+    info = run(ds, run_config("mostpop", seed=4), progress=False).info
     assert info["seed"] == 4 and info["dataset_fingerprint"] == ds.fingerprint
     assert info["data_config"]["split"] == "ratio" and info["data_config"]["user_k"] == ds.meta["config"]["user_k"]
     assert "torch" in info["versions"] and info["git_commit"]
@@ -138,7 +139,7 @@ def test_nan_loss_stops_with_a_clear_message(ds, monkeypatch):
 
     monkeypatch.setattr(LightGCN, "batch_loss", poisoned)
     with pytest.raises(TrainingError, match=r"loss became nan in epoch 1.*Lower the learning rate"):
-        run(ds, RunConfig.for_model("lightgcn", epochs=2), progress=False)
+        run(ds, run_config("lightgcn", epochs=2), progress=False)
 
 
 def test_dataset_texts_are_training_texts_only():
@@ -157,14 +158,14 @@ def test_lightgcn_clearly_beats_mostpop_on_musical_instruments(needs_shared):
     from symcere_kit.data.dataset import load_dataset
 
     mi = load_dataset("amazon2014_musical_instruments", progress=False)
-    pop = run(mi, RunConfig.for_model("mostpop"), progress=False).metrics
-    lgcn = run(mi, RunConfig.for_model("lightgcn", seed=0), progress=False).metrics
+    pop = run(mi, run_config("mostpop"), progress=False).metrics
+    lgcn = run(mi, run_config("lightgcn", seed=0), progress=False).metrics
     assert lgcn["ndcg@10"] > 1.3 * pop["ndcg@10"] and lgcn["hr@10"] > 1.3 * pop["hr@10"]
 
 
 @pytest.mark.slow
 def test_resume_from_checkpoint_gives_the_uninterrupted_result(ds, tmp_path):
-    cfg = RunConfig.for_model("lightgcn", epochs=4, batch_size=256, seed=2)
+    cfg = run_config("lightgcn", epochs=4, batch_size=256, seed=2)
     whole = run(ds, cfg, progress=False)
     ckpt = tmp_path / "ckpt.pt"
     run(ds, cfg.replace(epochs=2), progress=False, checkpoint=ckpt)  # "killed" after epoch 2
@@ -185,7 +186,7 @@ def test_early_stopping_uses_the_training_holdout_and_restores_the_best_epoch(ds
         return original(self, dataset, **kw)
 
     monkeypatch.setattr(train_mod.Trainer, "evaluate", spy)
-    res = run(ds, RunConfig.for_model("lightgcn", epochs=60, batch_size=256, lr=0.05, patience=2, seed=1), progress=False)
+    res = run(ds, run_config("lightgcn", epochs=60, batch_size=256, lr=0.05, patience=2, seed=1), progress=False)
     val_scores = [h["val_ndcg@10"] for h in res.history]
     assert len(res.history) < 60 and res.info["best_epoch"] == 1 + int(np.argmax(val_scores))
     validation = seen[0]

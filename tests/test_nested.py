@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from symcere_kit.config import RunConfig
+from symcere_kit.models import run_config
 from symcere_kit.errors import SymcereError
 from symcere_kit.runs.variants import VARIANTS, variant_config
 from symcere_kit.train import run
@@ -24,7 +25,7 @@ def nested(backbone: str) -> str:
 def test_nested_variant_is_its_baselines_recipe(backbone):
     v = VARIANTS[nested(backbone)]
     assert (v.model, v.role, v.overrides["backbone"]) == ("symcere", "control", backbone)
-    base, ctrl = RunConfig.for_model(backbone, seed=4), variant_config(nested(backbone), seed=4)
+    base, ctrl = run_config(backbone, seed=4), variant_config(nested(backbone), seed=4)
     assert ctrl.loop == base.loop  # epochs (NGCF's 100), lr, batch
     for name in base.settings.field_names():  # n_layers, embedding_dim, reg_weight, message_dropout
         assert getattr(ctrl.settings, name) == getattr(base.settings, name), name
@@ -43,7 +44,7 @@ def _short(ds, tiny_bert_dir, config: RunConfig, **kw):
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_nested_control_at_cross_weight_0_is_its_baseline_bit_for_bit(ds, tiny_bert_dir, backbone):
     text = {"text_model": str(tiny_bert_dir), "max_length": 32}
-    base = _short(ds, tiny_bert_dir, RunConfig.for_model(backbone, seed=3))
+    base = _short(ds, tiny_bert_dir, run_config(backbone, seed=3))
     ctrl_config = variant_config(nested(backbone), seed=3, overrides={**text, "cross_weight": 0.0})
     ctrl = _short(ds, tiny_bert_dir, ctrl_config)
     assert ctrl.metrics == base.metrics  # exact floats
@@ -84,7 +85,7 @@ def test_cross_weight_scales_the_term_and_0_skips_it_and_its_mask(ds, tiny_bert_
     torch.testing.assert_close(terms[1.0]["loss"] - terms[0.0]["loss"], terms[1.0]["cross"])
     for bad in (-0.1, float("inf"), True):
         with pytest.raises(SymcereError, match="cross_weight"):
-            RunConfig.for_model("symcere", cross_weight=bad)
+            run_config("symcere", cross_weight=bad)
 
 
 def test_building_the_text_side_moves_no_global_rng_stream(ds, tiny_bert_dir):
@@ -93,7 +94,7 @@ def test_building_the_text_side_moves_no_global_rng_stream(ds, tiny_bert_dir):
     from symcere_kit.train import seed_everything
 
     states = []
-    for config in (RunConfig.for_model("ngcf"),
+    for config in (run_config("ngcf"),
                    variant_config("symcere-ngcf-nested", 0, overrides={"text_model": str(tiny_bert_dir), "max_length": 32})):
         seed_everything(7)
         build_model(config, ds, progress=False)

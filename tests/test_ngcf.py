@@ -4,7 +4,7 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from symcere_kit.config import RunConfig
+from symcere_kit.models import run_config
 from symcere_kit.graph import NGCFConv, NGCFEncoder, edge_dropout_adjacency
 from symcere_kit.graph.adjacency import normalized_bipartite_adjacency
 from symcere_kit.models import build_model, model_class
@@ -138,14 +138,14 @@ def test_edge_dropout_is_seeded(ds):
 
 def test_ngcf_is_registered_and_uses_the_config(ds):
     assert model_class("ngcf").__name__ == "NGCF"
-    model = build_model(RunConfig.for_model("ngcf", embedding_dim=16, n_layers=3, message_dropout=0.2), ds)
+    model = build_model(run_config("ngcf", embedding_dim=16, n_layers=3, message_dropout=0.2), ds)
     assert model.encoder.out_dim == 64 and len(model.encoder.convs) == 3 and model.encoder.dropout.p == 0.2
     assert model.score(torch.arange(5)).shape == (5, ds.n_items)
 
 
 @pytest.mark.slow
 def test_ngcf_same_seed_same_metrics(ds):
-    cfg = RunConfig.for_model("ngcf", n_layers=3, epochs=3, batch_size=256, seed=7)
+    cfg = run_config("ngcf", n_layers=3, epochs=3, batch_size=256, seed=7)
     a, b = run(ds, cfg, progress=False), run(ds, cfg, progress=False)
     assert a.metrics == b.metrics and [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
     c = run(ds, cfg.replace(seed=8), progress=False)
@@ -154,9 +154,9 @@ def test_ngcf_same_seed_same_metrics(ds):
 
 @pytest.mark.slow
 def test_ngcf_clearly_beats_mostpop_on_clustered_data(ds):
-    a = run(ds, RunConfig.for_model("ngcf", n_layers=3, epochs=20, batch_size=256, lr=0.01), progress=False)
+    a = run(ds, run_config("ngcf", n_layers=3, epochs=20, batch_size=256, lr=0.01), progress=False)
     assert all(np.isfinite(v) for v in a.metrics.values())
     assert a.history[-1]["loss"] < a.history[0]["loss"]
-    pop = run(ds, RunConfig.for_model("mostpop"), progress=False).metrics
+    pop = run(ds, run_config("mostpop"), progress=False).metrics
     assert a.metrics["ndcg@10"] > 1.2 * pop["ndcg@10"] and a.metrics["hr@10"] > pop["hr@10"]
     assert a.metrics["hr@10"] > 3 * 10 / ds.n_items  # random ranking: HR@10 ~ 10/n_items per test item

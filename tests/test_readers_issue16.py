@@ -10,6 +10,7 @@ import pytest
 
 from symcere_kit.cli import main
 from symcere_kit.config import DataConfig
+from symcere_kit.models import run_config
 from symcere_kit.data.dataset import load_dataset
 from symcere_kit.data.preprocess import preprocess
 from symcere_kit.data.readers import detect_format, read_reviews
@@ -163,11 +164,11 @@ def test_ratings_only_trains_text_free_models_and_text_models_refuse(tmp_path):
     assert (ds.n_users, ds.n_items, len(ds.train) + len(ds.test)) == (12, 8, 72)
     test_items = ds.item_ids[ds.test.loc[ds.test["user"] == 0, "item"]].tolist()
     assert test_items == ["I5"]  # U00's newest of its 6 ratings: floor(0.2 * 6) = 1 test item
-    result = run(ds, RunConfig.for_model("lightgcn", epochs=1, batch_size=64, device="cpu"), progress=False)
+    result = run(ds, run_config("lightgcn", epochs=1, batch_size=64, device="cpu"), progress=False)
     assert 0 <= result.metrics["ndcg@10"] <= 1
     for model in ("symcere", "smore"):
         with pytest.raises(SymcereError, match=r"ratings\.csv.*has no review text.*needs review text"):
-            run(ds, RunConfig.for_model(model, epochs=1, device="cpu"), progress=False)
+            run(ds, run_config(model, epochs=1, device="cpu"), progress=False)
 
 
 # ------------------------------------------------------------------------------- Amazon US reviews TSV

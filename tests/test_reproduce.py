@@ -59,15 +59,6 @@ def test_cli_reports_a_bad_parameter_with_exit_code_2(capsys):
 
 
 @pytest.mark.slow
-def test_the_older_module_spelling_is_the_same_command():
-    """`python -m symcere_kit.reproduce ARGS` is `symcere reproduce ARGS`."""
-    pytest.importorskip("papermill")
-    proc = subprocess.run([sys.executable, "-m", "symcere_kit.reproduce", "--param", "NOT_A_PARAMETER=1"],
-                          capture_output=True, text=True)
-    assert proc.returncode == 2 and proc.stderr.startswith("symcere: error: ") and "NOT_A_PARAMETER" in proc.stderr
-
-
-@pytest.mark.slow
 def test_cli_runs_then_resumes_and_prints_where_the_outputs_are(tmp_path, monkeypatch, capsys):
     pytest.importorskip("papermill")
     root = _project(tmp_path)

@@ -9,6 +9,8 @@ import scipy.sparse as sp
 import torch
 
 from symcere_kit.config import RunConfig
+from symcere_kit.models import run_config, settings_class
+from symcere_kit.run_settings import option_names
 from symcere_kit.errors import SymcereError
 from symcere_kit.models import build_model
 from symcere_kit.train import run
@@ -26,7 +28,7 @@ def random_train(n_users=40, n_items=25, density=0.15, seed=0):
 
 
 def fitted(model, data, **settings):
-    return build_model(RunConfig.for_model(model, **settings), data, progress=False)
+    return build_model(run_config(model, **settings), data, progress=False)
 
 
 # ---------------------------------------------------------------- EASE^R
@@ -62,14 +64,14 @@ def test_ease_with_a_huge_lambda_scores_co_occurrence():
 
 
 def test_ease_refuses_an_item_count_it_cannot_hold_and_names_it(monkeypatch):
-    import symcere_kit.models.item_similarity as item_similarity
+    import symcere_kit.recommender.item_similarity as item_similarity
 
     data, _ = random_train()
     monkeypatch.setattr(item_similarity, "MAX_FIT_BYTES", 1000)
     with pytest.raises(SymcereError, match=r"25 items.*item_k"):
         fitted("ease", data)
     with pytest.raises(SymcereError, match="reg_lambda"):
-        RunConfig.for_model("ease", reg_lambda=0.0)
+        run_config("ease", reg_lambda=0.0)
 
 
 # ---------------------------------------------------------------- RP3beta
@@ -125,9 +127,9 @@ def test_rp3beta_weights_match_a_dense_reference(k, alpha, beta, normalize):
 
 def test_rp3beta_settings_are_checked_and_named_apart_from_symceres():
     with pytest.raises(SymcereError, match="top_k"):
-        RunConfig.for_model("rp3beta", top_k=0)
+        run_config("rp3beta", top_k=0)
     # a grid-wide alpha/beta (SymCERE's loss weights) must not reach RP3beta
-    assert not {"alpha", "beta", "normalize"} & RunConfig.option_names("rp3beta")
+    assert not {"alpha", "beta", "normalize"} & option_names(settings_class("rp3beta"))
 
 
 # ---------------------------------------------------------------- both, end to end
@@ -135,7 +137,7 @@ def test_rp3beta_settings_are_checked_and_named_apart_from_symceres():
 def test_runs_end_to_end_clearly_above_random_and_reloads_identically(ds, random_ndcg, model, tmp_path):
     from symcere_kit.runs.store import RunStore, load_run
 
-    result = run(ds, RunConfig.for_model(model), progress=False)
+    result = run(ds, run_config(model), progress=False)
     assert all(math.isfinite(v) for v in result.metrics.values())
     assert result.metrics["ndcg@10"] > 1.5 * random_ndcg
     assert result.info["epochs"] == 0 and result.history == []

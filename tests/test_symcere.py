@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from symcere_kit.config import RunConfig
+from symcere_kit.models import run_config
 from symcere_kit.data.dataset import dataset_from_reviews
 from symcere_kit.data.synthetic import synthetic_reviews
 from symcere_kit.errors import SymcereError
@@ -19,7 +19,7 @@ def ds():
 
 def cfg(tiny_bert_dir, **kw):
     base = dict(text_model=str(tiny_bert_dir), epochs=2, batch_size=256, max_length=32, tau=0.07)
-    return RunConfig.for_model("symcere", **{**base, **kw})
+    return run_config("symcere", **{**base, **kw})
 
 
 @pytest.mark.slow
@@ -125,14 +125,14 @@ def test_text_mode_defaults_layer_between_model_defaults_and_overrides():
     from symcere_kit.config import LoopConfig
     from symcere_kit.models.symcere import SymCERESettings
 
-    frozen = RunConfig.for_model("symcere")
+    frozen = run_config("symcere")
     assert frozen.loop.epochs == SymCERESettings.LOOP["epochs"] != LoopConfig().epochs
-    top = RunConfig.for_model("symcere", text_mode="lora-top")
+    top = run_config("symcere", text_mode="lora-top")
     assert top.loop.epochs == SymCERESettings.TEXT_MODE_LOOP["lora-top"]["epochs"] != frozen.loop.epochs
     assert top.settings.tau == frozen.settings.tau  # the model's settings still apply underneath
-    assert RunConfig.for_model("symcere", text_mode="lora-top", epochs=2).loop.epochs == 2  # the caller wins
+    assert run_config("symcere", text_mode="lora-top", epochs=2).loop.epochs == 2  # the caller wins
     with pytest.raises(SymcereError, match="lightgcn has no option"):
-        RunConfig.for_model("lightgcn", text_mode="lora-top")  # a baseline has no text mode
+        run_config("lightgcn", text_mode="lora-top")  # a baseline has no text mode
 
 
 # The paper's readings (models/symcere.py READINGS): each non-default value the frozen mode takes, and the

@@ -19,7 +19,8 @@ from symcere_kit.config import Choice, Range
 from symcere_kit.errors import SymcereError, TrainingError
 from symcere_kit.runs.grid import Grid
 from symcere_kit.tuning.study import Budget, study_name, trials_frame, tune
-from symcere_kit.tuning.tuned import load_tuned, read_tuned, tuned_path
+from symcere_kit.runs.tuned import load_tuned, read_tuned, tuned_path
+from symcere_kit.runs.variants import variant_config
 
 SMALL = Budget(epoch_cap=20)
 
@@ -187,8 +188,23 @@ def test_lora_modes_reuse_the_tuned_model_settings_with_their_own_loop(tmp_path)
     path.parent.mkdir(parents=True)
     path.write_text(yaml.safe_dump({"dataset_fingerprint": "f", "variant": "symcere-lightgcn", "model": "symcere",
                                     "settings": {"tau": 0.3, "beta": 0.02, "lr": 0.002, "epochs": 45, "patience": 0}}))
-    assert load_tuned("somedata", "symcere-lightgcn").settings["epochs"] == 45
-    assert load_tuned("somedata", "symcere-lightgcn", text_mode="lora-top").settings == {"tau": 0.3, "beta": 0.02}
+    tuned = load_tuned("somedata", "symcere-lightgcn").settings
+    assert tuned["epochs"] == 45 and variant_config("symcere-lightgcn", 0, tuned=tuned).loop.epochs == 45
+    lora = variant_config("symcere-lightgcn", 0, settings={"text_mode": "lora-top"}, tuned=tuned)
+    assert (lora.settings.tau, lora.settings.beta) == (0.3, 0.02)
+    assert (lora.loop.epochs, lora.loop.lr, lora.loop.batch_size) == (5, 0.01, 512)  # TEXT_MODE_LOOP, not the file's
+
+
+def test_a_baseline_beside_lora_symcere_keeps_its_tuned_loop(tmp_path):
+    """A grid's text_mode does not reach a model without one: LightGCN keeps its tuned epochs and lr
+    (before the settings resolver, a LoRA grid dropped every variant's tuned loop settings)."""
+    path = tuned_path("somedata", "lightgcn")
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump({"dataset_fingerprint": "f", "variant": "lightgcn", "model": "lightgcn",
+                                    "settings": {"lr": 0.002, "epochs": 45, "patience": 0}}))
+    tuned = load_tuned("somedata", "lightgcn").settings
+    config = variant_config("lightgcn", 0, settings={"text_mode": "lora-top"}, tuned=tuned)
+    assert (config.loop.epochs, config.loop.lr) == (45, 0.002)
 
 
 @pytest.mark.slow

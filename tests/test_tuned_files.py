@@ -7,7 +7,7 @@ import yaml
 
 from symcere_kit.runs.variants import GROUPS, VARIANTS, variant_config
 from symcere_kit.tuning.study import Budget
-from symcere_kit.tuning.tuned import load_tuned
+from symcere_kit.runs.tuned import load_tuned
 
 ROOT = Path(__file__).resolve().parents[1] / "configs" / "tuned"
 FILES = sorted(ROOT.glob("*/*.yaml"))

@@ -170,7 +170,7 @@ QUOTED_CASES: list[tuple[str, str, str, str]] = [
     ("A timestamp split that leaves a side empty", "symcere stats FILE --split timestamp",
      "symcere_kit/data/dataset.py", "The timestamp split of"),
     ("EASE^R or RP3beta on too many items", "symcere train FILE --model ease",
-     "symcere_kit/models/item_similarity.py", "keeps dense item x item matrices"),
+     "symcere_kit/recommender/item_similarity.py", "keeps dense item x item matrices"),
 ]
 
 
@@ -220,7 +220,7 @@ def catalogue(root: Path) -> str:
     """The catalogue as Markdown: a heading per situation, the command, the message."""
     out = []
     env = {"SYMCERE_OFFLINE": "1", "SYMCERE_DATA_DIR": ""}  # never download while building; look only here
-    from symcere_kit.io import scoped_environ
+    from symcere_kit.environ import scoped_environ
 
     with scoped_environ(**env):
         for title, command, run in READ_CASES:

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from ..errors import SymcereError
 from ..progress import progress_bar
-from ..io import stable_hash, write_json_atomic
+from ..files import stable_hash, write_json_atomic
 from .lexicon import CLASSES, WordClasses, tokens
 
 

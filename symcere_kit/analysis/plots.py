@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..io import atomic_path
+from ..files import atomic_path
 from ..paths import figures_dir
 
 MODALITY = {"graph": "#1f77b4", "text": "#ff7f0e"}  # the paper's Figure 1: graph blue, text orange

@@ -23,7 +23,7 @@ import torch
 
 from ..config import DataConfig
 from ..errors import EmptyDatasetError, SymcereError
-from ..io import atomic_path, sha256_file, stable_hash
+from ..files import atomic_path, sha256_file, stable_hash
 from ..paths import cache_dir
 from .preprocess import CROSS_VARIANT_FORMATS, preprocess
 from .readings import READINGS, split_reading

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..io import atomic_path
+from ..files import atomic_path
 
 HEADER = "user_id:token\titem_id:token\ttimestamp:float"
 SPLITS = ("train", "valid", "test")

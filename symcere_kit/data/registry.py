@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DatasetNotFoundError
-from ..io import atomic_path
+from ..files import atomic_path
 from ..paths import project_root, raw_data_dir
 
 AMAZON_2023_URL = "https://mcauleylab.ucsd.edu/public_datasets/data/amazon_2023/raw/review_categories/{}.jsonl.gz"

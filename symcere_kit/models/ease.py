@@ -20,7 +20,7 @@ import numpy as np
 import scipy.linalg
 
 from ..config import ModelSettings, Range
-from .item_similarity import ItemSimilarityRecommender
+from ..recommender.item_similarity import ItemSimilarityRecommender
 
 FD_EASE = "Ferrari Dacrema et al. (RecSys 2019 / TOIS 2021) code, MaurizioFD/RecSys2019_DeepLearning_Evaluation"
 

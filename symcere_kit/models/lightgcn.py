@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..graph import LightGCNEncoder
-from .graph_bpr import GraphBPRRecommender, GraphSettings
+from ..recommender.graph_bpr import GraphBPRRecommender, GraphSettings
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..config import ModelSettings
-from .base import Recommender
+from ..recommender.base import Recommender
 
 
 class MostPop(Recommender):

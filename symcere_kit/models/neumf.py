@@ -13,19 +13,21 @@ from torch import nn
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..config import Choice, ModelSettings, Range
-from .base import Recommender
+from ..config import Choice, Range
+from ..recommender.base import Recommender
+from ..recommender.graph_bpr import EmbeddingSettings
 
 PAIRS_PER_CHUNK = 1 << 18
 RECBOLE_GRID = "RecBole 1.2.1 docs, NeuMF 'Tuning Hyper Parameters'"
 
 
 @dataclass(frozen=True)
-class NeuMFSettings(ModelSettings):
-    embedding_dim: int = 64  # RecBole 1.2.1 NeuMF mf_embedding_size = mlp_embedding_size = 64
+class NeuMFSettings(EmbeddingSettings):
+    """NeuMF's settings: GMF and MLP embeddings of ``embedding_dim`` (RecBole 1.2.1 mf_embedding_size =
+    mlp_embedding_size = 64), its MLP tower and dropout."""
+
     mlp_hidden: tuple[int, ...] = (128, 64)  # RecBole 1.2.1 mlp_hidden_size
     dropout: float = 0.1  # RecBole 1.2.1 dropout_prob
-    POSITIVE: ClassVar[frozenset[str]] = frozenset({"embedding_dim"})
     NON_NEGATIVE: ClassVar[frozenset[str]] = frozenset({"dropout"})
     SEARCH_SPACE: ClassVar[dict] = {
         "lr": Range(1e-4, 1e-2, log=True, source=RECBOLE_GRID + ": learning_rate 1e-4 .. 1e-2"),

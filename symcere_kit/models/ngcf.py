@@ -6,13 +6,14 @@ from typing import ClassVar
 
 from ..config import Range
 from ..graph import NGCFEncoder
-from .graph_bpr import RECBOLE_LR, GraphBPRRecommender, GraphSettings
+from ..recommender.graph_bpr import RECBOLE_LR, GraphBPRRecommender, GraphSettings, NGCFLayerSettings
 
 
 @dataclass(frozen=True)
-class NGCFSettings(GraphSettings):
+class NGCFSettings(GraphSettings, NGCFLayerSettings):
+    """NGCF's settings: the graph models' plus ``message_dropout``; three layers as RecBole's."""
+
     n_layers: int = 3  # RecBole 1.2.1 NGCF hidden_size_list [64, 64, 64]
-    message_dropout: float = 0.1  # RecBole 1.2.1 NGCF message_dropout
     # Epochs chosen by NDCG@10 on the validation slice of Musical Instruments (mean over seeds 0-2:
     # 0.0552 at lr 0.005 / 100 epochs, flat to 125, falling after; lr 0.001 reached 0.0415 by 100).
     LOOP: ClassVar[dict] = {"epochs": 100}

@@ -30,7 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..config import Choice, ModelSettings, Range
-from .item_similarity import ItemSimilarityRecommender
+from ..recommender.item_similarity import ItemSimilarityRecommender
 
 FD = "Ferrari Dacrema et al. (RecSys 2019 / TOIS 2021) code, MaurizioFD/RecSys2019_DeepLearning_Evaluation"
 FD_FIT = FD + ", GraphBased/RP3betaRecommender.py fit()"

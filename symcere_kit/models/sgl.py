@@ -15,7 +15,7 @@ import torch
 from ..config import Range
 from ..graph.augment import edge_dropout_adjacency
 from ..losses import node_info_nce
-from .graph_bpr import RECBOLE_LR, GraphSettings
+from ..recommender.graph_bpr import RECBOLE_LR, GraphSettings
 from .lightgcn import LightGCN
 
 RECBOLE_GRID = "RecBole 1.2.1 docs, SGL 'Tuning Hyper Parameters'"

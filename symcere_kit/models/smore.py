@@ -35,9 +35,9 @@ from ..graph.adjacency import user_item_propagation
 from ..graph.knn import knn_adjacency
 from ..graph.lightgcn import LightGCNEncoder
 from ..losses import bpr_loss, info_nce_loss, l2_reg
-from .base import Recommender
-from .graph_bpr import RECBOLE_LR, GraphSettings
-from .text_settings import TextModelSettings
+from ..recommender.base import Recommender
+from ..recommender.graph_bpr import RECBOLE_LR, GraphSettings
+from ..recommender.text_settings import TextModelSettings
 
 ITEM_GRAPH_LAYERS = 1  # SMORE's n_layers
 OFFICIAL = "the official SMORE config (github.com/kennethorq/SMORE)"

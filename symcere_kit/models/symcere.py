@@ -60,12 +60,12 @@ from ..graph.augment import edge_dropout_adjacency
 from ..losses import bpr_loss, false_negative_mask, info_nce_loss, node_info_nce, symmetric_nce_loss
 from ..rng import side_stream
 from ..text import MODES as TEXT_MODES
-from .base import Recommender
-from .graph_bpr import RECBOLE_LR, GraphSettings, batch_ego_l2
+from ..recommender.base import Recommender
+from ..recommender.graph_bpr import RECBOLE_LR, GraphSettings, NGCFLayerSettings, batch_ego_l2
 from .lightgcn import LightGCN
 from .ngcf import NGCF
-from .text_settings import TextTrainingSettings
-from .text_side import TextSide
+from ..recommender.text_settings import TextTrainingSettings
+from ..recommender.text_side import TextSide
 
 _BACKBONES = {"lightgcn": LightGCN, "ngcf": NGCF}
 PAPER = "the SymCERE paper (below eq. 8)"
@@ -81,14 +81,13 @@ _MASK_DRAWS = {"frozen": ("fixed", "epoch"), "lora": ("step",), "lora-top": ("st
 
 
 @dataclass(frozen=True)
-class SymCERESettings(TextTrainingSettings, GraphSettings):
+class SymCERESettings(TextTrainingSettings, GraphSettings, NGCFLayerSettings):
     """Eq. (8): L = cross + alpha * intra + beta * BPR + reg_weight * L2, on a LightGCN or NGCF backbone.
 
     ``n_layers`` stays 2 with either backbone (the NGCF baseline uses 3); ``message_dropout`` is used
     by the NGCF backbone only."""
 
-    backbone: str = "lightgcn"  # graph encoder: lightgcn | ngcf (the paper reports both)
-    message_dropout: float = 0.1  # NGCF backbone: RecBole 1.2.1 NGCF message_dropout
+    backbone: str = "lightgcn"  # graph encoder: lightgcn | ngcf (the paper reports both); message_dropout: ngcf only
     # Temperature of the cross- and intra-modal NCE terms (the paper does not state it). Chosen on the
     # validation slice of Musical Instruments with sum-BPR (frozen MiniLM, LightGCN, seed 0), NDCG@10
     # at 60/80 epochs: tau 0.05 .0638/.0633, 0.07 .0655/.0652, 0.1 .0652/.0664, 0.2 .0674/.0676, 0.5 .0624/.0628.
@@ -115,7 +114,7 @@ class SymCERESettings(TextTrainingSettings, GraphSettings):
     word_mask_draw: str = "auto"
     edge_dropout: float = 0.1  # graph view g' of eq. (6): edge dropout rate (SGL-ED's 0.1)
     POSITIVE: ClassVar[frozenset[str]] = frozenset({"tau"})
-    NON_NEGATIVE: ClassVar[frozenset[str]] = frozenset({"alpha", "beta", "edge_dropout", "message_dropout", "cross_weight"})
+    NON_NEGATIVE: ClassVar[frozenset[str]] = frozenset({"alpha", "beta", "edge_dropout", "cross_weight"})
     # Loop defaults: SymCERE's own ("symcere", below) or those of the backbone's baseline ("backbone":
     # LightGCN's 30 epochs, NGCF's 100, both lr 0.005 and batch 2048), for controls on the baseline's recipe.
     loop_from: str = "symcere"
@@ -164,7 +163,14 @@ class SymCERESettings(TextTrainingSettings, GraphSettings):
         """``word_mask_draw`` with "auto" resolved: "fixed" in frozen mode, "step" in the LoRA modes."""
         return _MASK_DRAWS[self.text_mode][0] if self.word_mask_draw == "auto" else self.word_mask_draw
 
+    def keeps_own_loop(self) -> bool:
+        """The LoRA modes keep their epoch budget (``TEXT_MODE_LOOP``) over tuned loop settings: tuning ran
+        the frozen encoder, whose epochs say nothing about a LoRA run's."""
+        return self.text_mode in self.TEXT_MODE_LOOP
+
     def loop_defaults(self) -> dict:
+        """SymCERE's loop (``LOOP``, then its text mode's ``TEXT_MODE_LOOP``), or with ``loop_from="backbone"``
+        exactly the backbone baseline's."""
         if self.loop_from == "backbone":  # exactly the baseline's, its text mode's budget notwithstanding
             return _BACKBONES[self.backbone].Settings().loop_defaults()
         return {**self.LOOP, **self.TEXT_MODE_LOOP.get(self.text_mode, {})}

@@ -1,5 +1,6 @@
-"""Runs: model variants (``variants``: one row per table column), the run store (``store``: layout,
-atomic writes, finding and loading runs) and grids over datasets x variants x seeds (``grid``).
+"""Runs: the experiment table (``variants``: one row per table column, the groups, the tuning order),
+tuned-settings files (``tuned``), the run store (``store``: layout, atomic writes, finding and loading
+runs), executors (``executors``) and grids over datasets x variants x seeds (``grid``).
 
 Names are imported on first use (PEP 562), so ``runs.variants`` stays an instant import for the
 command line while ``from symcere_kit.runs import study_grid`` works as usual."""
@@ -8,9 +9,11 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "grid": ("Grid", "RunSpec", "execute", "make_executor", "study_grid"),
+    "executors": ("make_executor",),
+    "grid": ("Grid", "RunSpec", "execute", "study_grid"),
     "store": ("RunStore", "TrainedRun", "load_run", "read_record"),
-    "variants": ("GROUPS", "VARIANTS", "Variant", "expand_variants", "model_names", "variant_config"),
+    "tuned": ("Tuned", "load_tuned"),
+    "variants": ("GROUPS", "VARIANTS", "Variant", "expand_variants", "variant_config"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

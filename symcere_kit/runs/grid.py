@@ -5,28 +5,30 @@ finished exactly when its ``result.json`` exists, so a rerun of the grid does on
 ``<root>/results.csv`` is the tidy table (one row per dataset x variant x seed x metric), rebuilt
 after every finished run.
 
-Executors follow ``concurrent.futures``: ``"local"`` runs in this process (the default; progress and
-errors as usual), ``"process"`` a spawn-based process pool, ``"dask"`` a Dask distributed
-``LocalCluster`` (or any scheduler address in ``$SYMCERE_DASK_SCHEDULER``) through
-``Client.get_executor()``; an ``Executor`` instance is used as given.
+Runs go through an executor of ``runs.executors`` (local, process pool, Dask), as tuning trials do.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import pandas as pd
+import torch
 
+from ..config import RunConfig
+from ..data.dataset import load_dataset
 from ..errors import SymcereError
-from ..io import write_text_atomic
+from ..files import write_text_atomic
 from ..paths import results_dir
+from ..progress import progress_bar
+from ..train import run as train_run
+from .executors import InlineExecutor, default_workers, make_executor, threads_per_worker
 from .store import PER_USER_FILE, RESULT_FILE, RunStore
-from .variants import VARIANTS, check_grid_settings, expand_variants, tables_for, variant_config
+from .tuned import check_fingerprint, load_tuned
+from .variants import VARIANTS, check_grid_settings, expand_variants, tables_for, tuned_key, variant_config
 
 
 @dataclass(frozen=True)
@@ -38,21 +40,18 @@ class RunSpec:
     tuned: tuple = ()  # sorted (key, value) tuned settings of this dataset x variant (configs/tuned/)
     tuned_fingerprint: str = ""  # the dataset fingerprint those were tuned on
 
-    def config(self):
+    def config(self) -> RunConfig:
+        """This run's settings (the resolver on its variant row, grid settings and tuned file)."""
         return variant_config(self.variant, self.seed, dict(self.settings), tuned=dict(self.tuned))
 
     def directory(self, root: Path) -> Path:
+        """Its folder in the run store under ``root``, keyed by the grid settings and tuned settings."""
         key = {**dict(self.settings), **({"tuned": dict(self.tuned)} if self.tuned else {})}
         return RunStore(root).run_dir(self.dataset, self.variant, self.seed, key)
 
 
 def execute(spec: RunSpec, root: str | Path, threads: int | None = None) -> dict:
     """Train and evaluate one run and store it; returns its record. Top-level so it pickles."""
-    import torch
-
-    from ..data.dataset import load_dataset
-    from ..train import run
-
     out = spec.directory(Path(root))
     if RunStore.is_done(out):
         return json.loads((out / RESULT_FILE).read_text())
@@ -60,84 +59,12 @@ def execute(spec: RunSpec, root: str | Path, threads: int | None = None) -> dict
         torch.set_num_threads(threads)
     dataset = load_dataset(spec.dataset, progress=False)
     if spec.tuned:
-        from ..tuning.tuned import check_fingerprint
-
         check_fingerprint(spec.tuned_fingerprint, dataset.tuning_fingerprint, spec.dataset, spec.variant)
-    result = run(dataset, spec.config(), progress=False)
+    result = train_run(dataset, spec.config(), progress=False)
     record = {"dataset": dataset.name, "dataset_arg": spec.dataset, "variant": spec.variant,
               "label": VARIANTS[spec.variant].label, "seed": spec.seed, "settings": dict(spec.settings),
               "tuned": dict(spec.tuned)}
     return RunStore.save(out, record, result)
-
-
-class InlineExecutor(cf.Executor):
-    """Runs each task when it is submitted, in this process: the ``concurrent.futures`` face of a loop."""
-
-    def submit(self, fn, /, *args, **kwargs) -> cf.Future:
-        future: cf.Future = cf.Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
-            future.set_exception(exc)
-        return future
-
-
-def available_cores() -> int:
-    """CPU cores this process may use (its affinity mask where the OS has one)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def default_workers() -> int:
-    """Parallel runs for the notebooks' grids: 1 on CUDA (runs would share one GPU), else one per core,
-    at most 4, each with its share of torch threads (:func:`threads_per_worker`).
-
-    On 2 cores two 1-thread runs beat one 2-thread run for most models, whose steps are too small to keep
-    two threads busy, and tie for SymCERE + LightGCN (epoch on Musical Instruments, 1 vs 2 threads: NGCF
-    0.168 vs 0.152 s, SymCERE+NGCF 2.10 vs 1.33 s, SymCERE+LightGCN 1.77 vs 0.88 s); metrics are bit-for-bit the same at any thread
-    count (tests/test_experiments.py). More than 4 was never measured."""
-    import torch
-
-    return 1 if torch.cuda.is_available() else max(1, min(available_cores(), 4))
-
-
-def threads_per_worker(workers: int | None) -> int | None:
-    """Torch threads for each of ``workers`` parallel workers sharing the cores this process may use
-    (None for a single worker: torch's own default)."""
-    if not workers or workers <= 1:
-        return None
-    return max(1, available_cores() // workers)
-
-
-@contextlib.contextmanager
-def make_executor(kind: str | cf.Executor = "local", workers: int | None = None) -> Iterator[cf.Executor]:
-    if isinstance(kind, cf.Executor):
-        yield kind
-        return
-    if kind == "local":
-        yield InlineExecutor()
-    elif kind == "process":
-        import multiprocessing
-
-        with cf.ProcessPoolExecutor(max_workers=workers or 1, mp_context=multiprocessing.get_context("spawn")) as ex:
-            yield ex
-    elif kind == "dask":
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError as exc:
-            raise SymcereError("--executor dask needs Dask distributed: pip install 'symcere-kit[distributed]'.") from exc
-        address = os.environ.get("SYMCERE_DASK_SCHEDULER")
-        with contextlib.ExitStack() as stack:
-            if address:
-                client = stack.enter_context(Client(address))
-            else:
-                cluster = stack.enter_context(LocalCluster(n_workers=workers or 1, threads_per_worker=1,
-                                                           processes=True, dashboard_address=None))
-                client = stack.enter_context(Client(cluster))
-            yield client.get_executor(pure=False)
-    else:
-        raise SymcereError(f"Unknown executor {kind!r}; choose local, process or dask.")
 
 
 class Grid:
@@ -153,8 +80,6 @@ class Grid:
     def __init__(self, datasets: Iterable[str], variants: Iterable[str], seeds: Iterable[int],
                  root: str | Path | None = None, settings: dict | None = None, tuned: bool = True,
                  workers: int | None = None):
-        from ..tuning.tuned import load_tuned
-
         self.root = Path(root) if root else results_dir() / "grid"
         self.workers = workers
         self.store = RunStore(self.root)
@@ -163,18 +88,20 @@ class Grid:
         self.tables = tables_for(variants)  # what export_tables writes for this grid (None: every table it fills)
         variants = expand_variants(variants)
         check_grid_settings(dict(settings_t), variants)  # a typo fails here, before any run starts
-        text_mode = (settings or {}).get("text_mode")
         self.tuned_files: dict[tuple[str, str], Path] = {}
         self.specs = []
         for d in datasets:
             for v in variants:
-                found = load_tuned(d, v, text_mode) if tuned else None
+                found = load_tuned(d, v) if tuned else None
                 if found:
                     self.tuned_files[d, v] = found.path
-                extra = (tuple(sorted(found.settings.items())), found.fingerprint) if found else ()
+                applied = tuned_key(v, found.settings, dict(settings_t)) if found else {}
+                extra = (tuple(sorted(applied.items())), found.fingerprint) if applied else ()
                 self.specs += [RunSpec(d, v, int(s), settings_t, *extra) for s in seeds]
         if not self.specs:
             raise SymcereError("The grid is empty: give at least one dataset, model and seed.")
+        for spec in self.specs:  # a setting some run refuses fails here, before any run starts
+            spec.config()
 
     def is_done(self, spec: RunSpec) -> bool:
         return self.store.is_done(spec.directory(self.root))
@@ -203,8 +130,6 @@ class Grid:
 
         ``executor`` None: a process pool when this grid's ``workers`` > 1 and more than one run is pending,
         else this process."""
-        from ..progress import progress_bar
-
         pending = self.pending()
         if executor is None:
             workers = workers or self.workers

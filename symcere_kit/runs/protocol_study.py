@@ -94,7 +94,7 @@ def test_epoch_rows(table: pd.DataFrame) -> pd.DataFrame:
 
 def export_protocol_tables(tables: dict[str, pd.DataFrame], folder: str | Path) -> list[Path]:
     """Each table as ``protocols_<name>.csv`` and ``.md`` in ``folder`` (atomic); the written paths."""
-    from ..io import write_text_atomic
+    from ..files import write_text_atomic
 
     folder = Path(folder)
     written = []

@@ -18,7 +18,7 @@ from typing import Iterable
 import pandas as pd
 
 from ..errors import SymcereError
-from ..io import write_text_atomic
+from ..files import write_text_atomic
 from ..protocols import parse_protocol, sample_candidates
 from .store import RunStore, load_run, read_record
 

@@ -26,9 +26,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from safetensors.torch import load_file, save_file
 
+from ..data.dataset import load_dataset
 from ..errors import SymcereError
-from ..io import atomic_path, stable_hash, write_json_atomic
+from ..files import atomic_path, stable_hash, write_json_atomic
+from ..models import build_model, model_class, run_config_from_record
 
 PER_USER_FILE, MODEL_FILE, TOPK_FILE, RESULT_FILE = "per_user.parquet", "model.safetensors", "topk.parquet", "result.json"
 
@@ -61,8 +64,6 @@ class RunStore:
     def save(directory: str | Path, record: dict, result) -> dict:
         """Store a ``train.RunResult`` and its ``record``: per-user metrics, weights, top-K lists, then
         ``result.json`` (``record`` plus the run's metrics, info and history)."""
-        from safetensors.torch import save_file
-
         directory = Path(directory)
         with atomic_path(directory / PER_USER_FILE) as tmp:
             result.evaluation.per_user.to_parquet(tmp, index=False)
@@ -147,20 +148,14 @@ def load_run(directory: str | Path, dataset=None, device: str = "cpu") -> Traine
 
     ``dataset`` (already loaded) saves a reload; either way its fingerprint must be the one the run
     trained on, so an analysis never pairs weights with a different split. Records written before the
-    per-model settings (a flat config) load too (``RunConfig.from_dict``).
+    per-model settings (a flat config) load too (``models.run_config_from_record``).
     """
-    from safetensors.torch import load_file
-
-    from ..config import RunConfig
-    from ..data.dataset import load_dataset
-    from ..models import build_model, model_class
-
     directory = Path(directory)
     record = read_record(directory)
     info = record.get("info", {})
     if not info.get("config"):
         raise SymcereError(f"{directory / RESULT_FILE} records no config, so its model cannot be rebuilt.")
-    config = RunConfig.from_dict(info["config"])
+    config = run_config_from_record(info["config"])
     weights = directory / MODEL_FILE
     if model_class(config.model).trainable and not weights.is_file():
         raise SymcereError(f"{directory} has no {MODEL_FILE} (a run stored before weights were kept); "

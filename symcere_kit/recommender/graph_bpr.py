@@ -19,13 +19,28 @@ RECBOLE_REG = Range(1e-5, 1e-2, log=True,
 
 
 @dataclass(frozen=True)
-class GraphSettings(ModelSettings):
+class EmbeddingSettings(ModelSettings):
+    """What every model with a user and item embedding table shares: one declaration, so a grid-wide
+    ``embedding_dim`` means the same to each (``run_settings.check_grid_settings``)."""
+
+    embedding_dim: int = 64  # RecBole 1.2.1 embedding_size (NeuMF: mf_ and mlp_embedding_size); the paper's graph width
+    POSITIVE: ClassVar[frozenset[str]] = frozenset({"embedding_dim"})
+
+
+@dataclass(frozen=True)
+class NGCFLayerSettings(ModelSettings):
+    """NGCF's propagation, shared by the NGCF baseline and SymCERE's NGCF backbone."""
+
+    message_dropout: float = 0.1  # RecBole 1.2.1 NGCF message_dropout
+    NON_NEGATIVE: ClassVar[frozenset[str]] = frozenset({"message_dropout"})
+
+
+@dataclass(frozen=True)
+class GraphSettings(EmbeddingSettings):
     """What every model with a LightGCN/NGCF-style embedding table and propagation shares."""
 
-    embedding_dim: int = 64  # RecBole 1.2.1 embedding_size; the SymCERE paper's graph width
     n_layers: int = 2  # RecBole 1.2.1 LightGCN n_layers, so parity runs compare like with like
     reg_weight: float = 1e-4  # lambda of eq. (8): squared L2 of the batch's ego embeddings / 2B (RecBole LightGCN 1e-4)
-    POSITIVE: ClassVar[frozenset[str]] = frozenset({"embedding_dim"})
     NON_NEGATIVE: ClassVar[frozenset[str]] = frozenset({"n_layers", "reg_weight"})
     SEARCH_SPACE: ClassVar[dict] = {
         "lr": RECBOLE_LR,

@@ -7,8 +7,9 @@ dataset's fingerprint. ``symcere grid``, ``symcere train`` and the notebooks app
 (dataset, variant) when it exists (``--no-tuned`` ignores it); a file whose fingerprint is not the
 loaded dataset's is an error, never applied silently.
 
-The LoRA text modes reuse the frozen-mode tuning (tuning runs the frozen encoder on a CPU): their
-runs take the tuned model settings but keep their own loop (epochs, batch, lr; ``SymCERESettings.TEXT_MODE_LOOP``).
+Which of a file's settings a run takes, and over what, is the settings resolver's to say
+(``run_settings``, rule 6): e.g. the LoRA text modes reuse the frozen-mode tuning (tuning runs the frozen
+encoder on a CPU) but keep their own loop (``SymCERESettings.TEXT_MODE_LOOP``).
 """
 from __future__ import annotations
 
@@ -19,16 +20,19 @@ from typing import Any
 
 import yaml
 
-from ..config import LoopConfig
+from ..data.readings import split_reading
 from ..errors import SymcereError
-from ..io import write_text_atomic
+from ..files import write_text_atomic
 from ..paths import tuned_dir
-from ..runs.variants import VARIANTS, variant_config
+from ..provenance import git_commit, package_versions
+from .store import dataset_slug
+from .variants import VARIANTS, borrows_tuned, tuned_source, variant_config
 
 
 @dataclass(frozen=True)
 class Tuned:
-    """The tuned settings of one (dataset, variant): flat config overrides and where they come from."""
+    """The tuned settings of one (dataset, variant): the file's flat settings and where they come from
+    (``path``: the file of the variant it borrows from, for a text-off control)."""
 
     settings: dict[str, Any]
     path: Path
@@ -51,9 +55,6 @@ def check_fingerprint(tuned: str, now: str, dataset: str, variant: str, path: Pa
 def tuned_path(dataset: str, variant: str, root: str | Path | None = None) -> Path:
     """Keyed like the run store: a registry name, or a file's stem plus a hash of its path; a data reading
     (``NAME@repeats``) uses its base dataset's file."""
-    from ..data.readings import split_reading
-    from ..runs.store import dataset_slug
-
     return Path(root or tuned_dir()) / dataset_slug(split_reading(dataset)[0]) / f"{variant}.yaml"
 
 
@@ -79,32 +80,27 @@ def read_tuned(dataset: str, variant: str, root: str | Path | None = None) -> di
     return record
 
 
-def load_tuned(dataset: str, variant: str, text_mode: str | None = None,
-               root: str | Path | None = None) -> Tuned | None:
-    """Config overrides for ``variant`` on ``dataset`` from its tuned file, or None.
+def load_tuned(dataset: str, variant: str, root: str | Path | None = None) -> Tuned | None:
+    """The tuned file ``variant`` runs on ``dataset`` (its own, or the one it borrows: ``variants.tuned_source``),
+    checked against the variant's model; None when there is none. How the settings then apply is the
+    resolver's (``run_settings``, rule 6).
 
-    A variant with ``tuned_from`` and nothing of its own to search (a text-off control) takes that
-    variant's file, less the keys its own overrides fix; any other variant's tuned values beat its
-    overrides (a nested control's file carries its baseline's tuned recipe). ``text_mode`` lora or
-    lora-top drops the loop keys.
+    Raises:
+        SymcereError: the file is not valid, holds another variant's settings, a value the model refuses
+            (naming the file), or a nested control's base was re-tuned since.
     """
-    v = VARIANTS[variant]
-    derived = bool(v.tuned_from) and v.search == ()
-    source = v.tuned_from if derived else variant
+    source = tuned_source(variant)
     record = read_tuned(dataset, source, root)
     if record is None:
         return None
-    # a derived control's point is its overrides (the text terms off); they beat the source's tuned values
     path = tuned_path(dataset, source, root)
-    settings = {k: val for k, val in record["settings"].items() if not (derived and k in v.overrides)}
+    settings = dict(record["settings"])
     try:  # a hand-edited value fails here, naming the file, not deep inside a run
         variant_config(variant, 0, tuned=settings)
     except SymcereError as exc:
         raise SymcereError(f"{path}: {exc} Fix the value or re-derive the file with `symcere tune`.") from None
-    if v.tuned_from and not derived:
+    if VARIANTS[variant].tuned_from and not borrows_tuned(variant):
         _check_base(dataset, variant, path, record, root)
-    if text_mode not in (None, "frozen"):
-        settings = {k: val for k, val in settings.items() if k not in LoopConfig.field_names()}
     return Tuned(settings, path, record["dataset_fingerprint"])
 
 
@@ -126,8 +122,6 @@ def write_tuned(dataset_arg: str, dataset, variant: str, settings: dict[str, Any
                 trials_csv: str, root: str | Path | None = None) -> Path:
     """Write ``<variant>.yaml`` and its ``.trials.csv`` for ``dataset`` (the loaded ``ReviewDataset`` of
     ``dataset_arg``, a registry name or a path)."""
-    from ..provenance import git_commit, package_versions
-
     path = tuned_path(dataset_arg, variant, root)
     record = {
         "dataset": dataset.name,
