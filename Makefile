@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 test test-fast test-browser: export HF_HUB_OFFLINE := 1
 test test-fast test-browser: export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv test test-fast test-browser docs reproduce tune bench-tuning bench-data bench-scaling bench-batch bench-eval bench-main-job bench bench-cli bench-symcere bench-analysis bench-parity bench-protocols gpu-check-prepare clean
+.PHONY: venv lint test test-fast test-browser docs reproduce tune bench-tuning bench-data bench-scaling bench-batch bench-eval bench-main-job bench bench-cli bench-symcere bench-analysis bench-parity bench-protocols gpu-check-prepare clean
 
 venv: $(STAMP)
 
@@ -22,8 +22,13 @@ $(STAMP): pyproject.toml
 # The whole suite (what CI runs); test-fast is the unit tier: no tests marked slow or browser (pyproject.toml).
 # TEST_WORKERS pytest-xdist workers (default: the cores, at most 4); loadgroup keeps the notebook runs on one.
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
-test: venv
+test: venv lint
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+
+# ruff (lint and import order) and the layer contracts (import-linter), both configured in pyproject.toml.
+lint: venv
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/lint-imports --no-cache
 
 test-fast: venv
 	$(PY) -m pytest -q -m "not slow and not browser" $(PYTEST_ARGS)

@@ -22,8 +22,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-
 from peak_memory import peak_rss_mb  # noqa: E402
+
 from symcere_kit.analysis import projection  # noqa: E402
 from symcere_kit.analysis.embeddings import run_embeddings  # noqa: E402
 from symcere_kit.analysis.explain import InteractionExplainer, class_summary, sample_rows, word_table  # noqa: E402

@@ -8,7 +8,8 @@ Larger batches take fewer Adam steps per epoch, which practitioners offset with 
 Two parts, one run:
 
 1. Musical Instruments (real reviews; 8,533 training interactions, so 8,192 is nearly one step an
-   epoch), LightGCN at batch 2,048 (the reference: our and RecBole's default) and larger, each with the default lr 0.005 and with lr scaled by sqrt(batch / 2,048);
+   epoch), LightGCN at batch 2,048 (the reference: our and RecBole's default) and larger, each with the default
+   lr 0.005 and with lr scaled by sqrt(batch / 2,048);
    early stopping on the validation slice (patience 10, at most 300 epochs), then test HR@10/NDCG@10
    and wall time, seed 0. Ratios against batch 2,048 / lr 0.005.
 2. Generated data at about 600 k training interactions (``bench_scaling.interactions``): seconds per
@@ -26,8 +27,8 @@ import time
 from bench_scaling import endless, interactions, ours, timed
 
 from symcere_kit.config import DataConfig
-from symcere_kit.models import run_config
 from symcere_kit.data.dataset import dataset_from_reviews, load_dataset
+from symcere_kit.models import run_config
 from symcere_kit.train import run
 
 BASE_BATCH, BASE_LR = 2048, 0.005

@@ -19,18 +19,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from peak_memory import peak_rss_mb  # benchmarks/ is on sys.path when run as a script
 
 from symcere_kit.config import LoopConfig, RunConfig
-from symcere_kit.models import run_config
 from symcere_kit.data.dataset import load_dataset
 from symcere_kit.data.export import export_recbole_atomic
 from symcere_kit.evaluate import evaluate
+from symcere_kit.models import run_config
 from symcere_kit.train import run
-
-from peak_memory import peak_rss_mb  # benchmarks/ is on sys.path when run as a script
 
 HERE = Path(__file__).resolve().parent
 
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.4f}"
 
 
 def ours(dataset: str, config: RunConfig) -> tuple:
@@ -54,9 +56,17 @@ def recbole_settings(config: RunConfig) -> tuple[str, dict]:
     d = s.embedding_dim
     extra = {
         "lightgcn": lambda: {},
-        "ngcf": lambda: {"hidden_size_list": [d] * s.n_layers, "node_dropout": 0.0, "message_dropout": s.message_dropout},
-        "neumf": lambda: {"mf_embedding_size": d, "mlp_embedding_size": d, "mlp_hidden_size": list(s.mlp_hidden),
-                          "dropout_prob": s.dropout},
+        "ngcf": lambda: {
+            "hidden_size_list": [d] * s.n_layers,
+            "node_dropout": 0.0,
+            "message_dropout": s.message_dropout,
+        },
+        "neumf": lambda: {
+            "mf_embedding_size": d,
+            "mlp_embedding_size": d,
+            "mlp_hidden_size": list(s.mlp_hidden),
+            "dropout_prob": s.dropout,
+        },
         "sgl": lambda: {"type": "ED", "ssl_tau": s.ssl_tau, "ssl_weight": s.ssl_weight, "drop_ratio": s.drop_ratio},
     }[config.model]()
     return {"lightgcn": "LightGCN", "ngcf": "NGCF", "neumf": "NeuMF", "sgl": "SGL"}[config.model], extra
@@ -118,8 +128,7 @@ def main() -> None:
     for label, key in rows:
         ours_v, rb = a.get(key), b.get(key)
         ratio = f"{rb / ours_v:.2f}x" if isinstance(rb, (int, float)) and ours_v else "-"
-        fmt = (lambda v: "-" if v is None else f"{v:.4f}")
-        print(f"| {label:<34} | {fmt(ours_v):>12} | {fmt(rb):>13} | {ratio:>14} |")
+        print(f"| {label:<34} | {_fmt(ours_v):>12} | {_fmt(rb):>13} | {ratio:>14} |")
     if b:
         m = b["ours_eval_of_recbole_model"]
         print(f"\nRecBole's trained model scored by our evaluator: HR@10 {m['hr@10']:.4f}, NDCG@10 "
@@ -136,10 +145,21 @@ def parity(ds, args) -> None:
         config = run_config(model, seed=args.seed, **given)
         res = run(ds, config, progress=False)
         rb = recbole(ds, config, args.recbole_python)
-        rows.append((model, config.loop.epochs, res.metrics["hr@10"], rb["hr@10"], res.metrics["ndcg@10"], rb["ndcg@10"],
-                     res.info["epoch_seconds"], rb["epoch_time_s"]))
+        rows.append(
+            (
+                model,
+                config.loop.epochs,
+                res.metrics["hr@10"],
+                rb["hr@10"],
+                res.metrics["ndcg@10"],
+                rb["ndcg@10"],
+                res.info["epoch_seconds"],
+                rb["epoch_time_s"],
+            )
+        )
     print(f"\nParity on {ds.name}, seed {args.seed}, each model with our defaults on both sides\n")
-    print("| model | epochs | HR@10 ours | HR@10 RecBole | NDCG@10 ours | NDCG@10 RecBole | epoch s ours | epoch s RecBole |")
+    print("| model | epochs | HR@10 ours | HR@10 RecBole | NDCG@10 ours | NDCG@10 RecBole "
+          "| epoch s ours | epoch s RecBole |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r[0]} | {r[1]} | {r[2]:.4f} | {r[3]:.4f} | {r[4]:.4f} | {r[5]:.4f} | {r[6]:.3f} | {r[7]:.3f} |")

@@ -124,7 +124,9 @@ def main() -> None:
     base = {}
     for n, engine, r in rows:
         if r is None:
-            table.append(f"| {n:>11,} | {engine:<11} | {'not run':>8} | {'':>10} | {'':>11} | {'':>9} | {'':>16} | {'':>15} |")
+            table.append(
+                f"| {n:>11,} | {engine:<11} | {'not run':>8} | {'':>10} | {'':>11} | {'':>9} | {'':>16} | {'':>15} |"
+            )
             continue
         if engine == "in-memory":
             base[n] = r
@@ -136,6 +138,7 @@ def main() -> None:
     out = work / "bench_data.md"
     out.write_text("\n".join(table) + "\n")
     print("\n" + "\n".join(table) + f"\n\n(written to {out})")
+
 
 if __name__ == "__main__":
     main()

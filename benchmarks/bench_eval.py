@@ -36,7 +36,9 @@ def split(n_users: int, n_items: int, n_train: int, n_test: int, seed: int = 0) 
     for start in range(0, n_users, 512):
         k = min(512, n_users - start)
         keys = np.log(item_p)[None, :] - np.log(-np.log(rng.random((k, n_items))))
-        rows.append(np.argpartition(-keys, per_user, axis=1)[:, :per_user].copy())  # a copy: a view would keep the chunk alive
+        rows.append(
+            np.argpartition(-keys, per_user, axis=1)[:, :per_user].copy()
+        )  # a copy: a view would keep the chunk alive
     items = np.concatenate(rows)
     users = np.repeat(np.arange(n_users), per_user).reshape(n_users, per_user)
 
@@ -76,11 +78,21 @@ def main() -> None:
         start = time.perf_counter()
         result = evaluate(score, train, test, ks=(args.k,), batch_size=batch_size, progress=False)
         ours = time.perf_counter() - start
-        rows.append((batch_size, bare, ours, batch_size * args.items * 4 / 1e6, result.n_users, result.metrics[f"ndcg@{args.k}"]))
+        rows.append(
+            (
+                batch_size,
+                bare,
+                ours,
+                batch_size * args.items * 4 / 1e6,
+                result.n_users,
+                result.metrics[f"ndcg@{args.k}"],
+            )
+        )
         print(f"batch {batch_size}: bare {bare:.1f} s, evaluate {ours:.1f} s", flush=True)
     print(f"\n{args.users:,} users x {args.items:,} items (full float32 score matrix: {full_gb:.1f} GB, never built); "
           f"peak RSS of the process {peak_rss_mb():,.0f} MB\n")
-    print("| user batch | bare product + top-K s | evaluate s | evaluate / bare | users/s | score block MB | users evaluated |")
+    print("| user batch | bare product + top-K s | evaluate s | evaluate / bare | users/s | score block MB "
+          "| users evaluated |")
     print("|-----------:|-----------------------:|-----------:|----------------:|--------:|---------------:|----------------:|")
     for batch_size, bare, ours, block, n, _ in rows:
         print(f"| {batch_size:>10,} | {bare:>22.1f} | {ours:>10.1f} | {ours / bare:>14.2f}x | {n / ours:>7,.0f} | "

@@ -40,9 +40,9 @@ import numpy as np
 import torch
 from scipy import stats
 
-from symcere_kit.models import run_config
 from symcere_kit.data.dataset import load_dataset
 from symcere_kit.data.export import export_recbole_atomic
+from symcere_kit.models import run_config
 from symcere_kit.models.mostpop import MostPop
 from symcere_kit.protocols import evaluate_protocol, sample_candidates
 from symcere_kit.runs.rescore import own_mask, stored_runs
@@ -199,7 +199,9 @@ def cross_check(python: str, datasets: list[str], seeds: list[int]) -> None:
                                  np.mean(b) - np.mean(a), "-" if p is None else f"{p:.2f}",
                                  f"{span[0]:.4f} - {span[1]:.4f}" if span else "no ties"))
     print(f"\nRecBole 1.2.1 against symcere-kit, same split, same trained models; sampled protocols at seeds {seeds}\n")
-    print("| dataset | model | protocol | metric | RecBole | ours | ours - RecBole | Welch p | ours, ties against - for |")
+    print(
+        "| dataset | model | protocol | metric | RecBole | ours | ours - RecBole | Welch p | ours, ties against - for |"
+    )
     print("|---|---|---|---|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} | {r[5]} | {r[6]:+.4f} | {r[7]} | {r[8]} |")

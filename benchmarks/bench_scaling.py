@@ -35,10 +35,9 @@ import torch
 import torch.nn.functional as F
 
 from symcere_kit.config import DataConfig, RunConfig
-from symcere_kit.models import run_config
 from symcere_kit.data.dataset import dataset_from_reviews
 from symcere_kit.data.synthetic import power_law_weights
-from symcere_kit.models import build_model
+from symcere_kit.models import build_model, run_config
 from symcere_kit.sampling import bpr_batches
 
 
@@ -49,7 +48,7 @@ def interactions(n_train: int, seed: int = 0) -> pd.DataFrame:
     user_p, item_p = power_law_weights(n)
     users, items = rng.choice(len(user_p), n, p=user_p), rng.choice(len(item_p), n, p=item_p)
     return pd.DataFrame({"user": users.astype(str), "item": items.astype(str), "rating": 5.0,
-                         "text": "a short review", 
+                         "text": "a short review",
                          "title": "", "timestamp": rng.integers(0, 10**12, n)})
 
 
@@ -169,8 +168,10 @@ def main() -> None:
             seconds, top = profiled(model_name, ds, min(args.steps, 10))
             profiles.append((len(ds.train), model_name, seconds, per_epoch, top))
             print(f"  {model_name}: {seconds:.4f} s/step; " + ", ".join(f"{k} {v:.0%}" for k, v in top), flush=True)
-    print(f"\n| {'train':>9} | {'users':>8} | {'items':>7} | {'steps':>5} | {'plain s/step':>12} | {'ours s/step':>11} | "
-          f"{'speed-up':>8} | {'ours s/epoch':>12} |")
+    print(
+        f"\n| {'train':>9} | {'users':>8} | {'items':>7} | {'steps':>5} | {'plain s/step':>12} | {'ours s/step':>11} | "
+        f"{'speed-up':>8} | {'ours s/epoch':>12} |"
+    )
     print(f"|{'-' * 11}|{'-' * 10}|{'-' * 9}|{'-' * 7}|{'-' * 14}|{'-' * 13}|{'-' * 10}|{'-' * 14}|")
     for n, users, items, steps, m in rows:
         print(f"| {n:>9,} | {users:>8,} | {items:>7,} | {steps:>5,} | {m['plain torch']:>12.4f} | {m['ours']:>11.4f} | "

@@ -24,10 +24,10 @@ import time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
-
 from peak_memory import peak_rss_mb  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-from symcere_kit.models import run_config  # noqa: E402
+
 from symcere_kit.data.dataset import load_dataset  # noqa: E402
+from symcere_kit.models import run_config  # noqa: E402
 
 
 def encoder_throughput(texts: list[str]) -> list[tuple]:
@@ -114,13 +114,19 @@ def main() -> None:
     args = p.parse_args()
     if args.worker:
         kind, mode = args.worker
-        out = train_throughput(args.dataset, mode, args.steps, args.batch_size) if kind == "step" else full_run(args.dataset, mode)
+        out = (
+            train_throughput(args.dataset, mode, args.steps, args.batch_size)
+            if kind == "step"
+            else full_run(args.dataset, mode)
+        )
         print(json.dumps(out))
         return
 
     ds = load_dataset(args.dataset, progress=False)
     rows = encoder_throughput(ds.train_texts[: args.texts])
-    common = ["--dataset", args.dataset, "--steps", str(args.steps)] + (["--batch-size", str(args.batch_size)] if args.batch_size else [])
+    common = ["--dataset", args.dataset, "--steps", str(args.steps)] + (
+        ["--batch-size", str(args.batch_size)] if args.batch_size else []
+    )
     for mode in args.modes:
         r = in_subprocess([*common, "--worker", "step", mode])
         rows += [(f"{mode}: one-off preparation, warm cache (s)", r["prepare_s"]),

@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from symcere_kit.runs.variants import GROUPS
 from symcere_kit.runs.tuned import tuned_path
+from symcere_kit.runs.variants import GROUPS
 
 DATASETS = ["amazon2018_gift_cards_5", "amazon2014_musical_instruments"]
 WORK = Path(__file__).resolve().parent / "_work" / "tuning"
@@ -28,8 +28,8 @@ WORK = Path(__file__).resolve().parent / "_work" / "tuning"
 
 def reference_seconds(dataset: str) -> float:
     """Wall time of one default LightGCN run (train + test evaluation), the unit of the ratios."""
-    from symcere_kit.models import run_config
     from symcere_kit.data.dataset import load_dataset
+    from symcere_kit.models import run_config
     from symcere_kit.train import run
 
     ds = load_dataset(dataset, progress=False)

@@ -83,13 +83,13 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 import contextlib  # noqa: E402
 import copy  # noqa: E402
 import logging  # noqa: E402
-from peak_memory import peak_rss_mb  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from peak_memory import peak_rss_mb  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 SPLITS = ("train", "valid", "test")
 _TOKEN = {"user": re.compile(r"^u(\d+)$"), "item": re.compile(r"^i(\d+)$")}
@@ -121,7 +121,6 @@ def _reindex(emb: np.ndarray, ours: np.ndarray):
     table[ours[1:]] = emb[1:]
     present[ours[1:]] = True
     return table, present
-
 
 
 def main(args) -> dict:

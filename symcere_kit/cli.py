@@ -10,10 +10,10 @@ import sys
 import typing
 from pathlib import Path
 
-from .config import DataConfig, SplitKind
+from .config import DataConfig, SplitKind, TextMode
 from .data.formats import FORMATS
-from .errors import SymcereError
 from .environ import scoped_environ
+from .errors import SymcereError
 from .models import model_names
 from .runs.variants import GROUPS, VARIANTS
 from .verbosity import VERBOSE_ENV
@@ -165,11 +165,18 @@ def cmd_evaluate(args) -> None:
     write_rescored(rows, root)
     means = (rows[rows["metric"].isin(["hr@10", "ndcg@10"])]
              .groupby(["dataset", "label", "protocol", "metric"], sort=False)["value"].agg(["mean", "std", "count"]))
-    table = means["mean"].unstack("metric").join(means["count"].unstack("metric").iloc[:, :1].rename(columns=lambda c: "seeds"))
+    table = (
+        means["mean"]
+        .unstack("metric")
+        .join(means["count"].unstack("metric").iloc[:, :1].rename(columns=lambda c: "seeds"))
+    )
     print(tabulate(table.reset_index(), headers="keys", floatfmt=".4f", showindex=False))
     full = check_full(rows, root)
     if len(full):
-        print(f"full re-scored: {int(full['equal'].sum())} of {len(full)} metric values equal to the stored ones bit for bit")
+        print(
+            f"full re-scored: {int(full['equal'].sum())} of {len(full)} metric values equal to the stored ones "
+            "bit for bit"
+        )
     print(f"rows: {root / 'protocols.csv'}")
     if args.json:
         print(json.dumps({"root": str(root), "runs": len(runs), "rows": json.loads(rows.to_json(orient="records")),
@@ -193,16 +200,20 @@ def cmd_compare(args) -> None:
         try:
             frames.append(pd.read_csv(path))
         except (OSError, pd.errors.ParserError) as exc:
-            raise SymcereError(f"{path}: cannot read it as a table CSV ({exc}); give the .csv a grid or notebook wrote, "
-                               f"e.g. results/tables/table2.csv") from None
+            raise SymcereError(
+                f"{path}: cannot read it as a table CSV ({exc}); give the .csv a grid or notebook wrote, "
+                f"e.g. results/tables/table2.csv"
+            ) from None
     try:
         out = compare_tables(*frames, seeds=args.seeds, z=args.z)
     except (KeyError, ValueError) as exc:
         raise SymcereError(f"{args.fresh} against {args.reference}: {exc}") from None
     print(tabulate(out, headers="keys", floatfmt=".5f", showindex=False))
     outside = out[~out["within"]]
-    print(f"{int(out['within'].sum())} of {len(out)} cells within tolerance (|fresh - stored| <= max({args.z} x seed std "
-          f"/ sqrt({args.seeds}), 0.00005)); {int((out['diff'] == 0).sum())} identical")
+    print(
+        f"{int(out['within'].sum())} of {len(out)} cells within tolerance (|fresh - stored| <= max({args.z} x seed std "
+        f"/ sqrt({args.seeds}), 0.00005)); {int((out['diff'] == 0).sum())} identical"
+    )
     if len(outside):
         raise TablesDiffer(f"{len(outside)} cell(s) moved beyond the seed spread: "
                            + "; ".join(f"{r.dataset} {r.metric} {r.column} {r.stored:.4f} -> {r.fresh:.4f}"
@@ -217,10 +228,17 @@ def cmd_tune(args) -> None:
                    storage=args.storage, executor=args.executor, workers=args.workers, budget=budget,
                    settings=_settings(args.set), write=not args.no_write, progress=not args.quiet)
     best = summary["best_value"]
-    print(f"{summary['study']}: {summary['trials']} finished trials ({summary['complete']} complete, "
-          f"{summary['pruned']} pruned, {summary['failed']} failed; {summary['added']} added in {summary['seconds']} s); "
-          + (f"best validation NDCG@10 {best:.4f}" + (f" at epoch {summary['best_epoch']}" if summary["best_epoch"] else "")
-             + f" with {summary['best_params']}" if best is not None else "no complete trial yet"))
+    print(
+        f"{summary['study']}: {summary['trials']} finished trials ({summary['complete']} complete, "
+        f"{summary['pruned']} pruned, {summary['failed']} failed; {summary['added']} added in {summary['seconds']} s); "
+        + (
+            f"best validation NDCG@10 {best:.4f}"
+            + (f" at epoch {summary['best_epoch']}" if summary["best_epoch"] else "")
+            + f" with {summary['best_params']}"
+            if best is not None
+            else "no complete trial yet"
+        )
+    )
     if summary["tuned_file"]:
         print(f"tuned settings: {summary['tuned_file']}")
     if args.json:
@@ -302,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(repeatable; an unknown key lists the model's options)")
     g = p.add_argument_group("SymCERE (--model symcere)")
     g.add_argument("--backbone", choices=["lightgcn", "ngcf"], help="graph encoder")
-    g.add_argument("--text-mode", choices=["frozen", "lora", "lora-top"])
+    g.add_argument("--text-mode", choices=typing.get_args(TextMode))
     g.add_argument("--text-model", help="local model dir or hub id (default: packaged all-MiniLM-L6-v2)")
     g.add_argument("--tau", type=float, help="temperature")
     g.add_argument("--no-normalize", action="store_true", help='ablation "w/o Norm"')
@@ -317,9 +335,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     _executor_args(p, "runs")
     p.add_argument("--out", help="grid directory (default results/grid)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="a training option for every run that has it, e.g. --set text_mode=lora-top, or for one model's "
-                        "runs, e.g. --set symcere.tau=0.3 (repeatable)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a training option for every run that has it, e.g. --set text_mode=lora-top, or for one model's "
+        "runs, e.g. --set symcere.tau=0.3 (repeatable)",
+    )
     p.add_argument("--no-tuned", action="store_true", help="ignore configs/tuned/ and run every model's defaults")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(func=cmd_grid)
@@ -333,7 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "test-epoch in notebook 09.")
     p.add_argument("--root", help="run store (default results/grid)")
     p.add_argument("--datasets", nargs="+", metavar="NAME", help="only these datasets (default: every one stored)")
-    p.add_argument("--models", nargs="+", metavar="VARIANT", help=f"only these variants or groups ({', '.join(GROUPS)})")
+    p.add_argument(
+        "--models", nargs="+", metavar="VARIANT", help=f"only these variants or groups ({', '.join(GROUPS)})"
+    )
     p.add_argument("--seeds", nargs="+", type=int, help="only these training seeds")
     p.add_argument("--protocols", nargs="+", default=["full", "uni100", "pop100"], metavar="PROTOCOL",
                    help="full, uni<N>, pop<N> (default: full uni100 pop100)")
@@ -342,11 +367,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("compare", help="a fresh table against a stored one, within a tolerance tied to the seed spread",
-                       description="Compare two table CSVs (Table.to_csv: dataset, metric, column, mean, std), e.g. the "
-                                   "docs' docs/results/table2.csv and a fresh run's results/tables/table2.csv. A cell is "
-                                   "within tolerance when |fresh - stored| <= max(Z x stored std / sqrt(SEEDS), 0.00005). "
-                                   "Exit code 1 when a cell is not.")
+    p = sub.add_parser(
+        "compare",
+        help="a fresh table against a stored one, within a tolerance tied to the seed spread",
+        description="Compare two table CSVs (Table.to_csv: dataset, metric, column, mean, std), e.g. the "
+        "docs' docs/results/table2.csv and a fresh run's results/tables/table2.csv. A cell is "
+        "within tolerance when |fresh - stored| <= max(Z x stored std / sqrt(SEEDS), 0.00005). "
+        "Exit code 1 when a cell is not.",
+    )
     p.add_argument("reference", help="the stored table CSV")
     p.add_argument("fresh", help="the fresh table CSV")
     p.add_argument("--seeds", type=int, default=5, help="seeds behind each stored mean (default 5)")
@@ -388,10 +416,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "SEEDS=[0,1,2] TEXT_MODEL=hyp1231/blair-roberta-base (repeatable)")
     from .reproduce import CELL_TIMEOUT
 
-    p.add_argument("--cell-timeout", type=int, metavar="SECONDS",
-                   help=f"limit per notebook cell (default {CELL_TIMEOUT['quick']} with --quick, {CELL_TIMEOUT['full']} "
-                        "otherwise); a cell over it, or a dead kernel, gets one retry with a fresh kernel, then the "
-                        "run stops naming the notebook, the cell and the executed copy")
+    p.add_argument(
+        "--cell-timeout",
+        type=int,
+        metavar="SECONDS",
+        help=f"limit per notebook cell (default {CELL_TIMEOUT['quick']} with --quick, {CELL_TIMEOUT['full']} "
+        "otherwise); a cell over it, or a dead kernel, gets one retry with a fresh kernel, then the "
+        "run stops naming the notebook, the cell and the executed copy",
+    )
     p.set_defaults(func=cmd_reproduce)
     return parser
 

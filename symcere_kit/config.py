@@ -27,9 +27,13 @@ from typing import Any, ClassVar, Literal
 import yaml
 
 from .errors import SymcereError
+from .files import write_text_atomic
 
 EmptyTextPolicy = Literal["keep", "drop", "title"]
 SplitKind = Literal["ratio", "last_out", "timestamp"]
+# The text encoder's training modes (``text.modes`` maps each to its class): named here, where the command
+# line can read them without importing torch.
+TextMode = Literal["frozen", "lora", "lora-top"]
 # The Amazon Reviews 2023 benchmark's global cutoffs (validation, test) in Unix milliseconds:
 # hyp1231/AmazonReviews2023 benchmark_scripts/timestamp_split.py, valid_timestamp and test_timestamp.
 OFFICIAL_CUTOFFS_MS = (1628643414042, 1658002729837)
@@ -78,7 +82,11 @@ class ConfigBase:
             if hint is not None and not _type_ok(value, hint):
                 want = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
                 raise SymcereError(f"{cls.__name__} option {key} takes {want}; got {value!r} ({type(value).__name__}).")
-            if key in positive | non_negative and value is not None and not (math.isfinite(value) and value >= 0 and (value > 0 or key in non_negative)):
+            if (
+                key in positive | non_negative
+                and value is not None
+                and not (math.isfinite(value) and value >= 0 and (value > 0 or key in non_negative))
+            ):
                 raise SymcereError(f"{cls.__name__} option {key} must be {'> 0' if key in positive else '>= 0'} "
                                    f"and finite; got {value!r}.")
 
@@ -112,8 +120,6 @@ class ConfigBase:
         return dataclasses.replace(self, **changes)
 
     def to_yaml(self, path: str | Path) -> None:
-        from .files import write_text_atomic
-
         plain = {k: list(v) if isinstance(v, tuple) else v for k, v in self.to_dict().items()}
         write_text_atomic(path, yaml.safe_dump(plain, sort_keys=True))
 

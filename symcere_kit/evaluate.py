@@ -37,8 +37,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
-from .progress import progress_bar
+
 from .errors import EmptyDatasetError, LeakageError, SymcereError, TrainingError
+from .progress import progress_bar
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 # A candidate set is ranked by pairwise comparisons while they number at most this many per batch score.
@@ -218,8 +219,10 @@ def _check_candidates(candidates: sp.csr_matrix, test: sp.csr_matrix) -> None:
     if inside != test.nnz:
         outside = test.astype(bool) > candidates.astype(bool)
         row, col = outside.nonzero()
-        raise SymcereError(f"{test.nnz - inside} test interactions are not among the candidates, e.g. user {row[0]} item "
-                           f"{col[0]}; a sampled candidate set holds every test item of its user.")
+        raise SymcereError(
+            f"{test.nnz - inside} test interactions are not among the candidates, e.g. user {row[0]} item "
+            f"{col[0]}; a sampled candidate set holds every test item of its user."
+        )
 
 
 def _rows_mask(rows: sp.csr_matrix, device: torch.device) -> torch.Tensor:

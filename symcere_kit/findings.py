@@ -9,7 +9,6 @@ import pandas as pd
 
 from .runs.variants import VARIANTS
 
-
 # What the paper claims for each artefact, paraphrased with its place, set beside what we measured
 PAPER_CLAIMS = {
     "training": "Eqs. 3-5: the symmetric NCE drops in-batch false negatives, any candidate item the anchor's user "
@@ -54,8 +53,11 @@ def describe_table2(table, sig: pd.DataFrame) -> str:
         if row.empty:
             continue
         best = row.idxmax()
-        lines.append(f"- **{dataset}, {metric}**: best is {best} ({row.max():.4f}); best SymCERE vs best baseline "
-                     f"{extra:+.1f}%." if pd.notna(extra) else f"- **{dataset}, {metric}**: best is {best} ({row.max():.4f}).")
+        lines.append(
+            f"- **{dataset}, {metric}**: best is {best} ({row.max():.4f}); best SymCERE vs best baseline {extra:+.1f}%."
+            if pd.notna(extra)
+            else f"- **{dataset}, {metric}**: best is {best} ({row.max():.4f})."
+        )
     for r in sig.itertuples(index=False):
         verdict = "significant" if r.p_holm < 0.05 else "not significant"
         lines.append(f"- {r.dataset}: {r.symcere} vs {r.baseline} per-user NDCG@10 difference {r.mean_diff:+.4f} "
@@ -72,8 +74,11 @@ def describe_table3(tables: dict) -> str:
             row = t.values.loc[(dataset, metric)].dropna()
             if row.empty:
                 continue
-            lines.append(f"- **{backbone}, {dataset}, {metric}**: " + ", ".join(f"{c} {v:.4f}" for c, v in row.items())
-                         + (f"; Min. Drop {drop:+.1f}% (full model vs its weakest variant)." if pd.notna(drop) else "."))
+            lines.append(
+                f"- **{backbone}, {dataset}, {metric}**: "
+                + ", ".join(f"{c} {v:.4f}" for c, v in row.items())
+                + (f"; Min. Drop {drop:+.1f}% (full model vs its weakest variant)." if pd.notna(drop) else ".")
+            )
     return "\n".join(lines)
 
 
@@ -107,9 +112,11 @@ def describe_popularity(pop: pd.DataFrame, buckets: pd.DataFrame) -> str:
     if len(tail):
         top = tail.iloc[0]
         second = (f"; next {tail.iloc[1]['ndcg@10']:.4f} ({_label(tail.iloc[1]['variant'])})" if len(tail) > 1 else "")
-        lines.append(f"- On tail items (lowest-degree third of the items; {int(top['n']):,} test interactions) the highest "
-                     f"NDCG@10 is {top['ndcg@10']:.4f} ({_label(top['variant'])}){second} (means over the runs' "
-                     f"seeds on one test split; no interval is computed for this difference).")
+        lines.append(
+            f"- On tail items (lowest-degree third of the items; {int(top['n']):,} test interactions) the highest "
+            f"NDCG@10 is {top['ndcg@10']:.4f} ({_label(top['variant'])}){second} (means over the runs' "
+            f"seeds on one test split; no interval is computed for this difference)."
+        )
     return "\n".join(lines)
 
 
@@ -136,9 +143,15 @@ def describe_lime(summary: pd.DataFrame, n_reviews: int, mean_r2: float, contras
     setup = f"{n_reviews:,} training reviews x {seeds} LIME seed(s)" + (f" at {samples:,} samples" if samples else "")
     lines = [paper_says("lime"), f"- Here, over {setup} (mean R² of LIME's local models {mean_r2:.3f}):"]
     for cls, r in s.iterrows():
-        flips = f"; {r['sign_flipping']:,} of its words flip sign across seeds (not ranked)" if r.get("sign_flipping") else ""
-        lines.append(f"  - {cls}: {r['words']:,} words weighed {r['weighings']:,} times, {r['share_of_mass']:.1%} of the "
-                     f"attribution mass, mean weight {r['mean_weight']:+.5f}; strongest: {r['top_words']}{flips}.")
+        flips = (
+            f"; {r['sign_flipping']:,} of its words flip sign across seeds (not ranked)"
+            if r.get("sign_flipping")
+            else ""
+        )
+        lines.append(
+            f"  - {cls}: {r['words']:,} words weighed {r['weighings']:,} times, {r['share_of_mass']:.1%} of the "
+            f"attribution mass, mean weight {r['mean_weight']:+.5f}; strongest: {r['top_words']}{flips}."
+        )
     if contrast and contrast["reviews"]:
         a, b, d = contrast["a"], contrast["b"], contrast["mean_diff"]
         if pd.notna(contrast["ci_low"]):
@@ -148,10 +161,14 @@ def describe_lime(summary: pd.DataFrame, n_reviews: int, mean_r2: float, contras
                        "no difference resolved at these counts")
         else:
             ci, verdict = "no interval from fewer than 2 reviews", "too few reviews to tell"
-        lines.append(f"- In the {contrast['reviews']:,} reviews holding both, {a} words' mean weight minus {b} words' is "
-                     f"{d:+.5f} ({ci}): {verdict}.")
+        lines.append(
+            f"- In the {contrast['reviews']:,} reviews holding both, {a} words' mean weight minus {b} words' is "
+            f"{d:+.5f} ({ci}): {verdict}."
+        )
     elif contrast is not None:
-        lines.append(f"- No explained review holds both {contrast['a']} and {contrast['b']} words: no per-review contrast.")
+        lines.append(
+            f"- No explained review holds both {contrast['a']} and {contrast['b']} words: no per-review contrast."
+        )
     return "\n".join(lines)
 
 
@@ -161,11 +178,23 @@ def _gap_test(p: float, seeds: int) -> str:
     if pd.notna(p):
         verdict = "changes" if p < 0.05 else "does not significantly change"
         return f"paired t over {seeds} seeds, p {p:.2g}: the protocol {verdict} that gap at 5%"
-    return f"{seeds} seed: no test" if seeds < 2 else f"the same gap as under full in each of {seeds} seeds: nothing to test"
+    return (
+        f"{seeds} seed: no test"
+        if seeds < 2
+        else f"the same gap as under full in each of {seeds} seeds: nothing to test"
+    )
 
 
-def describe_protocols(tidy: pd.DataFrame, chance: pd.DataFrame, kendall: pd.DataFrame, standing: pd.DataFrame,
-                       paper: pd.DataFrame, ratios: pd.DataFrame, repeats: pd.DataFrame, test_epoch: pd.DataFrame) -> str:
+def describe_protocols(
+    tidy: pd.DataFrame,
+    chance: pd.DataFrame,
+    kendall: pd.DataFrame,
+    standing: pd.DataFrame,
+    paper: pd.DataFrame,
+    ratios: pd.DataFrame,
+    repeats: pd.DataFrame,
+    test_epoch: pd.DataFrame,
+) -> str:
     """Notebook 09's closing sentences, from its tables (``protocol_tables``; ``repeats``: dataset and the
     ``data.stats.repeat_stats`` of its repeats reading; ``test_epoch``: ``runs.test_epoch.test_epoch_table``)."""
     lines = []
@@ -173,7 +202,10 @@ def describe_protocols(tidy: pd.DataFrame, chance: pd.DataFrame, kendall: pd.Dat
     ch = chance.set_index(["dataset", "protocol", "metric"])["value"]
     pr = paper.set_index("metric")
     for dataset in dict.fromkeys(tidy["dataset"]):
-        best = {p: means[(dataset, p, "hr@10")].max() for p in dict.fromkeys(tidy.loc[tidy["dataset"] == dataset, "protocol"])}
+        best = {
+            p: means[(dataset, p, "hr@10")].max()
+            for p in dict.fromkeys(tidy.loc[tidy["dataset"] == dataset, "protocol"])
+        }
         full = best.get("full")
         parts = [f"{p} {v:.3f} (random ranker {ch.get((dataset, p, 'hr@10'), float('nan')):.3f}"
                  + (f", x{v / full:.1f} full's" if full and p != "full" else "") + ")" for p, v in best.items()]
@@ -181,9 +213,11 @@ def describe_protocols(tidy: pd.DataFrame, chance: pd.DataFrame, kendall: pd.Dat
     lo, hi = pr.loc["hr@10", "q25"], pr.loc["hr@10", "q75"]
     best = means.groupby(level=[0, 1, 2]).max()
     inside = sorted({p for (d, p, m), v in best.items() if m == "hr@10" and lo <= v <= hi})
-    lines.append(f"- The paper's Table 2 HR@10: middle half {lo:.3f} to {hi:.3f}, median {pr.loc['hr@10', 'median']:.3f} "
-                 f"({int(pr.loc['hr@10', 'values'])} values). Protocols whose best model lands in that middle half on "
-                 f"some dataset here: {', '.join(inside) if inside else 'none'}.")
+    lines.append(
+        f"- The paper's Table 2 HR@10: middle half {lo:.3f} to {hi:.3f}, median {pr.loc['hr@10', 'median']:.3f} "
+        f"({int(pr.loc['hr@10', 'values'])} values). Protocols whose best model lands in that middle half on "
+        f"some dataset here: {', '.join(inside) if inside else 'none'}."
+    )
     if len(ratios):
         lines.append(f"- NDCG@10 / HR@10 (median over models; the paper's median over its models and datasets "
                      f"{pr.loc['ndcg/hr', 'median']:.2f}, middle half {pr.loc['ndcg/hr', 'q25']:.2f}-"
@@ -197,15 +231,19 @@ def describe_protocols(tidy: pd.DataFrame, chance: pd.DataFrame, kendall: pd.Dat
         lines.append(f"- {r.dataset}, {r.protocol}: SymCERE ranks {r.symcere_rank} of {r.models}; {r.symcere} vs "
                      f"{r.baseline} NDCG@10 gap {r.gap_full_pct:+.1f}% under full, {r.gap_pct:+.1f}% here ({test}).")
     for r in repeats.itertuples(index=False):
-        lines.append(f"- {r.dataset} read with repeats kept: {r.repeated_pairs:,} repeated pairs; {r.test_pairs:,} test "
-                     f"interactions repeat a training pair, in {r.users:,} test users ({r.user_share:.2%}), so the "
-                     f"repeats leak can lift HR@10 by at most {r.user_share:.3f} there.")
+        lines.append(
+            f"- {r.dataset} read with repeats kept: {r.repeated_pairs:,} repeated pairs; {r.test_pairs:,} test "
+            f"interactions repeat a training pair, in {r.users:,} test users ({r.user_share:.2%}), so the "
+            f"repeats leak can lift HR@10 by at most {r.user_share:.3f} there."
+        )
     if len(test_epoch):
         lift = 100 * (test_epoch["ndcg@10_test_selected"] / test_epoch["ndcg@10_honest"] - 1)
         known = test_epoch["ndcg@10_curve_at_honest"].notna()
         same = (test_epoch.loc[known, "ndcg@10_curve_at_honest"] == test_epoch.loc[known, "ndcg@10_honest"]).sum()
-        lines.append(f"- Picking the epoch on the test split lifts NDCG@10 by {lift.mean():+.1f}% on average over "
-                     f"{len(test_epoch)} runs (median {lift.median():+.1f}%, max {lift.max():+.1f}%). The test curve "
-                     f"passes through the stored run's NDCG@10 at its tuned epoch exactly in {same} of {int(known.sum())} "
-                     f"trained runs.")
+        lines.append(
+            f"- Picking the epoch on the test split lifts NDCG@10 by {lift.mean():+.1f}% on average over "
+            f"{len(test_epoch)} runs (median {lift.median():+.1f}%, max {lift.max():+.1f}%). The test curve "
+            f"passes through the stored run's NDCG@10 at its tuned epoch exactly in {same} of {int(known.sum())} "
+            f"trained runs."
+        )
     return "\n".join(lines)

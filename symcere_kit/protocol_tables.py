@@ -1,7 +1,8 @@
 """Notebook 09's tables: the same models under every evaluation protocol, side by side.
 
 Input rows are tidy (dataset, variant, label, seed, protocol, metric, value): ``runs.rescore`` for
-``full`` / ``uni<N>`` / ``pop<N>``, ``runs.protocol_study`` for the two leaky readings. Model order: the Table 2 columns (``runs.variants.GROUPS["table2"]``) with MostPop first.
+``full`` / ``uni<N>`` / ``pop<N>``, ``runs.protocol_study`` for the two leaky readings. Model order: the
+Table 2 columns (``runs.variants.GROUPS["table2"]``) with MostPop first.
 
 * :func:`protocol_table`: mean ± std over seeds per (dataset, model) x protocol, with the random ranker's
   exact expectation (``protocols.random_ranker``) as a last row per dataset.
@@ -108,7 +109,11 @@ def standing_table(tidy: pd.DataFrame, metric: str = "ndcg@10", reference: str =
             ranks = row.rank(ascending=False, method="min")
             gap = _gaps(t, dataset, protocol, best_sym, best_base)
             seeds = sorted(set(gap_ref.index) & set(gap.index))
-            p = float(ttest_rel(gap[seeds], gap_ref[seeds]).pvalue) if protocol != reference and len(seeds) >= 2 else np.nan
+            p = (
+                float(ttest_rel(gap[seeds], gap_ref[seeds]).pvalue)
+                if protocol != reference and len(seeds) >= 2
+                else np.nan
+            )
             rows.append({"dataset": dataset, "protocol": protocol, "symcere": VARIANTS[best_sym].label,
                          "baseline": VARIANTS[best_base].label,
                          "symcere_rank": int(ranks[[v for v in sym if v in ranks.index]].min()),

@@ -52,6 +52,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .errors import SymcereError
+from .evaluate import evaluate
 
 SAMPLED = re.compile(r"^(uni|pop)(\d+)$")
 LEAKY = ("repeats", "test-epoch")
@@ -87,7 +88,8 @@ class Protocol:
             return "all-ranking: every item the user did not train on"
         if self.kind == "sampled":
             how = "uniformly" if self.distribution == "uniform" else "by training popularity"
-            return f"each test item with {self.n_negatives} negatives per test interaction drawn {how} (RecBole {self.name})"
+            return (f"each test item with {self.n_negatives} negatives per test interaction drawn {how} "
+                    f"(RecBole {self.name})")
         if self.kind == "repeats":
             return "LEAKY: repeated (user, item) pairs kept, RecBole's full-sort mask train - test"
         return "LEAKY: training stopped at the epoch that is best on the test split"
@@ -118,9 +120,13 @@ def warn_leaky(protocol: Protocol | str, where: str = "") -> None:
     protocol = parse_protocol(protocol)
     if protocol.leaky and (protocol.name, where) not in _WARNED:
         _WARNED.add((protocol.name, where))
-        warnings.warn(f"{where + ': ' if where else ''}the {protocol.name!r} protocol reproduces a FLAWED evaluation "
-                      f"({protocol.describe().removeprefix('LEAKY: ')}), to explain other papers' numbers; never report it as a result.",
-                      LeakyProtocolWarning, stacklevel=3)
+        warnings.warn(
+            f"{where + ': ' if where else ''}the {protocol.name!r} protocol reproduces a FLAWED evaluation "
+            f"({protocol.describe().removeprefix('LEAKY: ')}), to explain other papers' numbers; "
+            "never report it as a result.",
+            LeakyProtocolWarning,
+            stacklevel=3,
+        )
 
 
 def _binary(m: sp.spmatrix) -> sp.csr_matrix:
@@ -213,9 +219,11 @@ def _check_room(used: sp.csr_matrix, weights: np.ndarray, needs: np.ndarray, pro
     left = weights.sum() - used @ weights
     stuck = np.flatnonzero(needs & (left <= 0))
     if stuck.size:
-        raise SymcereError(f"{stuck.size} user(s) (e.g. user {stuck[0]}) have interacted with every item {protocol.name} "
-                           f"can draw, so no negative is left for them; drop such users (a higher item k-core) or "
-                           f"evaluate with full.")
+        raise SymcereError(
+            f"{stuck.size} user(s) (e.g. user {stuck[0]}) have interacted with every item {protocol.name} "
+            f"can draw, so no negative is left for them; drop such users (a higher item k-core) or "
+            f"evaluate with full."
+        )
 
 
 def candidate_counts(train: sp.spmatrix, test: sp.spmatrix, protocol: Protocol | str,
@@ -278,8 +286,6 @@ def evaluate_protocol(score_fn, train: sp.spmatrix, test: sp.spmatrix, protocol:
     """``evaluate.evaluate`` under ``protocol``: ``full`` is exactly that call; ``uni<N>``/``pop<N>`` rank the
     candidate set (drawn here from ``seed``, or ``candidates`` as drawn before, to share it across runs);
     ``repeats`` excludes ``train - test`` (and warns). ``kwargs`` go to ``evaluate`` (batch_size, device, ...)."""
-    from .evaluate import evaluate
-
     protocol = parse_protocol(protocol)
     if protocol.kind == "full":
         return evaluate(score_fn, train, test, ks, **kwargs)

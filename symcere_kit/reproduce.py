@@ -13,10 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import SymcereError
-from .paths import cache_dir, executed_notebooks_dir, project_root
 from .environ import scoped_environ
+from .errors import SymcereError
 from .files import sha256_file, stable_hash, write_json_atomic
+from .paths import cache_dir, executed_notebooks_dir, project_root
 from .progress import HEADLESS_ENV, progress_bar
 
 
@@ -133,7 +133,8 @@ def run_all(quick: bool = False, force: bool = False, only: list[str] | None = N
 
     Every cell runs under a limit of ``cell_timeout_s`` seconds (None: :func:`cell_timeout`); a cell over
     it, or a kernel that dies, costs a fresh kernel and one more try (``retries``), then
-    :class:`NotebookFailed` names the notebook, the cell and the executed copy. Kernels get :func:`kernel_env`. Raises :class:`ParameterError` for an undeclared ``params`` name."""
+    :class:`NotebookFailed` names the notebook, the cell and the executed copy. Kernels get :func:`kernel_env`.
+    Raises :class:`ParameterError` for an undeclared ``params`` name."""
     root = Path(root or project_root())
     out_dir = Path(out_dir or executed_notebooks_dir(quick, root))
     timeout = int(cell_timeout_s or cell_timeout(quick))

@@ -25,7 +25,7 @@ or knows a model by name: callers pass the settings class (``models.settings_cla
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from .config import LoopConfig, ModelSettings, RunConfig
 from .errors import SymcereError

@@ -21,7 +21,9 @@ def sample_negatives(dataset: ReviewDataset, users: torch.Tensor, generator: tor
     return neg
 
 
-def bpr_batches(dataset: ReviewDataset, batch_size: int, generator: torch.Generator) -> Iterator[dict[str, torch.Tensor]]:
+def bpr_batches(
+    dataset: ReviewDataset, batch_size: int, generator: torch.Generator
+) -> Iterator[dict[str, torch.Tensor]]:
     """One epoch: every training interaction once, shuffled, each with a fresh negative.
 
     ``index`` points into ``dataset.train`` so text-aware models can fetch the review of a row.
@@ -35,7 +37,9 @@ def bpr_batches(dataset: ReviewDataset, batch_size: int, generator: torch.Genera
         yield {"index": idx, "user": u, "pos": items[idx], "neg": sample_negatives(dataset, u, generator)}
 
 
-def batch_of_users(dataset: ReviewDataset, n_users: int, per_user: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+def batch_of_users(
+    dataset: ReviewDataset, n_users: int, per_user: int, generator: torch.Generator
+) -> dict[str, torch.Tensor]:
     """A small batch of ``per_user`` training interactions from each of ``n_users`` random users with that
     many: same-user pairs are false negatives by construction, so a drawn mask shows what eq. 3 drops
     (a random batch of a sparse dataset rarely holds any)."""

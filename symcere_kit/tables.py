@@ -20,6 +20,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from .files import write_text_atomic
+from .paper_table2 import COLUMNS, paper_means
 from .runs.variants import GROUPS, TABLES, VARIANTS
 
 METRIC_NAMES = {"hr@10": "HR@10", "ndcg@10": "NDCG@10"}
@@ -103,7 +105,8 @@ def _pivot(summary: pd.DataFrame, variants: list[str], metrics: list[str]):
     present = [v for v in variants if v in set(summary["variant"])]
     s = summary[summary["metric"].isin(metrics) & summary["variant"].isin(present)]
     index = pd.MultiIndex.from_tuples(
-        [(d, METRIC_NAMES.get(m, m)) for d in dict.fromkeys(s["dataset"]) for m in metrics], names=["dataset", "metric"])
+        [(d, METRIC_NAMES.get(m, m)) for d in dict.fromkeys(s["dataset"]) for m in metrics], names=["dataset", "metric"]
+    )
     s = s.assign(metric=s["metric"].map(lambda m: METRIC_NAMES.get(m, m)))
     mean = s.pivot_table(index=["dataset", "metric"], columns="variant", values="mean", dropna=False).reindex(index)
     std = s.pivot_table(index=["dataset", "metric"], columns="variant", values="std", dropna=False).reindex(index)
@@ -159,8 +162,6 @@ def backbone_pattern(mean: pd.DataFrame, baselines: list[str]) -> pd.DataFrame:
 def table2_pattern(tidy: pd.DataFrame, metrics=("hr@10", "ndcg@10")) -> pd.DataFrame:
     """:func:`backbone_pattern` of the paper's Table 2 (``paper_table2``: its 15 datasets, its five
     baselines) beside ours: against the same five baselines, and against all of ours (EASE^R and RP3beta too)."""
-    from .paper_table2 import COLUMNS, paper_means
-
     mean, _, present = _pivot(summarize(tidy), GROUPS["table2"], list(metrics))
     if not {"symcere-ngcf", "symcere-lightgcn"} <= set(present):
         return pd.DataFrame()
@@ -252,8 +253,6 @@ def export_tables(tidy: pd.DataFrame, per_user: pd.DataFrame, directory,
     those two over the main comparison's. Raises ValueError for another name."""
     from pathlib import Path
 
-    from .files import write_text_atomic
-
     wanted = set(TABLES if tables is None else tables)
     if wanted - set(TABLES):
         raise ValueError(f"tables must be among {', '.join(TABLES)}; got {sorted(wanted - set(TABLES))}")
@@ -298,7 +297,9 @@ def compare_tables(reference: pd.DataFrame, fresh: pd.DataFrame, seeds: int, z: 
     new = fresh.set_index(key)
     missing = ref.index.difference(new.index)
     if len(missing):
-        raise ValueError(f"{len(missing)} cell(s) of the stored table are missing from the fresh one, e.g. {list(missing[:3])}")
+        raise ValueError(
+            f"{len(missing)} cell(s) of the stored table are missing from the fresh one, e.g. {list(missing[:3])}"
+        )
     out = pd.DataFrame({"stored": ref["mean"], "fresh": new.loc[ref.index, "mean"], "seed_std": ref["std"]})
     out["diff"] = out["fresh"] - out["stored"]
     out["tolerance"] = np.maximum(z * out["seed_std"] / np.sqrt(seeds), floor)

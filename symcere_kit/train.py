@@ -11,15 +11,16 @@ from typing import Callable
 
 import numpy as np
 import torch
+
 from .config import RunConfig
-from .progress import progress_bar
 from .data.dataset import ReviewDataset
 from .errors import SymcereError, TrainingError
-from .files import atomic_path
 from .evaluate import EvalResult, evaluate
+from .files import atomic_path
 from .models import build_model
-from .recommender.base import Recommender
+from .progress import progress_bar
 from .provenance import git_commit, machine_info, package_versions
+from .recommender.base import Recommender
 from .sampling import bpr_batches
 
 
@@ -143,7 +144,13 @@ class EarlyStopping:
 
     def __init__(self, trainer: Trainer, validation: ReviewDataset, patience: int, every: int = 1,
                  metric: str = "ndcg@10", on_check: Callable[[int, float], None] | None = None):
-        self.trainer, self.validation, self.patience, self.every, self.metric = trainer, validation, patience, every, metric
+        self.trainer, self.validation, self.patience, self.every, self.metric = (
+            trainer,
+            validation,
+            patience,
+            every,
+            metric,
+        )
         self.on_check = on_check  # (epoch, value) after each check; a tuner's pruner raises from here
         self.best, self.best_epoch, self.best_state, self.bad_checks = -math.inf, 0, None, 0
 
@@ -206,7 +213,9 @@ def fit(dataset: ReviewDataset, config: RunConfig, progress: bool = True, checkp
     fit_data = loop.fit_data(dataset)
     model = build_model(config, fit_data, progress=progress).to(device)
     trainer = Trainer(model, fit_data, config, generator, device, progress)
-    stopper = EarlyStopping(trainer, fit_data, loop.patience, loop.eval_every, on_check=on_check) if loop.patience else None
+    stopper = (
+        EarlyStopping(trainer, fit_data, loop.patience, loop.eval_every, on_check=on_check) if loop.patience else None
+    )
     if stopper:
         trainer.extras["early_stopping"] = stopper
     checkpoint = Path(checkpoint) if checkpoint else None

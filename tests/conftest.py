@@ -47,7 +47,11 @@ def _worker_threads():
 def _folders(tmp_path_factory) -> dict[str, str]:
     # xdist workers share one cache (its files are written atomically), so a dataset or a review encoding
     # is made once per test session, not once per worker; results and figures stay per worker.
-    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else tmp_path_factory.getbasetemp()
+    shared = (
+        tmp_path_factory.getbasetemp().parent
+        if os.environ.get("PYTEST_XDIST_WORKER")
+        else tmp_path_factory.getbasetemp()
+    )
     return {"SYMCERE_CACHE_DIR": str(shared / "processed"),
             "SYMCERE_RESULTS_DIR": str(tmp_path_factory.getbasetemp() / "results"),
             "SYMCERE_FIGURES_DIR": str(tmp_path_factory.getbasetemp() / "figures")}

@@ -83,7 +83,8 @@ def chromium():
 
 
 def wait(driver, predicate, timeout: float = 180, what: str = "the page", shot: str = "failure.png"):
-    """``predicate(driver)``'s first truthy value within ``timeout`` s; on timeout a screenshot goes to build/browser/."""
+    """``predicate(driver)``'s first truthy value within ``timeout`` s; on timeout a screenshot goes to
+    build/browser/."""
     from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 

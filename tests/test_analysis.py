@@ -70,7 +70,9 @@ def test_gini_matches_mean_absolute_difference():
 def test_norm_degree_correlation_sees_magnitude_that_encodes_popularity():
     degree = np.array([0, 1, 5, 2, 9, 4])
     emb = F.normalize(torch.randn(6, 8, generator=torch.Generator().manual_seed(3)), dim=-1)
-    assert popularity.norm_degree_correlation(emb * torch.tensor(degree + 1.0)[:, None], degree)["spearman_rho"] == pytest.approx(1)
+    assert popularity.norm_degree_correlation(emb * torch.tensor(degree + 1.0)[:, None], degree)[
+        "spearman_rho"
+    ] == pytest.approx(1)
     out = popularity.norm_degree_correlation(emb, degree)  # equal norms carry no popularity
     assert out["n_items"] == 5
 

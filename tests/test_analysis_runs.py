@@ -31,7 +31,10 @@ def store(tmp_path_factory, synthetic_file, tiny_bert_dir):
 def test_run_store_lists_runs_and_embeddings_have_the_right_shapes(store):
     root, runs, loaded, _ = store
     assert set(runs.index) == {"symcere-lightgcn", "symcere-lightgcn-wo-norm", "lightgcn"} and runs["has_weights"].all()
-    assert list(RunStore(root).find(model="symcere")["variant"].sort_values()) == ["symcere-lightgcn", "symcere-lightgcn-wo-norm"]
+    assert list(RunStore(root).find(model="symcere")["variant"].sort_values()) == [
+        "symcere-lightgcn",
+        "symcere-lightgcn-wo-norm",
+    ]
     sym = run_embeddings(loaded["symcere-lightgcn"])
     ds = loaded["symcere-lightgcn"].dataset
     assert sym.interactions.shape == sym.text.shape == (len(ds.train), 64) and sym.normalize
@@ -136,7 +139,9 @@ def test_every_plot_saves_pdf_and_png(store, tmp_path):
     for name, fig in figs.items():
         paths = plots.save_figure(fig, plots.figure_name(name, "Synthetic data"), tmp_path)
         plt.close(fig)
-        assert all(p.stat().st_size > 1000 for p in paths.values()) and paths["png"].name == f"{name}_synthetic_data.png"
+        assert (
+            all(p.stat().st_size > 1000 for p in paths.values()) and paths["png"].name == f"{name}_synthetic_data.png"
+        )
 
 
 def emb_ds(loaded):
@@ -151,11 +156,17 @@ def test_study_tables_read_the_grid_store(store, synthetic_file):
     embs = study.variant_embeddings(grid, ds, ["symcere-lightgcn", "symcere-lightgcn-wo-norm"])
     assert len(study.table4(embs, max_rows=200)) == 4
     nd = study.norm_degree_table(embs)
-    assert list(nd["run"]) == ["SymCERE + LightGCN", "SymCERE w/o Norm + LightGCN"] and nd["spearman_rho"].between(-1, 1).all()
+    assert (
+        list(nd["run"]) == ["SymCERE + LightGCN", "SymCERE w/o Norm + LightGCN"]
+        and nd["spearman_rho"].between(-1, 1).all()
+    )
     anchoring = study.anchoring_table(embs)
     assert anchoring["median_lambda_obj"].between(0, 1).all() and (anchoring["items"] > 0).all()
     pop = study.popularity_table(grid, ds)
-    assert set(pop["variant"]) == {"symcere-lightgcn", "symcere-lightgcn-wo-norm", "lightgcn"} and (pop["seeds"] == 1).all()
+    assert (
+        set(pop["variant"]) == {"symcere-lightgcn", "symcere-lightgcn-wo-norm", "lightgcn"}
+        and (pop["seeds"] == 1).all()
+    )
     assert len(study.bucket_table(grid, ds)) == 9
     assert all(v.shape == (64,) for v in study.dimension_variances(embs).values())
     with pytest.raises(Exception, match="not part of this grid"):
@@ -177,7 +188,12 @@ def test_explorer_shows_the_live_widget_with_a_static_view_and_headless_only_the
     live = widgets.LimeExplorer(root, num_samples=60)
     live_bundle = live._repr_mimebundle_()
     assert live._widget is not None and live.last is not None
-    for part in (colour_key_html(3), highlight_html(live.last), word_chart_html(live.last), widgets.describe(live.last)):
+    for part in (
+        colour_key_html(3),
+        highlight_html(live.last),
+        word_chart_html(live.last),
+        widgets.describe(live.last),
+    ):
         assert part in bundle["text/html"]
     assert live_bundle["text/html"] == bundle["text/html"]
     assert live_bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == live.widget.model_id
@@ -195,7 +211,9 @@ def test_word_chart_lists_the_strongest_words_with_bars_in_proportion():
 def _exp(row, seed, weights):
     from symcere_kit.analysis.explain import Explanation
 
-    return Explanation(row, 0, 0, " ".join(w for w, _ in weights), 0.5, weights, 0.1 * seed, 0.5 + 0.1 * seed, 100, seed)
+    return Explanation(
+        row, 0, 0, " ".join(w for w, _ in weights), 0.5, weights, 0.1 * seed, 0.5 + 0.1 * seed, 100, seed
+    )
 
 
 def test_seeds_combine_into_means_with_their_spread_and_the_words_whose_sign_flips():

@@ -4,10 +4,10 @@ import json
 import pytest
 import torch
 
-from symcere_kit.models import run_config
-from symcere_kit.runs.store import MODEL_FILE, TOPK_FILE, RunStore, load_run, trainable_state
 from symcere_kit.data.dataset import load_dataset
 from symcere_kit.errors import SymcereError
+from symcere_kit.models import run_config
+from symcere_kit.runs.store import MODEL_FILE, TOPK_FILE, RunStore, load_run, trainable_state
 from symcere_kit.train import run
 
 

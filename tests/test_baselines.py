@@ -5,9 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from symcere_kit.models import run_config
 from symcere_kit.losses import node_info_nce
-from symcere_kit.models import build_model
+from symcere_kit.models import build_model, run_config
 from symcere_kit.train import seed_everything
 
 
@@ -88,7 +87,9 @@ def test_smore_item_features_average_only_that_items_training_reviews(ds, tiny_b
 
     config = smore_config(tiny_bert_dir)
     feats = item_text_features(ds, config.settings, progress=False)
-    reviews = text_encoder_from_config(config.settings, mode="frozen").encode(ds.train_texts, progress=False, cache=False)
+    reviews = text_encoder_from_config(config.settings, mode="frozen").encode(
+        ds.train_texts, progress=False, cache=False
+    )
     items = ds.train["item"].to_numpy()
     for item in (int(items[0]), int(items[-1])):
         torch.testing.assert_close(feats[item], reviews[torch.from_numpy(items == item)].mean(0), atol=1e-5, rtol=1e-5)

@@ -46,7 +46,9 @@ def test_train_prints_metrics_json_last_and_is_seed_deterministic(capsys, synthe
     assert code == 0 and {"hr@10", "ndcg@10", "recall@10", "seed", "model", "git_commit"} <= set(first)
     _, out, _ = run_cli(capsys, *args)
     second = last_json(out)
-    assert {k: first[k] for k in ("hr@10", "ndcg@10", "recall@10")} == {k: second[k] for k in ("hr@10", "ndcg@10", "recall@10")}
+    assert {k: first[k] for k in ("hr@10", "ndcg@10", "recall@10")} == {
+        k: second[k] for k in ("hr@10", "ndcg@10", "recall@10")
+    }
 
 
 def test_mostpop_by_path(capsys, synthetic_file):
@@ -75,18 +77,37 @@ def truncated_gz(tmp_path):
 GOOD_LINE = '{"reviewerID": "a", "asin": "b", "unixReviewTime": 1, "reviewText": "x", "overall": 1}\n'
 BAD_INPUTS = {
     "truncated gz": (truncated_gz, r"cut\.json\.gz.*truncated"),
-    "json cut mid-record": (lambda p: _write(p / "cut.json", '{"reviewerID": "a", "asin": "b", "unixReviewTime": 1, "reviewText": "x"}\n{"reviewerID": "a", "as'),
-                            r"cut\.json, line 2"),
-    "missing field": (lambda p: _write(p / "nofield.json", GOOD_LINE + '{"reviewerID": "a", "unixReviewTime": 1, "reviewText": "x"}\n'),
-                      r"nofield\.json, line 2.*asin"),
-    "non-utf8 byte": (lambda p: _write_bytes(p / "latin.json", b'{"reviewerID": "a", "asin": "b", "unixReviewTime": 1, "reviewText": "caf\xe9"}\n'),
-                      r"latin\.json, line 1.*UTF-8"),
-    "empty after k-core": (lambda p: _write(p / "tiny.json", '{"reviewerID": "a", "asin": "b", "unixReviewTime": 1, "reviewText": "x", "overall": 1}\n'),
-                           r"Nothing is left of .*tiny\.json.*--user-k"),
+    "json cut mid-record": (
+        lambda p: _write(
+            p / "cut.json",
+            '{"reviewerID": "a", "asin": "b", "unixReviewTime": 1, "reviewText": "x"}\n{"reviewerID": "a", "as',
+        ),
+        r"cut\.json, line 2",
+    ),
+    "missing field": (
+        lambda p: _write(
+            p / "nofield.json", GOOD_LINE + '{"reviewerID": "a", "unixReviewTime": 1, "reviewText": "x"}\n'
+        ),
+        r"nofield\.json, line 2.*asin",
+    ),
+    "non-utf8 byte": (
+        lambda p: _write_bytes(
+            p / "latin.json", b'{"reviewerID": "a", "asin": "b", "unixReviewTime": 1, "reviewText": "caf\xe9"}\n'
+        ),
+        r"latin\.json, line 1.*UTF-8",
+    ),
+    "empty after k-core": (
+        lambda p: _write(
+            p / "tiny.json", '{"reviewerID": "a", "asin": "b", "unixReviewTime": 1, "reviewText": "x", "overall": 1}\n'
+        ),
+        r"Nothing is left of .*tiny\.json.*--user-k",
+    ),
     "unknown name": (lambda p: "no_such_dataset", r"Unknown dataset name 'no_such_dataset'"),
     "missing file": (lambda p: str(p / "absent.json.gz"), r"No such file: .*absent\.json\.gz"),
-    "unreadable csv": (lambda p: _write(p / "bad.csv", 'user,item,text,timestamp\na,b,"open quote,1\n'),
-                       r"bad\.csv.*line 2"),
+    "unreadable csv": (
+        lambda p: _write(p / "bad.csv", 'user,item,text,timestamp\na,b,"open quote,1\n'),
+        r"bad\.csv.*line 2",
+    ),
 }
 
 
@@ -166,11 +187,17 @@ def test_verbose_and_quiet_reach_the_command_and_its_processes_through_the_envir
     assert info.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("options, pattern", [
-    (["--set", "device=gpu"], "device must be auto, cpu, cuda"),  # --set device is read, not overwritten by --device's default
-    (["--set", "lr=abc"], "LoopConfig option lr takes float; got 'abc'"),
-    (["--epochs", "-5"], "epochs must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "options, pattern",
+    [
+        (
+            ["--set", "device=gpu"],
+            "device must be auto, cpu, cuda",
+        ),  # --set device is read, not overwritten by --device's default
+        (["--set", "lr=abc"], "LoopConfig option lr takes float; got 'abc'"),
+        (["--epochs", "-5"], "epochs must be >= 0"),
+    ],
+)
 def test_train_refuses_bad_options_before_loading(options, pattern, capsys):
     code, _, err = run_cli(capsys, "train", "no_such_dataset", "--model", "lightgcn", *options)
     assert code == 2 and "Traceback" not in err and re.search(pattern, err), err

@@ -3,9 +3,8 @@ import pytest
 import yaml
 
 from symcere_kit.config import Choice, LoopConfig, Range
-from symcere_kit.models import run_config, run_config_from_record
 from symcere_kit.errors import SymcereError
-from symcere_kit.models import model_names
+from symcere_kit.models import model_names, run_config, run_config_from_record
 
 # A run record's config as symcere-kit wrote it before per-model settings: one flat TrainConfig
 # (every field, used or not), here an SGL run with a non-default SSL weight.
@@ -47,7 +46,11 @@ def test_every_model_round_trips_and_declares_a_valid_search_space(tmp_path, mod
         assert name in own and dim.source
         if isinstance(dim, Range):
             assert dim.low < dim.high
-            default = getattr(config.settings, name, None) if name in type(config.settings).field_names() else getattr(config.loop, name)
+            default = (
+                getattr(config.settings, name, None)
+                if name in type(config.settings).field_names()
+                else getattr(config.loop, name)
+            )
             assert dim.low <= default <= dim.high, f"{model}.{name}: default {default} outside its range"
         else:
             assert isinstance(dim, Choice) and len(dim.values) > 1

@@ -4,8 +4,8 @@ import pytest
 from symcere_kit.config import DataConfig
 from symcere_kit.data import dataset as dataset_mod
 from symcere_kit.data.dataset import load_dataset
-from symcere_kit.paths import cache_dir
 from symcere_kit.data.split import leakage_report
+from symcere_kit.paths import cache_dir
 
 
 def test_second_load_comes_from_the_cache_and_is_identical(synthetic_file, monkeypatch):

@@ -29,7 +29,9 @@ def test_docs_build_strict(tmp_path):
     def page(path: str) -> str:
         return (site / path / "index.html").read_text(encoding="utf-8")
 
-    assert "symmetric_nce_loss" in page("api/losses") and 'id="symcere_kit.losses.symmetric_nce_loss"' in page("api/losses")
+    assert "symmetric_nce_loss" in page("api/losses") and 'id="symcere_kit.losses.symmetric_nce_loss"' in page(
+        "api/losses"
+    )
     assert "load_run" in page("api/run-store") and "read_reviews" in page("api/readers")
     train_help = page("cli/reference/train")
     assert "usage: symcere train" in train_help and "--no-fn-mask" in train_help

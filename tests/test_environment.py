@@ -136,8 +136,10 @@ def test_channels_are_conda_forge_only(env):
 
 
 def test_no_retired_pytorch_channel_packages(conda):
-    assert not set(conda) & RETIRED_PACKAGES, \
-        f"{sorted(set(conda) & RETIRED_PACKAGES)} come from the retired `pytorch` channel; conda-forge has no such selectors"
+    assert not set(conda) & RETIRED_PACKAGES, (
+        f"{sorted(set(conda) & RETIRED_PACKAGES)} come from the retired `pytorch` channel; "
+        "conda-forge has no such selectors"
+    )
 
 
 def test_every_dependency_of_pyproject_is_in_the_environment(conda, pip, required):

@@ -121,7 +121,9 @@ def test_other_executors_give_the_local_results_bit_for_bit(tmp_path, synthetic_
 def test_a_grid_without_workers_runs_here_and_with_one_pending_run_needs_no_pool(tmp_path, synthetic_file, monkeypatch):
     kinds = []
     real = grid_module.make_executor
-    monkeypatch.setattr(grid_module, "make_executor", lambda kind="local", workers=None: kinds.append(kind) or real(kind, workers))
+    monkeypatch.setattr(
+        grid_module, "make_executor", lambda kind="local", workers=None: kinds.append(kind) or real(kind, workers)
+    )
     Grid([str(synthetic_file)], ["mostpop"], [0], root=tmp_path / "a").run(progress=False)
     import torch
 

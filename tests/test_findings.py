@@ -20,14 +20,28 @@ def test_fusion_gap_direction_follows_the_numbers_beside_the_papers_figure():
 
 
 def test_lime_findings_give_counts_and_the_contrast_with_its_interval():
-    summary = pd.DataFrame({"class": ["product", "sentiment", "stop-word", "other"], "words": [40, 10, 30, 5],
-                            "weighings": [90, 25, 300, 6], "sign_flipping": [3, 0, 0, 0],
-                            "share_of_mass": [0.5, 0.2, 0.2, 0.1], "mean_weight": [0.01, 0.002, -0.001, 0.0],
-                            "top_words": ["capo, strings", "great", "the", "(none of its 5 words weighed in >= 3 reviews "
-                                                                          "with a stable sign)"]})
+    summary = pd.DataFrame(
+        {
+            "class": ["product", "sentiment", "stop-word", "other"],
+            "words": [40, 10, 30, 5],
+            "weighings": [90, 25, 300, 6],
+            "sign_flipping": [3, 0, 0, 0],
+            "share_of_mass": [0.5, 0.2, 0.2, 0.1],
+            "mean_weight": [0.01, 0.002, -0.001, 0.0],
+            "top_words": [
+                "capo, strings",
+                "great",
+                "the",
+                "(none of its 5 words weighed in >= 3 reviews with a stable sign)",
+            ],
+        }
+    )
     contrast = {"a": "product", "b": "sentiment", "reviews": 120, "mean_diff": 0.004, "ci_low": 0.001, "ci_high": 0.007}
     text = findings.describe_lime(summary, 200, 0.61, contrast, seeds=3, samples=500)
-    assert text.startswith("- **The paper**: Section 6.2") and "200 training reviews x 3 LIME seed(s) at 500 samples" in text
+    assert (
+        text.startswith("- **The paper**: Section 6.2")
+        and "200 training reviews x 3 LIME seed(s) at 500 samples" in text
+    )
     assert "40 words weighed 90 times, 50.0% of the attribution mass" in text and "capo, strings" in text
     assert "3 of its words flip sign across seeds (not ranked)" in text
     assert "In the 120 reviews holding both" in text and "+0.00100 to +0.00700): product terms weigh more" in text
@@ -63,8 +77,16 @@ def test_a_protocol_that_leaves_every_gap_unchanged_is_not_called_untested_for_l
 
 
 def test_popularity_findings_say_how_many_test_interactions_and_seeds_they_rest_on():
-    pop = pd.DataFrame({"variant": ["lightgcn", "symcere-lightgcn"], "ndcg@10": [0.1, 0.12], "avg_popularity@10": [30.0, 20.0],
-                        "coverage@10": [0.3, 0.4], "gini@10": [0.8, 0.7], "seeds": [5, 5]})
+    pop = pd.DataFrame(
+        {
+            "variant": ["lightgcn", "symcere-lightgcn"],
+            "ndcg@10": [0.1, 0.12],
+            "avg_popularity@10": [30.0, 20.0],
+            "coverage@10": [0.3, 0.4],
+            "gini@10": [0.8, 0.7],
+            "seeds": [5, 5],
+        }
+    )
     buckets = pd.DataFrame({"variant": ["lightgcn", "symcere-lightgcn"], "bucket": "tail", "ndcg@10": [0.02, 0.03],
                             "hr@10": [0.1, 0.1], "n": [120.0, 120.0]})
     text = findings.describe_popularity(pop, buckets)

@@ -3,12 +3,12 @@ import pytest
 import torch
 
 from symcere_kit.config import DataConfig
-from symcere_kit.models import run_config
 from symcere_kit.data.dataset import dataset_from_reviews
 from symcere_kit.data.synthetic import synthetic_reviews
 from symcere_kit.errors import TrainingError
 from symcere_kit.graph import LightGCNEncoder
 from symcere_kit.graph.adjacency import normalized_bipartite_adjacency
+from symcere_kit.models import run_config
 from symcere_kit.sampling import bpr_batches, sample_negatives
 from symcere_kit.train import run
 

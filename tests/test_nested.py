@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from symcere_kit.config import RunConfig
-from symcere_kit.models import run_config
 from symcere_kit.errors import SymcereError
+from symcere_kit.models import run_config
 from symcere_kit.runs.variants import VARIANTS, variant_config
 from symcere_kit.train import run
 
@@ -48,7 +48,9 @@ def test_nested_control_at_cross_weight_0_is_its_baseline_bit_for_bit(ds, tiny_b
     ctrl_config = variant_config(nested(backbone), seed=3, overrides={**text, "cross_weight": 0.0})
     ctrl = _short(ds, tiny_bert_dir, ctrl_config)
     assert ctrl.metrics == base.metrics  # exact floats
-    assert [(h["loss"], h["bpr"], h["reg"]) for h in ctrl.history] == [(h["loss"], h["bpr"], h["reg"]) for h in base.history]
+    assert [(h["loss"], h["bpr"], h["reg"]) for h in ctrl.history] == [
+        (h["loss"], h["bpr"], h["reg"]) for h in base.history
+    ]
     assert "cross" not in ctrl.history[-1]  # not computed at all
     base_weights, ctrl_weights = base.model.encoder.state_dict(), ctrl.model.graph.state_dict()
     assert base_weights.keys() == ctrl_weights.keys()
@@ -94,8 +96,10 @@ def test_building_the_text_side_moves_no_global_rng_stream(ds, tiny_bert_dir):
     from symcere_kit.train import seed_everything
 
     states = []
-    for config in (run_config("ngcf"),
-                   variant_config("symcere-ngcf-nested", 0, overrides={"text_model": str(tiny_bert_dir), "max_length": 32})):
+    for config in (
+        run_config("ngcf"),
+        variant_config("symcere-ngcf-nested", 0, overrides={"text_model": str(tiny_bert_dir), "max_length": 32}),
+    ):
         seed_everything(7)
         build_model(config, ds, progress=False)
         states.append(torch.get_rng_state())
@@ -122,7 +126,9 @@ def test_train_takes_a_variant_name_and_the_flags_win(synthetic_file, monkeypatc
     assert main(["--quiet", "train", str(synthetic_file), "--model", "symcere-ngcf-nested", "--set", "n_layers=1"]) == 2
     assert seen[1].settings.n_layers == 1  # a flag beats the variant's own setting
     capsys.readouterr()
-    assert main(["--quiet", "train", str(synthetic_file), "--model", "symcere-ngcf-nested", "--set", "warp_speed=9"]) == 2
+    assert (
+        main(["--quiet", "train", str(synthetic_file), "--model", "symcere-ngcf-nested", "--set", "warp_speed=9"]) == 2
+    )
     assert "warp_speed" in capsys.readouterr().err and len(seen) == 2  # unknown options fail before training
 
 
@@ -132,8 +138,10 @@ def test_cli_nested_at_cross_weight_0_prints_the_baselines_metrics(synthetic_fil
 
     common = ["--quiet", "train", str(synthetic_file), "--seed", "1", "--epochs", "2", "--json"]
     outs = []
-    for extra in (["--model", "lightgcn"],
-                  ["--model", "symcere-lightgcn-nested", "--set", "cross_weight=0", "--text-model", str(tiny_bert_dir)]):
+    for extra in (
+        ["--model", "lightgcn"],
+        ["--model", "symcere-lightgcn-nested", "--set", "cross_weight=0", "--text-model", str(tiny_bert_dir)],
+    ):
         assert main(common + extra) == 0
         outs.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
     assert outs[1]["variant"] == "symcere-lightgcn-nested" and outs[1]["model"] == "symcere"

@@ -4,10 +4,9 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from symcere_kit.models import run_config
 from symcere_kit.graph import NGCFConv, NGCFEncoder, edge_dropout_adjacency
 from symcere_kit.graph.adjacency import normalized_bipartite_adjacency
-from symcere_kit.models import build_model, model_class
+from symcere_kit.models import build_model, model_class, run_config
 from symcere_kit.train import run
 
 

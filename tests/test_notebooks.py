@@ -96,7 +96,11 @@ def test_no_notebook_cell_defines_a_function_or_a_class():
         for i, cell in enumerate(json.loads(nb.read_text())["cells"]):
             if cell["cell_type"] == "code":
                 tree = ast.parse("".join(cell["source"]))
-                defined = [n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))]
+                defined = [
+                    n.name
+                    for n in ast.walk(tree)
+                    if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+                ]
                 assert not defined, f"{nb.name} cell {i} defines {defined}: move it into symcere_kit/"
                 assert not any(isinstance(n, ast.Lambda) for n in ast.walk(tree)), f"{nb.name} cell {i} holds a lambda"
 
@@ -135,8 +139,11 @@ def test_saved_copies_show_table2_marks_and_a_highlighted_explanation_without_ru
                                        if e.text.startswith("Key: green words pull")], what="the explorer's key",
                    shot="saved_07.png")
         output = key[0].find_element(By.XPATH, "./ancestor::div[contains(@class, 'jp-OutputArea-output')]")
-        shaded = [e for e in output.find_elements(By.CSS_SELECTOR, "span[title]")
-                  if browser.execute_script(style, e, "backgroundColor").startswith(("rgba(0, 150, 70", "rgba(200, 40, 40"))]
+        shaded = [
+            e
+            for e in output.find_elements(By.CSS_SELECTOR, "span[title]")
+            if browser.execute_script(style, e, "backgroundColor").startswith(("rgba(0, 150, 70", "rgba(200, 40, 40"))
+        ]
         assert len(shaded) >= 3, "the highlighted review lost its colours"
         assert "LIME explorer" in output.text and "█" in output.text  # its line and word chart
         page = browser.find_element(By.CSS_SELECTOR, ".jp-Notebook").text
@@ -152,7 +159,9 @@ def output_text(cell: dict) -> str:
     parts = []
     for out in cell.get("outputs", []):
         parts.append("".join(out.get("text", "")))
-        parts += ["".join(v) if isinstance(v, list) else v for v in out.get("data", {}).values() if isinstance(v, (str, list))]
+        parts += [
+            "".join(v) if isinstance(v, list) else v for v in out.get("data", {}).values() if isinstance(v, (str, list))
+        ]
     return " ".join(" ".join(parts).replace("&nbsp;", " ").split())
 
 

@@ -116,7 +116,7 @@ def test_the_shared_files_preprocess_as_before(name):
     from reference_preprocess import preprocess as reference
 
     from symcere_kit.data.readers import read_reviews
-    from symcere_kit.data.registry import lookup, find_local
+    from symcere_kit.data.registry import find_local, lookup
 
     path = find_local(lookup(name))
     if path is None:

@@ -14,8 +14,16 @@ import torch
 import symcere_kit.evaluate as evaluate_module
 from symcere_kit.errors import SymcereError
 from symcere_kit.evaluate import evaluate
-from symcere_kit.protocols import (LeakyProtocolWarning, candidate_counts, chance_table, evaluate_protocol,
-                                   parse_protocol, random_ranker, repeats_exclude, sample_candidates)
+from symcere_kit.protocols import (
+    LeakyProtocolWarning,
+    candidate_counts,
+    chance_table,
+    evaluate_protocol,
+    parse_protocol,
+    random_ranker,
+    repeats_exclude,
+    sample_candidates,
+)
 
 
 def _split(n_users=40, n_items=60, seed=0, test_share=0.06):
@@ -187,7 +195,9 @@ def test_random_ranker_is_what_random_scores_average_to():
 
 def test_chance_of_sampled_protocols_is_far_above_full():
     train, test = _split(n_users=50, n_items=2000, test_share=0.001)  # ~2 test items per user, as in real data
-    chance = chance_table(train, test, ["full", "uni100", "pop100", "repeats", "test-epoch"]).set_index(["protocol", "metric"])
+    chance = chance_table(train, test, ["full", "uni100", "pop100", "repeats", "test-epoch"]).set_index(
+        ["protocol", "metric"]
+    )
     full, uni = chance.loc[("full", "hr@10"), "value"], chance.loc[("uni100", "hr@10"), "value"]
     assert uni > 2 * full
     assert chance.loc[("test-epoch", "hr@10"), "value"] == full == chance.loc[("repeats", "hr@10"), "value"]

@@ -171,7 +171,12 @@ def test_generic_tsv_with_column_map(tmp_path):
     assert_tidy(result.frame)
     assert result.frame["item"].tolist()[1] == "007"
     assert np.isnan(result.frame["rating"].tolist()[1])
-    assert result.frame["timestamp"].tolist() == [1_577_836_800_000, 1_577_836_800_123, 1_577_836_801_000, 1_577_836_800_000]
+    assert result.frame["timestamp"].tolist() == [
+        1_577_836_800_000,
+        1_577_836_800_123,
+        1_577_836_801_000,
+        1_577_836_800_000,
+    ]
 
 
 def test_generic_csv_with_standard_header_needs_no_map(tmp_path):
@@ -197,9 +202,14 @@ def test_progress_bar_counts_lines(tmp_path, capsys):
 def test_parse_column_map():
     assert parse_column_map("user=uid,item=iid,text=body,timestamp=ts,title=head") == {
         "user": "uid", "item": "iid", "text": "body", "timestamp": "ts", "title": "head"}
-    for spec, needle in [("user=uid,item=iid", "holds the timestamp."),  # text is optional: ratings only ("user=uid,item", "'item' is not of the form"),
-                         ("user=a,item=b,text=c,timestamp=d,stars=e", "stars is not a field"),
-                         ("user=a,user=b,item=b,text=c,timestamp=d", 'names "user" twice')]:
+    for spec, needle in [
+        (
+            "user=uid,item=iid",
+            "holds the timestamp.",
+        ),  # text is optional: ratings only ("user=uid,item", "'item' is not of the form"),
+        ("user=a,item=b,text=c,timestamp=d,stars=e", "stars is not a field"),
+        ("user=a,user=b,item=b,text=c,timestamp=d", 'names "user" twice'),
+    ]:
         with pytest.raises(DataFormatError, match="--columns") as info:
             parse_column_map(spec)
         assert needle in str(info.value) and "user=COL" in str(info.value)
@@ -383,7 +393,6 @@ def test_columns_refused_for_json_and_unknown_format_named(tmp_path):
     csv_path = write_csv(tmp_path / "mi.csv", AMAZON_CSV_HEADER, amazon_csv_rows(2))
     assert_names(failure(csv_path, fmt="amazon2014_csv", column_map=column_map), csv_path, "read as amazon2014_csv")
     assert_names(failure(path, fmt="amazon2099"), path, "'amazon2099' is not a format", "amazon2014_json")
-
 
 
 def test_utf8_byte_order_mark_is_ignored(tmp_path):

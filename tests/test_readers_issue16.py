@@ -7,16 +7,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_readers import assert_names, assert_tidy, failure, write_bytes
 
 from symcere_kit.cli import main
 from symcere_kit.config import DataConfig
-from symcere_kit.models import run_config
 from symcere_kit.data.dataset import load_dataset
 from symcere_kit.data.preprocess import preprocess
 from symcere_kit.data.readers import detect_format, read_reviews
 from symcere_kit.errors import DataFormatError, EmptyDatasetError
-
-from test_readers import assert_names, assert_tidy, failure, write_bytes
+from symcere_kit.models import run_config
 
 ONE_2023 = {"rating": 5.0, "title": "t", "text": "ok", "asin": "A1", "parent_asin": "P1", "user_id": "U1",
             "timestamp": 1557031577676}
@@ -136,7 +135,9 @@ def test_amazon2023_benchmark_ratings_csv_is_detected(tmp_path):
     result = read_reviews(path, progress=False)
     assert result.format == "amazon2023_ratings_csv" == detect_format(path) and not result.has_text
     assert result.frame["item"].tolist() == ["P0", "P1", "P2"]
-    assert result.frame["timestamp"].tolist() == [1_588_687_728_923 + i for i in range(3)] and set(result.frame["text"]) == {""}
+    assert result.frame["timestamp"].tolist() == [1_588_687_728_923 + i for i in range(3)] and set(
+        result.frame["text"]
+    ) == {""}
 
 
 def test_amazon2023_datasets_to_csv_is_detected_like_its_json(tmp_path):
@@ -153,7 +154,6 @@ def test_amazon2023_datasets_to_csv_is_detected_like_its_json(tmp_path):
 
 
 def test_ratings_only_trains_text_free_models_and_text_models_refuse(tmp_path):
-    from symcere_kit.config import RunConfig
     from symcere_kit.errors import SymcereError
     from symcere_kit.train import run
 
@@ -242,7 +242,12 @@ def test_a_value_outside_the_column_format_is_a_bad_record(tmp_path):
     assert_names(failure(path), path, "line 4:", "'2014-01-15'", "%d/%m/%Y")
     result = read_reviews(path, skip_bad_records=True, progress=False)
     assert (result.n_skipped, result.skipped_examples[0][:7]) == (1, "line 4:")
-    assert result.frame["timestamp"].tolist() == [1_389_571_200_000, 1_389_657_600_000, 1_389_571_200_000, 1_389_830_400_000]
+    assert result.frame["timestamp"].tolist() == [
+        1_389_571_200_000,
+        1_389_657_600_000,
+        1_389_571_200_000,
+        1_389_830_400_000,
+    ]
 
 
 def test_date_format_reaches_the_cli(tmp_path, capsys):

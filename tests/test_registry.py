@@ -25,7 +25,9 @@ def test_paper_datasets_use_amazon_2023_category_names_and_table1_counts():
 
 
 def test_unknown_name_lists_known_names_and_the_path_alternative():
-    with pytest.raises(DatasetNotFoundError, match=r"Unknown dataset name 'nope'.*amazon2014_musical_instruments.*path"):
+    with pytest.raises(
+        DatasetNotFoundError, match=r"Unknown dataset name 'nope'.*amazon2014_musical_instruments.*path"
+    ):
         registry.lookup("nope")
 
 
@@ -69,5 +71,7 @@ def test_shared_mirror_is_found(needs_shared):
     name, path, entry = registry.resolve("amazon2014_musical_instruments")
     assert path.name == "Musical_instruments_reviews.csv.gz"
     rows = {r["name"]: r for r in registry.availability()}
-    assert rows["amazon2014_musical_instruments"]["here"] and rows["amazon2014_musical_instruments"]["path"] == str(path)
+    assert rows["amazon2014_musical_instruments"]["here"] and rows["amazon2014_musical_instruments"]["path"] == str(
+        path
+    )
     assert not rows["yelp"]["here"] and "accepting yelp's terms" in rows["yelp"]["get"]

@@ -1,7 +1,5 @@
 """The main job runner (`symcere reproduce`): notebook parameters from the command line, resume, clear errors."""
 import json
-import subprocess
-import sys
 
 import nbformat
 import pytest

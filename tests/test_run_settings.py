@@ -77,7 +77,9 @@ def test_grid_keys_reach_a_model_that_has_them_or_is_addressed():
 def test_a_bare_key_two_models_declare_apart_must_be_addressed():
     classes = {m: settings_class(m) for m in ("neumf", "smore", "lightgcn", "ngcf", "symcere")}
     # NeuMF's dropout_prob and SMORE's preference-gate dropout: one name, two meanings
-    with pytest.raises(SymcereError, match=r"'dropout' means different things.*neumf.dropout=VALUE smore.dropout=VALUE"):
+    with pytest.raises(
+        SymcereError, match=r"'dropout' means different things.*neumf.dropout=VALUE smore.dropout=VALUE"
+    ):
         check_grid_settings({"dropout": 0.2}, classes)
     check_grid_settings({"neumf.dropout": 0.2, "smore.dropout": 0.3}, classes)
     # declared once and inherited: the same setting everywhere

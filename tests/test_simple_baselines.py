@@ -8,11 +8,9 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from symcere_kit.config import RunConfig
-from symcere_kit.models import run_config, settings_class
-from symcere_kit.run_settings import option_names
 from symcere_kit.errors import SymcereError
-from symcere_kit.models import build_model
+from symcere_kit.models import build_model, run_config, settings_class
+from symcere_kit.run_settings import option_names
 from symcere_kit.train import run
 
 

@@ -89,6 +89,8 @@ def test_last_out_and_timestamp_splits_match_the_benchmark_scripts():
     is_test = split_mask(df, "timestamp", cutoff=test_cut)
     assert {o for o, w in want_stamp.items() if w == "test"} == set(df.loc[is_test, "order"])
     train = df[~is_test]
-    assert {o for o, w in want_stamp.items() if w == "valid"} == set(train.loc[timestamp_split(train, valid_cut), "order"])
+    assert {o for o, w in want_stamp.items() if w == "valid"} == set(
+        train.loc[timestamp_split(train, valid_cut), "order"]
+    )
     with pytest.raises(ValueError, match="split must be one of ratio, last_out, timestamp"):
         split_mask(df, "random")

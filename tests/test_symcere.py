@@ -4,11 +4,10 @@ import math
 import pytest
 import torch
 
-from symcere_kit.models import run_config
 from symcere_kit.data.dataset import dataset_from_reviews
 from symcere_kit.data.synthetic import synthetic_reviews
 from symcere_kit.errors import SymcereError
-from symcere_kit.models import build_model
+from symcere_kit.models import build_model, run_config
 from symcere_kit.train import run, seed_everything
 
 
@@ -41,8 +40,12 @@ def _loss_terms(ds, c):
     g = seed_everything(0)
     model = build_model(c, ds)
     model.on_epoch_start(g)
-    batch = {"index": torch.arange(64), "user": torch.tensor(ds.train["user"].to_numpy()[:64]),
-             "pos": torch.tensor(ds.train["item"].to_numpy()[:64]), "neg": torch.randint(ds.n_items, (64,), generator=g)}
+    batch = {
+        "index": torch.arange(64),
+        "user": torch.tensor(ds.train["user"].to_numpy()[:64]),
+        "pos": torch.tensor(ds.train["item"].to_numpy()[:64]),
+        "neg": torch.randint(ds.n_items, (64,), generator=g),
+    }
     return model, model.batch_loss(batch)
 
 
@@ -90,7 +93,9 @@ def test_text_side_sees_training_reviews_only(ds, tiny_bert_dir, monkeypatch):
 
     seen = []
     original = TextEncoder.prepare
-    monkeypatch.setattr(TextEncoder, "prepare", lambda self, texts, **k: seen.append(list(texts)) or original(self, texts, **k))
+    monkeypatch.setattr(
+        TextEncoder, "prepare", lambda self, texts, **k: seen.append(list(texts)) or original(self, texts, **k)
+    )
     run(ds, cfg(tiny_bert_dir, epochs=1, patience=1), progress=False)
     holdout = ds.holdout(0.2)
     assert seen[0] == holdout.train_texts  # early stopping trains on the holdout's fit part
@@ -152,7 +157,9 @@ def test_readings_list_every_switch_with_its_default_first():
 
 
 @pytest.mark.parametrize("name,value,term", NON_DEFAULT_READINGS)
-def test_each_reading_changes_its_term_and_its_default_spelled_out_changes_nothing(ds, tiny_bert_dir, name, value, term):
+def test_each_reading_changes_its_term_and_its_default_spelled_out_changes_nothing(
+    ds, tiny_bert_dir, name, value, term
+):
     from symcere_kit.models.symcere import READINGS
 
     _, default = _loss_terms(ds, cfg(tiny_bert_dir))

@@ -40,7 +40,11 @@ def test_table2_marks_best_and_second_and_computes_max_improvement():
     tex = t.to_latex()
     assert r"\textbf{0.4400 $\pm$ 0.0100}" in tex and r"\underline{" in tex and r"\%" in tex
     html = t.styler().to_html()
-    assert "<b>0.4400 ± 0.0100</b>" in html and "<u>0.4200 ± 0.0100</u>" in html and "<style" not in html.split("<table")[1]
+    assert (
+        "<b>0.4400 ± 0.0100</b>" in html
+        and "<u>0.4200 ± 0.0100</u>" in html
+        and "<style" not in html.split("<table")[1]
+    )
     csv = pd.read_csv(pd.io.common.StringIO(t.to_csv()))
     assert set(csv["mark"].dropna()) == {"best", "second"}
 
@@ -60,6 +64,7 @@ def test_latex_escapes_headers_and_dataset_names():
     header = next(line for line in tex.splitlines() if line.startswith("dataset"))
     assert r"EASE$^{R}$" in header and header.endswith(r"Max Improv. \% \\")  # an unescaped % ate the row end
     assert r"gift\_cards & HR@10" in tex and "EASE^R" not in tex
+
 
 def test_table3_min_drop_is_the_drop_to_the_weakest_ablation():
     t = table3(tidy_from(MEANS))
@@ -162,8 +167,11 @@ def test_export_tables_names_an_unknown_table(tmp_path):
 def test_readings_table_reports_each_readings_change_from_the_tuned_model():
     from symcere_kit.tables import readings_table
 
-    means = {"symcere-lightgcn": {"hr@10": 0.40, "ndcg@10": 0.20}, "symcere-lightgcn-dot": {"hr@10": 0.42, "ndcg@10": 0.19},
-             "symcere-lightgcn-node": {"hr@10": 0.30, "ndcg@10": 0.23}}
+    means = {
+        "symcere-lightgcn": {"hr@10": 0.40, "ndcg@10": 0.20},
+        "symcere-lightgcn-dot": {"hr@10": 0.42, "ndcg@10": 0.19},
+        "symcere-lightgcn-node": {"hr@10": 0.30, "ndcg@10": 0.23},
+    }
     t = readings_table(tidy_from(means))
     assert list(t.values.columns) == ["SymCERE + LightGCN", "BPR and scores on raw dot products (RLMRec)",
                                       "graph InfoNCE over nodes (SGL)"]
@@ -200,12 +208,19 @@ def test_the_transcribed_paper_table2_matches_the_paper(needs_shared):
 
     text = (needs_shared.parent / "paper" / "symcere_paper.txt").read_text(encoding="utf-8").splitlines()
     start = next(i for i, line in enumerate(text) if line.startswith("Clothing, Shoes & Jewelry HR@10"))
-    printed = [[math.nan if v == "-" else float(v) for v in re.findall(r"(?<![\d.])(\d\.\d{3}|-)(?=\s)", line.split("%")[0] + " ")]
-               for line in text[start:start + 30]]
+    printed = [
+        [
+            math.nan if v == "-" else float(v)
+            for v in re.findall(r"(?<![\d.])(\d\.\d{3}|-)(?=\s)", line.split("%")[0] + " ")
+        ]
+        for line in text[start : start + 30]
+    ]
     ours = [list(row) for rows in ROWS.values() for row in rows]
     assert len(printed) == len(ours) == 30
     for got, want in zip(ours, printed):
-        assert len(got) == len(want) == 7 and all(a == b or (math.isnan(a) and math.isnan(b)) for a, b in zip(got, want))
+        assert len(got) == len(want) == 7 and all(
+            a == b or (math.isnan(a) and math.isnan(b)) for a, b in zip(got, want)
+        )
 
 
 def test_a_fresh_table_is_judged_against_the_stored_one_by_its_seed_spread():

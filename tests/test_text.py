@@ -210,7 +210,9 @@ def test_frozen_cache_serves_the_unnormalised_ablation(tmp_path):
     assert not torch.allclose(raw.norm(dim=1), torch.ones(len(TEXTS)))
     assert torch.allclose(torch.nn.functional.normalize(raw, dim=-1), normed, atol=1e-6)
     raw_enc.transformer.forward = forward
-    fresh = FrozenText(raw_enc.transformer, raw_enc.tokenizer, normalize=False).encode(TEXTS, progress=False, cache=False)
+    fresh = FrozenText(raw_enc.transformer, raw_enc.tokenizer, normalize=False).encode(
+        TEXTS, progress=False, cache=False
+    )
     assert torch.allclose(raw, fresh, atol=1e-5)
 
 

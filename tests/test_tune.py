@@ -18,9 +18,9 @@ from symcere_kit.cli import main
 from symcere_kit.config import Choice, Range
 from symcere_kit.errors import SymcereError, TrainingError
 from symcere_kit.runs.grid import Grid
-from symcere_kit.tuning.study import Budget, study_name, trials_frame, tune
 from symcere_kit.runs.tuned import load_tuned, read_tuned, tuned_path
 from symcere_kit.runs.variants import variant_config
+from symcere_kit.tuning.study import Budget, study_name, trials_frame, tune
 
 SMALL = Budget(epoch_cap=20)
 
@@ -133,9 +133,9 @@ def test_bad_input_fails_before_any_trial(synthetic_file, tmp_path, capsys, monk
 
 
 def test_a_failing_trial_is_recorded_and_the_study_goes_on(synthetic_file, tmp_path, monkeypatch):
-    import symcere_kit.train as train
+    import symcere_kit.tuning.study as study  # the trial's fit, as tuning imported it
 
-    real, calls = train.fit, []
+    real, calls = study.fit, []
 
     def flaky(*args, **kwargs):
         calls.append(1)
@@ -143,7 +143,7 @@ def test_a_failing_trial_is_recorded_and_the_study_goes_on(synthetic_file, tmp_p
             raise TrainingError("lightgcn: the loss became nan in epoch 3 (lr=0.01).")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(train, "fit", flaky)
+    monkeypatch.setattr(study, "fit", flaky)
     url = f"sqlite:///{tmp_path / 'f.db'}"
     out = tune(str(synthetic_file), "lightgcn", trials=3, storage=url, budget=SMALL, progress=False)
     assert (out["failed"], out["trials"]) == (1, 2)
@@ -164,11 +164,17 @@ def test_grid_runs_the_tuned_settings_on_the_whole_history(synthetic_file, tmp_p
     grid = Grid([str(synthetic_file)], ["lightgcn", "mostpop"], [0, 1], root=tmp_path / "grid")
     spec = grid.specs[0]
     config = spec.config()
-    assert (config.loop.epochs, config.loop.patience, config.loop.lr) == (out["best_epoch"], 0, out["best_params"]["lr"])
+    assert (config.loop.epochs, config.loop.patience, config.loop.lr) == (
+        out["best_epoch"],
+        0,
+        out["best_params"]["lr"],
+    )
     assert config.settings.n_layers == out["best_params"]["n_layers"]
     assert not grid.specs[2].tuned  # mostpop has no tuned file
     plain = Grid([str(synthetic_file)], ["lightgcn"], [0], root=tmp_path / "grid", tuned=False)
-    assert plain.specs[0].config().loop.epochs == 30 and plain.specs[0].directory(grid.root) != spec.directory(grid.root)
+    assert plain.specs[0].config().loop.epochs == 30 and plain.specs[0].directory(grid.root) != spec.directory(
+        grid.root
+    )
     grid.run(progress=False)
     record = json.loads((spec.directory(grid.root) / "result.json").read_text())
     # retrained on the whole training history (no holdout) for exactly the epochs early stopping chose
@@ -256,8 +262,8 @@ def test_process_workers_share_one_study(synthetic_file, tmp_path):
 def test_concurrent_tunes_of_one_study_stop_at_its_target(synthetic_file, tmp_path):
     """Two `--up-to 3` runs started on the same study (each counting 0 finished) end it at 3 trials, not 6:
     every worker stops once the study holds its target (the second task here stands for the other run)."""
-    from symcere_kit.tuning.study import TuneTask, _open_study, optimize, search_space, storage_url
     from symcere_kit.data.dataset import load_dataset
+    from symcere_kit.tuning.study import TuneTask, _open_study, optimize, search_space, storage_url
 
     url, name = storage_url(str(tmp_path / "c.db")), study_name(str(synthetic_file), "lightgcn")
     _open_study(url, name, load_dataset(str(synthetic_file), progress=False), "lightgcn", SMALL, {})
@@ -355,8 +361,12 @@ def test_a_hand_edited_tuned_file_fails_naming_the_file(edit, match):
 def test_a_nested_control_refuses_a_baseline_retuned_since():
     base = {"dataset_fingerprint": "f", "variant": "lightgcn", "model": "lightgcn",
             "settings": {"lr": 0.002, "reg_weight": 1e-4, "epochs": 40, "patience": 0}}
-    nested = {"dataset_fingerprint": "f", "variant": "symcere-lightgcn-nested", "model": "symcere",
-              "settings": {"lr": 0.002, "reg_weight": 1e-4, "cross_weight": 0.01, "tau": 0.2, "epochs": 35, "patience": 0}}
+    nested = {
+        "dataset_fingerprint": "f",
+        "variant": "symcere-lightgcn-nested",
+        "model": "symcere",
+        "settings": {"lr": 0.002, "reg_weight": 1e-4, "cross_weight": 0.01, "tau": 0.2, "epochs": 35, "patience": 0},
+    }
     _write(tuned_path("somedata", "lightgcn"), base)
     _write(tuned_path("somedata", "symcere-lightgcn-nested"), nested)
     assert load_tuned("somedata", "symcere-lightgcn-nested").settings["epochs"] == 35  # its own early-stopped epoch
@@ -366,7 +376,9 @@ def test_a_nested_control_refuses_a_baseline_retuned_since():
 
 
 def test_a_smaller_study_never_replaces_a_tuned_file(synthetic_file, tmp_path):
-    first = tune(str(synthetic_file), "lightgcn", trials=2, storage=str(tmp_path / "a.db"), budget=SMALL, progress=False)
+    first = tune(
+        str(synthetic_file), "lightgcn", trials=2, storage=str(tmp_path / "a.db"), budget=SMALL, progress=False
+    )
     before = Path(first["tuned_file"]).read_text()
     with pytest.raises(SymcereError, match="2-trial study .* at most 1 finished trials"):
         tune(str(synthetic_file), "lightgcn", trials=1, storage=str(tmp_path / "b.db"), budget=SMALL, progress=False)
@@ -385,7 +397,14 @@ def test_a_smaller_study_never_replaces_a_tuned_file(synthetic_file, tmp_path):
 ])
 def test_bad_tune_requests_fail_before_any_storage(settings, kwargs, match, tmp_path):
     with pytest.raises(SymcereError, match=match):
-        tune("nowhere.json", "lightgcn", storage=str(tmp_path / "s" / "x.db"), settings=settings, progress=False, **kwargs)
+        tune(
+            "nowhere.json",
+            "lightgcn",
+            storage=str(tmp_path / "s" / "x.db"),
+            settings=settings,
+            progress=False,
+            **kwargs,
+        )
     assert not (tmp_path / "s").exists()
 
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from symcere_kit.runs.tuned import load_tuned
 from symcere_kit.runs.variants import GROUPS, VARIANTS, variant_config
 from symcere_kit.tuning.study import Budget
-from symcere_kit.runs.tuned import load_tuned
 
 ROOT = Path(__file__).resolve().parents[1] / "configs" / "tuned"
 FILES = sorted(ROOT.glob("*/*.yaml"))
@@ -38,10 +38,14 @@ def test_tuned_files_match_the_shared_data(dataset, needs_shared):
     from symcere_kit.data.dataset import load_dataset
 
     fingerprint = load_dataset(dataset, progress=False).fingerprint
-    assert {yaml.safe_load(p.read_text())["dataset_fingerprint"] for p in ROOT.glob(f"{dataset}/*.yaml")} == {fingerprint}
+    assert {yaml.safe_load(p.read_text())["dataset_fingerprint"] for p in ROOT.glob(f"{dataset}/*.yaml")} == {
+        fingerprint
+    }
 
 
-@pytest.mark.parametrize("dataset", ["amazon2014_musical_instruments", "amazon2018_gift_cards_5"])  # Makefile TUNE_DATASETS
+@pytest.mark.parametrize(
+    "dataset", ["amazon2014_musical_instruments", "amazon2018_gift_cards_5"]
+)  # Makefile TUNE_DATASETS
 def test_every_tuned_variant_has_a_committed_file_on_the_shared_datasets(dataset):
     missing = [v for v in GROUPS["tuning"] if not (ROOT / dataset / f"{v}.yaml").is_file()]
     assert not missing, f"configs/tuned/{dataset} lacks {missing}: `make tune` derives them"

@@ -52,8 +52,10 @@ def run_embeddings(trained, text_batch: int = 1024) -> RunEmbeddings:
     elif hasattr(model, "embeddings"):  # LightGCN, NGCF, SGL, SMORE
         users, items = model.embeddings()
     else:
-        raise SymcereError(f"{trained.label} ({trained.config.model}) scores through a network, popularity or an "
-                           f"item-item matrix, not one embedding space; geometry analyses need a graph model or SymCERE.")
+        raise SymcereError(
+            f"{trained.label} ({trained.config.model}) scores through a network, popularity or an "
+            f"item-item matrix, not one embedding space; geometry analyses need a graph model or SymCERE."
+        )
     users, items = users.float().cpu(), items.float().cpu()
     u, i = train["user"].to_numpy(), train["item"].to_numpy()
     inter = (users[torch.tensor(u, dtype=torch.long)] + items[torch.tensor(i, dtype=torch.long)]) / 2

@@ -26,9 +26,12 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+
 from ..errors import SymcereError
-from ..progress import progress_bar
 from ..files import stable_hash, write_json_atomic
+from ..paths import cache_dir as default_cache
+from ..progress import progress_bar
+from ..runs.store import trainable_state
 from .lexicon import CLASSES, WordClasses, tokens
 
 
@@ -51,8 +54,6 @@ class Explanation:
 
 
 def _weights_key(model: torch.nn.Module) -> str:
-    from ..runs.store import trainable_state
-
     h = hashlib.sha256()
     for name, tensor in sorted(trainable_state(model).items()):
         h.update(name.encode())
@@ -68,7 +69,6 @@ class InteractionExplainer:
         if not (hasattr(model, "graph") and hasattr(model, "text")):
             raise SymcereError(f"{trained.label}: LIME semantic anchoring needs a SymCERE run (it explains "
                                f"text-graph similarity); {trained.config.model} has no text encoder.")
-        from ..paths import cache_dir as default_cache
 
         self.trained, self.model, self.batch_size = trained, model.eval(), batch_size
         self.train = trained.fit_data.train
@@ -161,12 +161,23 @@ def combine_seeds(explanations: Sequence[Explanation]) -> Explanation:
     stats = pd.DataFrame({"mean": g.mean(), "std": g.std(), "lo": g.min(), "hi": g.max()})
     stats = stats.reindex(stats["mean"].abs().sort_values(ascending=False).index)
     flipped = sorted(stats.index[(stats["lo"] < 0) & (stats["hi"] > 0)])
-    return Explanation(first.row, first.user, first.item, first.text, first.similarity,
-                       [(w, float(v)) for w, v in stats["mean"].items()],
-                       float(np.mean([e.intercept for e in explanations])), float(np.mean([e.score for e in explanations])),
-                       first.num_samples, first.seed,
-                       {"seeds": [e.seed for e in explanations], "flipped": flipped,
-                        "spread": {w: float(v) for w, v in stats["std"].fillna(0.0).items()}})
+    return Explanation(
+        first.row,
+        first.user,
+        first.item,
+        first.text,
+        first.similarity,
+        [(w, float(v)) for w, v in stats["mean"].items()],
+        float(np.mean([e.intercept for e in explanations])),
+        float(np.mean([e.score for e in explanations])),
+        first.num_samples,
+        first.seed,
+        {
+            "seeds": [e.seed for e in explanations],
+            "flipped": flipped,
+            "spread": {w: float(v) for w, v in stats["std"].fillna(0.0).items()},
+        },
+    )
 
 
 def sample_rows(n_rows: int, n: int, seed: int = 0) -> np.ndarray:
@@ -215,7 +226,9 @@ def class_summary(words: pd.DataFrame, top: int = 5, min_reviews: int = 3) -> pd
     rows = []
     for cls in CLASSES:
         part = words[words["class"] == cls]
-        frequent = part[(part["reviews"] >= min_reviews) & ~flips[part.index]].sort_values("mean_weight", ascending=False)
+        frequent = part[(part["reviews"] >= min_reviews) & ~flips[part.index]].sort_values(
+            "mean_weight", ascending=False
+        )
         mean_w = float(np.average(part["mean_weight"], weights=part["reviews"])) if len(part) else float("nan")
         if len(frequent):
             top_words = ", ".join(frequent["word"].head(top))

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import SymcereError
+from .embeddings import RunEmbeddings
 
 STAT_COLUMNS = ["mean", "std", "min", "25%", "75%", "max"]
 
@@ -86,7 +87,7 @@ def item_spread(x: torch.Tensor, items: np.ndarray, min_interactions: int = 2) -
                          "mean_angle_deg": mean_angle.numpy()[keep], "lambda_obj": mean_cos.numpy()[keep]})
 
 
-def similarity_table(runs: dict[str, "RunEmbeddings"], spaces=("interactions", "text"),
+def similarity_table(runs: dict[str, RunEmbeddings], spaces=("interactions", "text"),
                      max_rows: int | None = 4000, seed: int = 0) -> pd.DataFrame:
     """Table 4 for several runs (e.g. SymCERE w/ and w/o Norm): one row per run and embedding space,
     with the uniformity of that space and, for SymCERE, the graph-text alignment of its interactions."""

@@ -100,7 +100,9 @@ def plot_fusion_gap(frame: pd.DataFrame, colour_by: str = "modality", title: str
             for modality, colour in MODALITY.items():
                 m = part[part["modality"] == modality]
                 ax.scatter(m["x"], m["y"], s=4, color=colour, alpha=0.6, label=modality)
-        ax.set(title=f"{panel.replace(' (', chr(10) + '(')}\nmodality gap {part['gap'].iloc[0]:.3f}", xticks=[], yticks=[])
+        ax.set(
+            title=f"{panel.replace(' (', chr(10) + '(')}\nmodality gap {part['gap'].iloc[0]:.3f}", xticks=[], yticks=[]
+        )
     if colour_by == "popularity":
         fig.colorbar(sc, ax=list(axes), label="log(1 + training degree) of the item", shrink=0.85)
         handles = [Line2D([], [], ls="", marker=m, color="grey", label=f"{name} embedding")
@@ -134,7 +136,9 @@ def plot_class_shares(summary: pd.DataFrame, title: str = "Share of LIME attribu
     return fig
 
 
-def plot_fn_mask(keep, title: str = "In-batch pairs the symmetric NCE keeps\n(dark: kept; light: dropped false negative)"):
+def plot_fn_mask(
+    keep, title: str = "In-batch pairs the symmetric NCE keeps\n(dark: kept; light: dropped false negative)"
+):
     """The false-negative mask of one batch: rows are anchors i (graph g_i), columns candidates j (text
     t_j); dark = kept in the denominator, light = dropped because u_i trained on v_j (eqs. 3-5)."""
     import seaborn as sns

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+
 from ..errors import SymcereError
 from ..progress import progress_bar
 
@@ -43,13 +44,17 @@ def fusion_gap(panels: dict[str, tuple[torch.Tensor, torch.Tensor]], n: int = 20
 
     sizes = {len(g) for g, t in panels.values()} | {len(t) for g, t in panels.values()}
     if len(sizes) != 1:
-        raise SymcereError(f"Every panel needs one graph and one text row per interaction; got row counts {sorted(sizes)}.")
+        raise SymcereError(
+            f"Every panel needs one graph and one text row per interaction; got row counts {sorted(sizes)}."
+        )
     n_rows = sizes.pop()
     rows = np.sort(np.random.default_rng(seed).choice(n_rows, size=min(n, n_rows), replace=False))
     if len(rows) < 3:
         raise SymcereError(f"UMAP needs at least 3 interactions, got {len(rows)}.")
     frames = []
-    bar = progress_bar(panels.items(), desc="UMAP panels (the first fit compiles numba)", unit="panel", enabled=progress)
+    bar = progress_bar(
+        panels.items(), desc="UMAP panels (the first fit compiles numba)", unit="panel", enabled=progress
+    )
     for name, (graph, text) in bar:
         x = torch.cat([graph[rows], text[rows]]).float().numpy()
         reducer = umap.UMAP(n_neighbors=min(n_neighbors, len(x) - 1), min_dist=min_dist, random_state=seed,

@@ -11,21 +11,22 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from ..data.dataset import load_dataset
 from ..errors import SymcereError
+from ..runs.store import TOPK_FILE, load_run, read_record
 from . import geometry, popularity
 from .embeddings import RunEmbeddings, run_embeddings
+from .explain import InteractionExplainer, LimeStudy
+from .lexicon import WordClasses
+from .plots import figure_name
 
 
 @lru_cache(maxsize=4)
 def _dataset(name_or_path: str):
-    from ..data.dataset import load_dataset
-
     return load_dataset(name_or_path, progress=False)
 
 
 def load_variant(grid, dataset: str, variant: str, seed: int = 0):
-    from ..runs.store import load_run
-
     return load_run(grid.run_dir(dataset, variant, seed), dataset=_dataset(dataset))
 
 
@@ -61,8 +62,6 @@ def anchoring_table(embeddings: dict[str, RunEmbeddings], space: str = "text") -
 
 def _finished_with_topk(grid, dataset: str):
     """(spec, folder) of every finished run of ``dataset`` in ``grid`` that kept its top-K lists."""
-    from ..runs.store import TOPK_FILE
-
     found = [(s, p) for s, p in grid.finished(dataset) if (p / TOPK_FILE).is_file()]
     if not found:
         raise SymcereError(f"No finished run with top-K lists for {dataset} in {grid.root}; run the grid first.")
@@ -72,8 +71,6 @@ def _finished_with_topk(grid, dataset: str):
 def popularity_table(grid, dataset: str, k: int = 10) -> pd.DataFrame:
     """Per variant, mean over its finished seeds: HR@k and NDCG@k with the popularity profile of its
     top-k lists (average training degree of recommended items, coverage, Gini)."""
-    from ..runs.store import TOPK_FILE, read_record
-
     degree = _dataset(dataset).item_degree
     rows = []
     for spec, path in _finished_with_topk(grid, dataset):
@@ -88,8 +85,6 @@ def popularity_table(grid, dataset: str, k: int = 10) -> pd.DataFrame:
 
 def bucket_table(grid, dataset: str, k: int = 10) -> pd.DataFrame:
     """HR@k / NDCG@k per item-popularity bucket (tail, mid, head) per variant, mean over seeds."""
-    from ..runs.store import TOPK_FILE
-
     ds = _dataset(dataset)
     frames = [popularity.accuracy_by_popularity(pd.read_parquet(path / TOPK_FILE), ds.test, ds.item_degree, k)
               .assign(variant=spec.variant, seed=spec.seed) for spec, path in _finished_with_topk(grid, dataset)]
@@ -127,8 +122,6 @@ def geometry_tables(embeddings: dict[str, dict[str, RunEmbeddings]], variants: l
 def popularity_tables(grid, datasets: list[str], k: int = 10) -> dict[str, pd.DataFrame]:
     """Per dataset, keyed by file stem: ``popularity_<dataset>`` (:func:`popularity_table`) and
     ``accuracy_by_popularity_<dataset>`` (:func:`bucket_table`)."""
-    from .plots import figure_name
-
     out = {}
     for d in datasets:
         out[figure_name("popularity", d)] = popularity_table(grid, d, k)
@@ -141,9 +134,6 @@ def lime_studies(grid, datasets: list[str], seed: int, reviews: int, samples: in
     """Notebook 07 (Tables 5-8): per dataset, an ``explain.LimeStudy`` of ``variant``'s run with ``seed``:
     ``reviews`` training reviews (drawn with ``seed``), ``samples`` LIME samples, each under every seed
     in ``explanation_seeds``; word classes from the dataset (``lexicon.WordClasses.from_dataset``)."""
-    from .explain import InteractionExplainer, LimeStudy
-    from .lexicon import WordClasses
-
     out = {}
     for d in datasets:
         run = load_variant(grid, d, variant, seed)
@@ -153,9 +143,8 @@ def lime_studies(grid, datasets: list[str], seed: int, reviews: int, samples: in
 
 
 def lime_tables(studies: dict) -> dict[str, pd.DataFrame]:
-    """Per dataset, keyed by file stem: ``table5_8_lime_words_<dataset>`` and ``table5_8_lime_word_classes_<dataset>``."""
-    from .plots import figure_name
-
+    """Per dataset, keyed by file stem: ``table5_8_lime_words_<dataset>`` and
+    ``table5_8_lime_word_classes_<dataset>``."""
     out = {}
     for d, s in studies.items():
         out[figure_name("table5_8_lime_words", d)] = s.words

@@ -20,8 +20,11 @@ import pandas as pd
 
 from ..errors import SymcereError
 from ..progress import headless
+from ..runs.store import RunStore, load_run
+from ..tuning.report import study_figures
 from ..verbosity import quiet_libraries
-from .explain import Explanation, colour_key_html, highlight_html, word_chart_html
+from .explain import Explanation, InteractionExplainer, colour_key_html, highlight_html, word_chart_html
+from .plots import plot_word_weights
 
 
 def describe(e: Explanation) -> str:
@@ -48,8 +51,6 @@ class LimeExplorer:
 
     def __init__(self, root: str | Path | None = None, runs: pd.DataFrame | None = None, num_samples: int = 500,
                  max_options: int = 200, seed: int = 0, verbose: bool | None = None, stability_seeds: int = 3):
-        from ..runs.store import RunStore
-
         self.runs = runs if runs is not None else RunStore(root or "results/grid").find(model="symcere")
         self.runs = self.runs[self.runs["has_weights"]] if "has_weights" in self.runs else self.runs
         if self.runs.empty:
@@ -129,9 +130,6 @@ class LimeExplorer:
         self.run.value = self.run.options[0][1] if self.run.options else None  # ipywidgets 8 keeps None
 
     def explainer(self, directory: str | None = None):
-        from ..runs.store import load_run
-        from .explain import InteractionExplainer
-
         directory = directory or self.run.value
         if directory not in self._explainers:
             if self._widget is not None:
@@ -148,7 +146,9 @@ class LimeExplorer:
         hits = texts[texts.str.contains(self.search.value, case=False, regex=False)] if self.search.value else texts
         options = [(f"#{row} · user {train['user'].iat[row]} · item {train['item'].iat[row]} · {t[:80]}", int(row))
                    for row, t in hits.head(self.max_options).items()]
-        self.status.value = f"{len(hits):,} matching reviews" + (f", first {self.max_options} listed" if len(hits) > self.max_options else "")
+        self.status.value = f"{len(hits):,} matching reviews" + (
+            f", first {self.max_options} listed" if len(hits) > self.max_options else ""
+        )
         self.review.options = options
         self.review.value = options[0][1] if options else None  # observed: explains the first match
 
@@ -165,10 +165,8 @@ class LimeExplorer:
         return self.last
 
     def refresh(self) -> None:
-        from IPython.display import display
         import matplotlib.pyplot as plt
-
-        from .plots import plot_word_weights
+        from IPython.display import display
 
         if self.review.value is None:
             return
@@ -198,10 +196,8 @@ class StudyPicker:
         self._widget = None
 
     def _draw(self, dataset: str, variant: str) -> None:
-        from IPython.display import display
         import matplotlib.pyplot as plt
-
-        from ..tuning.report import study_figures
+        from IPython.display import display
 
         for fig in study_figures(dataset, variant, self.root):
             display(fig)

@@ -24,8 +24,11 @@ import torch
 from ..config import DataConfig
 from ..errors import EmptyDatasetError, SymcereError
 from ..files import atomic_path, sha256_file, stable_hash
+from ..graph.adjacency import normalized_bipartite_adjacency
 from ..paths import cache_dir
+from ..protocols import repeats_exclude, warn_leaky
 from .preprocess import CROSS_VARIANT_FORMATS, preprocess
+from .readers import detect_format, spool_reviews
 from .readings import READINGS, split_reading
 from .registry import resolve
 from .split import check_no_leakage, split_mask
@@ -79,7 +82,6 @@ class ReviewDataset:
         else None (all-ranking's own mask, the training items)."""
         if not self.repeats_kept:
             return None
-        from ..protocols import repeats_exclude
 
         return repeats_exclude(self.train_csr, self.test_csr)
 
@@ -162,7 +164,6 @@ class ReviewDataset:
         key = str(device)
         cache = self.__dict__.setdefault("_adj_cache", {})
         if key not in cache:
-            from ..graph.adjacency import normalized_bipartite_adjacency
 
             cache[key] = normalized_bipartite_adjacency(self.train_csr).to(device)
         return cache[key]
@@ -205,7 +206,9 @@ def dataset_from_reviews(raw: pd.DataFrame, config: DataConfig | None = None, na
     config = config or DataConfig()
     _warn_if_repeats(config, name)
     frame, meta = _process(raw, config, source=name)
-    meta["fingerprint"] = stable_hash({"frame": pd.util.hash_pandas_object(raw).sum(), "config": config.fingerprint_dict()})
+    meta["fingerprint"] = stable_hash(
+        {"frame": pd.util.hash_pandas_object(raw).sum(), "config": config.fingerprint_dict()}
+    )
     return _from_frame(name, frame, meta)
 
 
@@ -222,8 +225,6 @@ def load_dataset(
 
     ``fmt``, ``column_map`` and ``date_format`` go to ``readers.read_reviews``. Raises DataFormatError
     for unreadable input and EmptyDatasetError when preprocessing leaves nothing."""
-    from .readers import detect_format, spool_reviews
-
     config = config or DataConfig()
     base, reading = split_reading(name_or_path)
     if reading:
@@ -239,7 +240,13 @@ def load_dataset(
     _warn_if_repeats(config, str(name_or_path))
     name, path, entry = resolve(name_or_path)
     file_hash = sha256_file(path)
-    key = {"file": file_hash, "config": config.fingerprint_dict(), "fmt": fmt, "columns": column_map, "v": FINGERPRINT_VERSION}
+    key = {
+        "file": file_hash,
+        "config": config.fingerprint_dict(),
+        "fmt": fmt,
+        "columns": column_map,
+        "v": FINGERPRINT_VERSION,
+    }
     # Reader options added later enter the key only when set, so existing caches keep their fingerprints.
     key.update({k: v for k, v in {"date_format": date_format}.items() if v is not None})
     if (fmt or detect_format(path, column_map)) in _READ_ANEW:
@@ -263,8 +270,10 @@ def load_dataset(
             if not raw.has_text and config.empty_text != "keep":
                 raise EmptyDatasetError(
                     f"{path} is read as ratings only ({raw.format}: no review text), so --empty-text "
-                    f"{config.empty_text} would {'remove every review' if config.empty_text == 'drop' else 'find no titles'}. "
-                    "Leave --empty-text at keep, or name the text column (--columns ...,text=COL).")
+                    f"{config.empty_text} would "
+                    f"{'remove every review' if config.empty_text == 'drop' else 'find no titles'}. "
+                    "Leave --empty-text at keep, or name the text column (--columns ...,text=COL)."
+                )
             frame, meta = _process(raw.spool, config, source=str(path), n_skipped=raw.n_skipped,
                                    cross_variant_artefacts=raw.format in CROSS_VARIANT_FORMATS)
         if meta["kept_copies"]:  # rows the cross-variant rule dropped before it kept to its sources: other data
@@ -282,7 +291,6 @@ def load_dataset(
 
 def _warn_if_repeats(config: DataConfig, source: str) -> None:
     if not config.dedupe_pairs:
-        from ..protocols import warn_leaky
 
         warn_leaky("repeats", source)
 

@@ -108,9 +108,12 @@ def preprocess(raw: pd.DataFrame | str | Path, config: DataConfig, source: str =
         con.execute('''CREATE TEMP TABLE cur AS SELECT "order" AS ord, "user", item, "timestamp", blank,
                        CASE WHEN blank THEN NULL ELSE md5_number(text) END AS tkey FROM src''')
         if config.sample_users is not None:  # before every other step, as the paper's subsample (config.py)
-            losses["reviews_of_unsampled_users"] = _shrink(con, f'''WHERE "user" IN (SELECT "user" FROM (SELECT DISTINCT "user"
+            losses["reviews_of_unsampled_users"] = _shrink(
+                con,
+                f"""WHERE "user" IN (SELECT "user" FROM (SELECT DISTINCT "user"
                 FROM cur) ORDER BY md5_number(concat('{int(config.sample_seed)}:', "user")), "user"
-                LIMIT {int(config.sample_users)})''')
+                LIMIT {int(config.sample_users)})""",
+            )
         if config.dedupe_pairs:  # the earliest review of each (user, item); file order breaks ties in time
             losses["duplicate_pairs"] = _shrink(con, 'QUALIFY row_number() OVER (PARTITION BY "user", item '
                                                      'ORDER BY "timestamp", ord) = 1')

@@ -30,6 +30,7 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
+
 from ..errors import DataFormatError
 from ..progress import progress_bar
 from .formats import FORMATS

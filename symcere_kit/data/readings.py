@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..errors import SymcereError
+
 READINGS: dict[str, dict] = {"repeats": {"dedupe_pairs": False}}
 
 
@@ -21,8 +23,6 @@ def split_reading(name_or_path: str | os.PathLike) -> tuple[str, str | None]:
     """(base, reading) of ``NAME@reading``; (the argument, None) for a plain name or an existing file.
 
     Raises ``SymcereError`` for an unknown reading after ``@`` (a file whose name holds ``@`` is read as a file)."""
-    from ..errors import SymcereError
-
     text = str(name_or_path)
     base, sep, reading = text.rpartition("@")
     if not sep or Path(text).expanduser().is_file():

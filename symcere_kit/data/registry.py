@@ -15,6 +15,7 @@ from pathlib import Path
 from ..errors import DatasetNotFoundError
 from ..files import atomic_path
 from ..paths import project_root, raw_data_dir
+from ..progress import progress_bar
 
 AMAZON_2023_URL = "https://mcauleylab.ucsd.edu/public_datasets/data/amazon_2023/raw/review_categories/{}.jsonl.gz"
 AMAZON_2018_URL = "https://datarepo.eng.ucsd.edu/mcauley_group/data/amazon_v2/categoryFilesSmall/{}"
@@ -56,7 +57,9 @@ Cell_Phones_and_Accessories    401  1943   6872
 Patio_Lawn_and_Garden          282  1373   3944
 Office_Products                256  1287   3828
 """
-_PAPER_AMAZON = {name: (int(u), int(i), int(r)) for name, u, i, r in map(str.split, _PAPER_AMAZON_TABLE.strip().splitlines())}
+_PAPER_AMAZON = {
+    name: (int(u), int(i), int(r)) for name, u, i, r in map(str.split, _PAPER_AMAZON_TABLE.strip().splitlines())
+}
 
 
 def _amazon2018(name: str, file: str, title: str) -> DatasetEntry:
@@ -140,8 +143,6 @@ def offline() -> bool:
 
 def download(entry: DatasetEntry, timeout: float = 30.0) -> Path:
     """Fetch the publisher's file into data/raw/ atomically, with a progress bar."""
-    from ..progress import progress_bar
-
     target = raw_data_dir() / entry.files[0]
     with urllib.request.urlopen(entry.url, timeout=timeout) as resp, atomic_path(target) as tmp:
         total = int(resp.headers.get("Content-Length") or 0) or None

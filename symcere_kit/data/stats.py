@@ -29,12 +29,19 @@ def compute_stats(frame: pd.DataFrame, is_test: np.ndarray, losses: dict[str, in
         "density": len(frame[["user", "item"]].drop_duplicates()) / (n_users * n_items),  # pairs: repeats once
         "per_user": _summary(frame.groupby("user").size()),
         "per_item": _summary(frame.groupby("item").size()),
-        "review_words": {"mean": round(float(words.mean()), 1), "median": float(words.median()), "max": int(words.max())},
+        "review_words": {
+            "mean": round(float(words.mean()), 1),
+            "median": float(words.median()),
+            "max": int(words.max()),
+        },
         "date_range": [utc_day(frame["timestamp"].min()), utc_day(frame["timestamp"].max())],
         "empty_text_share": float(frame["text"].str.strip().eq("").mean()),
         "losses": dict(losses),
-        "split": {"train": int((~is_test).sum()), "test": int(is_test.sum()),
-                  "test_users": int(frame.loc[is_test, "user"].nunique())},
+        "split": {
+            "train": int((~is_test).sum()),
+            "test": int(is_test.sum()),
+            "test_users": int(frame.loc[is_test, "user"].nunique()),
+        },
         "repeats": repeat_stats(frame, is_test),
     }
 
@@ -61,10 +68,12 @@ def format_stats(name: str, stats: dict, paper_counts: tuple[int, int, int] | No
     loss = stats["losses"]
     lines += [
         f"  density {stats['density']:.4%}",
-        f"  interactions per user: median {pu['median']:g}, max {pu['max']:,}; per item: median {pi['median']:g}, max {pi['max']:,}",
+        f"  interactions per user: median {pu['median']:g}, max {pu['max']:,}; "
+        f"per item: median {pi['median']:g}, max {pi['max']:,}",
         f"  review length (words): mean {w['mean']:g}, median {w['median']:g}, max {w['max']:,}",
         f"  dates {stats['date_range'][0]} .. {stats['date_range'][1]};  empty texts {stats['empty_text_share']:.2%}",
-        "  removed: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in loss.items() if k != "raw_reviews")
+        "  removed: "
+        + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in loss.items() if k != "raw_reviews")
         + f" (of {loss['raw_reviews']:,} raw reviews)",
         f"  split: train {stats['split']['train']:,}, test {stats['split']['test']:,} "
         f"({stats['split']['test_users']:,} test users)",

@@ -56,8 +56,20 @@ def write_amazon2018_jsonl(frame: pd.DataFrame, path: str | Path) -> Path:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "wt", encoding="utf-8") as f:
         for r in frame.itertuples(index=False):
-            f.write(json.dumps({"overall": r.rating, "verified": True, "reviewerID": r.user, "asin": r.item,
-                                "reviewText": r.text, "summary": r.title, "unixReviewTime": int(r.timestamp) // 1000}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "overall": r.rating,
+                        "verified": True,
+                        "reviewerID": r.user,
+                        "asin": r.item,
+                        "reviewText": r.text,
+                        "summary": r.title,
+                        "unixReviewTime": int(r.timestamp) // 1000,
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
@@ -91,9 +103,14 @@ def write_amazon2023_jsonl(path: str | Path, n_reviews: int, seed: int = 0, chun
             times = 1_300_000_000_000 + rng.integers(0, 300_000_000_000, n)
             ratings = rng.integers(1, 6, n)
             texts = rng.integers(0, len(pool), n)
-            f.write("".join(
-                f'{{"rating": {r}.0, "title": "Review {k}", "text": "{pool[k]}", "images": [], '
-                f'"asin": "B{i:09d}X", "parent_asin": "B{i:09d}", "user_id": "AE{u:026d}", "timestamp": {t}, '
-                f'"helpful_vote": 0, "verified_purchase": true}}\n'
-                for u, i, t, r, k in zip(users.tolist(), items.tolist(), times.tolist(), ratings.tolist(), texts.tolist())))
+            f.write(
+                "".join(
+                    f'{{"rating": {r}.0, "title": "Review {k}", "text": "{pool[k]}", "images": [], '
+                    f'"asin": "B{i:09d}X", "parent_asin": "B{i:09d}", "user_id": "AE{u:026d}", "timestamp": {t}, '
+                    f'"helpful_vote": 0, "verified_purchase": true}}\n'
+                    for u, i, t, r, k in zip(
+                        users.tolist(), items.tolist(), times.tolist(), ratings.tolist(), texts.tolist()
+                    )
+                )
+            )
     return path

@@ -6,12 +6,12 @@ so scoring is chunked (about 2^18 pairs at a time).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from dataclasses import dataclass
-from typing import ClassVar
 
 from ..config import Choice, Range
 from ..recommender.base import Recommender
@@ -72,8 +72,12 @@ class NeuMF(Recommender):
         """Every (user, item) pair through the network, ~2^18 pairs at a time to bound memory."""
         items = torch.arange(self.n_items, device=users.device)
         step = max(1, PAIRS_PER_CHUNK // self.n_items)
-        return torch.cat([self.logits(chunk.repeat_interleave(self.n_items), items.repeat(len(chunk))).view(len(chunk), -1)
-                          for chunk in users.split(step)])
+        return torch.cat(
+            [
+                self.logits(chunk.repeat_interleave(self.n_items), items.repeat(len(chunk))).view(len(chunk), -1)
+                for chunk in users.split(step)
+            ]
+        )
 
 
 MODEL = NeuMF

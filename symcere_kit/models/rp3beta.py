@@ -51,7 +51,9 @@ class RP3betaSettings(ModelSettings):
         "top_k": Range(5, 1000, integer=True, source=FD_SEARCH + "topK Integer(5, 1000)"),
         "walk_alpha": Range(0.0, 2.0, source=FD_SEARCH + "alpha Real(low=0, high=2, prior='uniform')"),
         "pop_beta": Range(0.0, 2.0, source=FD_SEARCH + "beta Real(low=0, high=2, prior='uniform')"),
-        "normalize_similarity": Choice((True, False), source=FD_SEARCH + "normalize_similarity Categorical([True, False])"),
+        "normalize_similarity": Choice(
+            (True, False), source=FD_SEARCH + "normalize_similarity Categorical([True, False])"
+        ),
     }
     POSITIVE: ClassVar[frozenset[str]] = frozenset({"top_k"})
 

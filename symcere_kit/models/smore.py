@@ -37,7 +37,8 @@ from ..graph.lightgcn import LightGCNEncoder
 from ..losses import bpr_loss, info_nce_loss, l2_reg
 from ..recommender.base import Recommender
 from ..recommender.graph_bpr import RECBOLE_LR, GraphSettings
-from ..recommender.text_settings import TextModelSettings
+from ..text import text_encoder_from_config
+from ..text.settings import TextModelSettings
 
 ITEM_GRAPH_LAYERS = 1  # SMORE's n_layers
 OFFICIAL = "the official SMORE config (github.com/kennethorq/SMORE)"
@@ -68,8 +69,6 @@ class SMORESettings(TextModelSettings, GraphSettings):
 
 def item_text_features(dataset, settings, progress: bool = True) -> torch.Tensor:
     """[n_items, text_dim]: mean embedding of each item's TRAINING reviews (zeros where it has none)."""
-    from ..text import text_encoder_from_config
-
     encoder = text_encoder_from_config(settings, mode="frozen")
     reviews = encoder.encode(dataset.train_texts, progress=progress)
     items = torch.from_numpy(dataset.train["item"].to_numpy(dtype=np.int64, copy=True))
@@ -89,9 +88,13 @@ class SMORE(Recommender):
         super().__init__(dataset, settings)
         d = settings.embedding_dim
         features = item_text_features(dataset, settings, progress) if features is None else features
-        self.text_features = nn.Parameter(features.float().clone())  # fine-tuned, as SMORE's from_pretrained(freeze=False)
+        self.text_features = nn.Parameter(
+            features.float().clone()
+        )  # fine-tuned, as SMORE's from_pretrained(freeze=False)
         self.register_buffer("adj", dataset.norm_adjacency(), persistent=False)
-        self.register_buffer("item_adj", knn_adjacency(features, min(settings.knn_k, dataset.n_items)), persistent=False)
+        self.register_buffer(
+            "item_adj", knn_adjacency(features, min(settings.knn_k, dataset.n_items)), persistent=False
+        )
         self.register_buffer("user_items", user_item_propagation(dataset.train_csr), persistent=False)
         self.encoder = LightGCNEncoder(self.n_users, self.n_items, d, settings.n_layers)
         self.text_proj = nn.Linear(features.shape[1], d)
@@ -135,7 +138,12 @@ class SMORE(Recommender):
         item_rows = self.n_users + batch["pos"]
         cl = (info_nce_loss(*(F.normalize(v.index_select(0, item_rows), dim=-1) for v in (side, content)), tau)
               + info_nce_loss(*(F.normalize(v.index_select(0, batch["user"]), dim=-1) for v in (side, content)), tau))
-        return {"loss": bpr + self.settings.reg_weight * reg + self.settings.cl_weight * cl, "bpr": bpr, "reg": reg, "cl": cl}
+        return {
+            "loss": bpr + self.settings.reg_weight * reg + self.settings.cl_weight * cl,
+            "bpr": bpr,
+            "reg": reg,
+            "cl": cl,
+        }
 
     @torch.no_grad()
     def prepare_scoring(self):

@@ -58,14 +58,14 @@ from ..config import Choice, Range
 from ..errors import SymcereError
 from ..graph.augment import edge_dropout_adjacency
 from ..losses import bpr_loss, false_negative_mask, info_nce_loss, node_info_nce, symmetric_nce_loss
-from ..rng import side_stream
-from ..text import MODES as TEXT_MODES
 from ..recommender.base import Recommender
 from ..recommender.graph_bpr import RECBOLE_LR, GraphSettings, NGCFLayerSettings, batch_ego_l2
+from ..recommender.text_side import TextSide
+from ..rng import side_stream
+from ..text import MODES as TEXT_MODES
+from ..text.settings import TextTrainingSettings
 from .lightgcn import LightGCN
 from .ngcf import NGCF
-from ..recommender.text_settings import TextTrainingSettings
-from ..recommender.text_side import TextSide
 
 _BACKBONES = {"lightgcn": LightGCN, "ngcf": NGCF}
 PAPER = "the SymCERE paper (below eq. 8)"
@@ -139,11 +139,13 @@ class SymCERESettings(TextTrainingSettings, GraphSettings, NGCFLayerSettings):
 
     def __post_init__(self):
         super().__post_init__()
-        for name, value, allowed in (("backbone", self.backbone, tuple(_BACKBONES)), ("text_mode", self.text_mode, TEXT_MODES),
-                                     *((name, getattr(self, name), values) for name, values in READINGS.items()
-                                       if name != "word_mask_draw"),
-                                     ("word_mask_draw", self.word_mask_draw, ("auto", *READINGS["word_mask_draw"])),
-                                     ("loop_from", self.loop_from, ("symcere", "backbone"))):
+        for name, value, allowed in (
+            ("backbone", self.backbone, tuple(_BACKBONES)),
+            ("text_mode", self.text_mode, TEXT_MODES),
+            *((name, getattr(self, name), values) for name, values in READINGS.items() if name != "word_mask_draw"),
+            ("word_mask_draw", self.word_mask_draw, ("auto", *READINGS["word_mask_draw"])),
+            ("loop_from", self.loop_from, ("symcere", "backbone")),
+        ):
             if value not in allowed:
                 raise SymcereError(f"SymCERE {name} must be one of {', '.join(allowed)}; got {value!r}.")
         draws = _MASK_DRAWS[self.text_mode]

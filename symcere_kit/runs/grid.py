@@ -24,6 +24,7 @@ from ..errors import SymcereError
 from ..files import write_text_atomic
 from ..paths import results_dir
 from ..progress import progress_bar
+from ..text.settings import TextTrainingSettings
 from ..train import run as train_run
 from .executors import InlineExecutor, default_workers, make_executor, threads_per_worker
 from .store import PER_USER_FILE, RESULT_FILE, RunStore
@@ -195,14 +196,16 @@ class Grid:
 
 
 def study_grid(datasets: Iterable[str], seeds: Iterable[int] = (0,), epochs: int | None = None,
-               text_mode: str = "frozen", quick: bool = False, variants: Iterable[str] = ("paper",),
+               text_mode: str | None = None, quick: bool = False, variants: Iterable[str] = ("paper",),
                text_model: str | None = None, tuned: bool = True, workers: int | None = None) -> Grid:
     """The grid the notebooks share: the same parameters give the same run folders, so notebook 02 or
     03 trains a run once and 04-07 reuse it. Defaults add no settings, so ``symcere grid`` without
     ``--set`` fills the same store (``results/grid``); both use ``configs/tuned/`` unless ``tuned=False``.
     ``workers`` parallel runs (default :func:`default_workers`; QUICK runs in this process: a pool's
     start-up outweighs its few short runs)."""
-    settings = {**({"epochs": int(epochs)} if epochs else {}), **({"text_mode": text_mode} if text_mode != "frozen" else {}),
+    default_mode = TextTrainingSettings.text_mode  # the default adds no setting: the same run folders
+    settings = {**({"epochs": int(epochs)} if epochs else {}),
+                **({"text_mode": text_mode} if text_mode not in (None, default_mode) else {}),
                 **({"text_model": text_model} if text_model else {})}
     workers = 1 if quick else (workers or default_workers())
     return Grid(datasets, variants, seeds, root=results_dir(quick) / "grid", settings=settings, tuned=tuned,

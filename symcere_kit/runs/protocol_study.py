@@ -10,11 +10,14 @@ from typing import Iterable
 
 import pandas as pd
 
+from ..data.dataset import load_dataset
+from ..files import write_text_atomic
 from ..protocols import chance_table, parse_protocol
-from .variants import VARIANTS
 from .grid import Grid, study_grid
 from .rescore import check_full, rescore, write_rescored
-from .test_epoch import METRICS as CURVE_METRICS, run_curves, test_epoch_table
+from .test_epoch import METRICS as CURVE_METRICS
+from .test_epoch import run_curves, test_epoch_table
+from .variants import VARIANTS
 
 ROWS = ["dataset", "variant", "label", "seed", "protocol", "metric", "value"]
 
@@ -30,8 +33,6 @@ def rescored_rows(grid: Grid, protocols: Iterable[str], progress: bool = True) -
 def chance_rows(datasets: Iterable[str], protocols: list[str], seeds: Iterable[int]) -> pd.DataFrame:
     """dataset, protocol, metric, value: the random ranker's exact expectation, for sampled protocols averaged
     over the candidate sets of ``seeds`` (the sampling seeds the runs were scored with)."""
-    from ..data.dataset import load_dataset
-
     frames = []
     for name in datasets:
         ds = load_dataset(name, progress=False)
@@ -51,7 +52,6 @@ def repeats_study(grid_args: dict, datasets: Iterable[str], progress: bool = Tru
     ``grid_args``: :func:`~symcere_kit.runs.grid.study_grid`'s arguments but the datasets. Where the honest
     reading dropped no duplicate pair, the two readings are the same data, so its rows are the honest runs'
     (column ``same_data``); elsewhere ``NAME@repeats`` trains its own runs with the base dataset's tuned settings."""
-    from ..data.dataset import load_dataset
     stats, rows = [], []
     for name in datasets:
         honest = load_dataset(name, progress=False)
@@ -94,13 +94,14 @@ def test_epoch_rows(table: pd.DataFrame) -> pd.DataFrame:
 
 def export_protocol_tables(tables: dict[str, pd.DataFrame], folder: str | Path) -> list[Path]:
     """Each table as ``protocols_<name>.csv`` and ``.md`` in ``folder`` (atomic); the written paths."""
-    from ..files import write_text_atomic
-
     folder = Path(folder)
     written = []
     for name, table in tables.items():
         flat = table.reset_index() if not isinstance(table.index, pd.RangeIndex) else table
-        for suffix, text in ((".csv", flat.to_csv(index=False)), (".md", flat.to_markdown(index=False, floatfmt=".4g"))):
+        for suffix, text in (
+            (".csv", flat.to_csv(index=False)),
+            (".md", flat.to_markdown(index=False, floatfmt=".4g")),
+        ):
             path = folder / f"protocols_{name}{suffix}"
             write_text_atomic(path, text + ("\n" if suffix == ".md" else ""))
             written.append(path)

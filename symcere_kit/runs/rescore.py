@@ -19,7 +19,8 @@ import pandas as pd
 
 from ..errors import SymcereError
 from ..files import write_text_atomic
-from ..protocols import parse_protocol, sample_candidates
+from ..progress import progress_bar
+from ..protocols import evaluate_protocol, parse_protocol, sample_candidates
 from .store import RunStore, load_run, read_record
 
 COLUMNS = ["dataset", "variant", "label", "seed", "run", "protocol", "sample_seed", "metric", "value"]
@@ -32,9 +33,6 @@ def rescore(directories: Iterable[str | Path], protocols: Iterable[str], root: s
 
     ``sample_seed`` None: each run's own seed draws its negatives. A protocol that trains its own runs
     (``repeats``, ``test-epoch``) is refused before any run loads."""
-    from ..progress import progress_bar
-    from ..protocols import evaluate_protocol
-
     protocols = [parse_protocol(p) for p in protocols]
     bad = [p.name for p in protocols if not p.rescores]
     if bad:
@@ -61,11 +59,20 @@ def rescore(directories: Iterable[str | Path], protocols: Iterable[str], root: s
             result = evaluate_protocol(run.model.score, ds.train_csr, ds.test_csr, p, ks=loop.eval_ks,
                                        candidates=cands, batch_size=loop.eval_batch_size, progress=False,
                                        **own_mask(ds, p))
-            rows += [{"dataset": record["dataset"], "variant": record.get("variant"), "label": run.label,
-                      "seed": record.get("seed"), "run": str(directory.relative_to(root) if directory.is_relative_to(root)
-                                                             else directory),
-                      "protocol": p.name, "sample_seed": seed if p.kind == "sampled" else None,
-                      "metric": m, "value": v} for m, v in result.metrics.items()]
+            rows += [
+                {
+                    "dataset": record["dataset"],
+                    "variant": record.get("variant"),
+                    "label": run.label,
+                    "seed": record.get("seed"),
+                    "run": str(directory.relative_to(root) if directory.is_relative_to(root) else directory),
+                    "protocol": p.name,
+                    "sample_seed": seed if p.kind == "sampled" else None,
+                    "metric": m,
+                    "value": v,
+                }
+                for m, v in result.metrics.items()
+            ]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -84,7 +91,9 @@ def check_full(rescored: pd.DataFrame, root: str | Path) -> pd.DataFrame:
     rows = []
     for r in full.itertuples(index=False):
         stored = stored_metrics[r.run].get(r.metric)
-        rows.append({"run": r.run, "metric": r.metric, "stored": stored, "rescored": r.value, "equal": stored == r.value})
+        rows.append(
+            {"run": r.run, "metric": r.metric, "stored": stored, "rescored": r.value, "equal": stored == r.value}
+        )
     return pd.DataFrame(rows, columns=["run", "metric", "stored", "rescored", "equal"])
 
 

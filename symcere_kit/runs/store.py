@@ -33,7 +33,12 @@ from ..errors import SymcereError
 from ..files import atomic_path, stable_hash, write_json_atomic
 from ..models import build_model, model_class, run_config_from_record
 
-PER_USER_FILE, MODEL_FILE, TOPK_FILE, RESULT_FILE = "per_user.parquet", "model.safetensors", "topk.parquet", "result.json"
+PER_USER_FILE, MODEL_FILE, TOPK_FILE, RESULT_FILE = (
+    "per_user.parquet",
+    "model.safetensors",
+    "topk.parquet",
+    "result.json",
+)
 
 
 def dataset_slug(dataset: str) -> str:

@@ -97,7 +97,10 @@ def run_curves(specs: list[RunSpec], root: str | Path, workers: int | None = Non
     todo = [s for s in specs if not curve_path(s, root).is_file()]
     kind = "process" if (workers or 1) > 1 and len(todo) > 1 else "local"
     threads = threads_per_worker(workers) if kind == "process" else None
-    with make_executor(kind, workers) as ex, progress_bar(total=len(todo), desc="test-epoch runs", enabled=progress) as bar:
+    with (
+        make_executor(kind, workers) as ex,
+        progress_bar(total=len(todo), desc="test-epoch runs", enabled=progress) as bar,
+    ):
         futures = [ex.submit(execute, s, str(root), threads=threads, **budget) for s in todo]
         for f in futures:
             f.result()

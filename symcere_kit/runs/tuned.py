@@ -70,7 +70,11 @@ def read_tuned(dataset: str, variant: str, root: str | Path | None = None) -> di
         where = f", line {mark.line + 1}" if mark else ""
         raise SymcereError(f"{path}{where} is not valid YAML ({getattr(exc, 'problem', None) or exc}); re-derive it "
                            f"with `symcere tune` or delete it.") from exc
-    if not isinstance(record, dict) or not isinstance(record.get("settings"), dict) or "dataset_fingerprint" not in record:
+    if (
+        not isinstance(record, dict)
+        or not isinstance(record.get("settings"), dict)
+        or "dataset_fingerprint" not in record
+    ):
         raise SymcereError(f"{path} is not a tuned-settings file (no 'settings' mapping or 'dataset_fingerprint'); "
                            f"re-derive it with `symcere tune` or delete it.")
     if record.get("variant") != variant or record.get("model") != VARIANTS[variant].model:

@@ -10,8 +10,8 @@ from typing import Any, Iterable, Mapping
 from .. import models
 from ..config import RunConfig
 from ..errors import SymcereError
-from ..run_settings import check_grid_settings as _check_settings
 from ..run_settings import applicable_tuned, grid_settings_for, resolve_run_config
+from ..run_settings import check_grid_settings as _check_settings
 
 
 @dataclass(frozen=True)

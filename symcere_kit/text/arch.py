@@ -70,7 +70,9 @@ class LayerStack:
             return self.model.embeddings(input_ids=input_ids)
         return self.model.embed_tokens(input_ids)
 
-    def _masks(self, hidden: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor | None) -> list[Any]:
+    def _masks(
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor | None
+    ) -> list[Any]:
         from transformers import masking_utils as mu
 
         n = self.n_layers

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import SymcereError
+from ..progress import progress_bar
 from ..verbosity import quiet_libraries
 from .arch import LayerStack, family_of
 from .cache import TensorCache, texts_digest
@@ -210,7 +211,9 @@ class TextEncoder(nn.Module):
                              return_attention_mask=False, return_token_type_ids=False)
         return [ids if len(ids) else [self.pad_token_id] for ids in enc["input_ids"]]
 
-    def collate(self, ids: Sequence[Sequence[int]], device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def collate(
+        self, ids: Sequence[Sequence[int]], device: torch.device | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Right-pad token id lists to the longest: ``(input_ids [B, L], attention_mask [B, L])``."""
         width = max(len(x) for x in ids)
         input_ids = torch.full((len(ids), width), self.pad_token_id, dtype=torch.long)
@@ -251,8 +254,6 @@ class TextEncoder(nn.Module):
                step: Callable[[list[int], torch.Tensor, torch.Tensor], None]) -> None:
         """``step(positions, input_ids, attention_mask)`` on length-sorted padded batches of token ids
         ``ids``, in eval mode (no dropout) and without gradients: the one-off passes over a corpus."""
-        from ..progress import progress_bar
-
         was_training = self.training
         self.eval()
         try:
@@ -288,7 +289,11 @@ class TextEncoder(nn.Module):
         if use_cache:
             key, parts = self._frozen_key(texts)
             hit = self.cache.load("frozen", key)
-            if hit is not None and hit.get("embeddings") is not None and hit["embeddings"].shape == (len(texts), self.out_dim):
+            if (
+                hit is not None
+                and hit.get("embeddings") is not None
+                and hit["embeddings"].shape == (len(texts), self.out_dim)
+            ):
                 return self._normalized(hit["embeddings"])
         out = torch.empty((len(texts), self.out_dim), dtype=torch.float32)
         if len(texts):

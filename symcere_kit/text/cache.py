@@ -26,13 +26,12 @@ from typing import Sequence
 import torch
 
 from ..files import FILE_MODE, atomic_path, stable_hash
+from ..paths import cache_dir
 
 CACHE_VERSION = 1
 
 
 def default_cache_dir() -> Path:
-    from ..paths import cache_dir
-
     return cache_dir() / "text"
 
 
@@ -127,7 +126,9 @@ class BottomStates:
         width = int(lens.max()) if len(lens) else 0
         pos = torch.arange(width, device=idx.device)
         valid = pos.unsqueeze(0) < lens.unsqueeze(1)
-        flat = torch.where(valid, self.offsets[idx].unsqueeze(1) + pos.unsqueeze(0), torch.zeros_like(valid, dtype=torch.long))
+        flat = torch.where(
+            valid, self.offsets[idx].unsqueeze(1) + pos.unsqueeze(0), torch.zeros_like(valid, dtype=torch.long)
+        )
         hidden = self.states[flat.reshape(-1)].reshape(len(idx), width, self.hidden_size)
         hidden = hidden * valid.unsqueeze(-1).to(hidden.dtype)
         device = device if device is not None else self.states.device

@@ -23,6 +23,7 @@ from torch import nn
 from ..errors import SymcereError
 from ..files import FILE_MODE, atomic_path
 from .backbone import TextEncoder
+from .settings import TextTrainingSettings
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,9 @@ class LoraSettings:
     below 1 or other ``layers``.
     """
 
-    rank: int = 8
-    alpha: int = 16
-    dropout: float = 0.05
+    rank: int = TextTrainingSettings.lora_rank
+    alpha: int = TextTrainingSettings.lora_alpha
+    dropout: float = TextTrainingSettings.lora_dropout
     target_modules: tuple[str, ...] | None = None
     layers: str | int = "all"
 
@@ -46,7 +47,10 @@ class LoraSettings:
             object.__setattr__(self, "target_modules", tuple(self.target_modules))
         if self.rank < 1:
             raise SymcereError(f"LoRA rank must be >= 1 (got {self.rank}).")
-        if not (self.layers == "all" or (isinstance(self.layers, int) and not isinstance(self.layers, bool) and self.layers >= 1)):
+        if not (
+            self.layers == "all"
+            or (isinstance(self.layers, int) and not isinstance(self.layers, bool) and self.layers >= 1)
+        ):
             raise SymcereError(f"LoraSettings.layers must be 'all' or an int >= 1 (got {self.layers!r}).")
 
     def to_dict(self) -> dict:
@@ -85,7 +89,9 @@ class LoraText(TextEncoder):
         if settings.layers != "all":
             n = self.n_layers
             if not 1 <= settings.layers <= n:
-                raise SymcereError(f"LoraSettings.layers={settings.layers} but the model has {n} layers; use 1..{n} or 'all'.")
+                raise SymcereError(
+                    f"LoraSettings.layers={settings.layers} but the model has {n} layers; use 1..{n} or 'all'."
+                )
             layers_to_transform = list(range(n - settings.layers, n))
             if self._stack is not None:
                 layers_pattern = self._stack.layers_pattern
@@ -98,9 +104,10 @@ class LoraText(TextEncoder):
 
     @classmethod
     def lora_from_config(cls, cfg: Any) -> LoraSettings:
-        """``LoraSettings`` from ``cfg.lora_rank``, ``lora_alpha``, ``lora_dropout`` (defaults 8, 16, 0.05)."""
-        return LoraSettings(rank=getattr(cfg, "lora_rank", 8), alpha=getattr(cfg, "lora_alpha", 16),
-                            dropout=getattr(cfg, "lora_dropout", 0.05), layers=cls._config_layers(cfg))
+        """``LoraSettings`` from ``cfg.lora_rank``, ``lora_alpha``, ``lora_dropout`` (a
+        :class:`~symcere_kit.text.settings.TextTrainingSettings`, ``modes.with_text_defaults``)."""
+        return LoraSettings(rank=cfg.lora_rank, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout,
+                            layers=cls._config_layers(cfg))
 
     @staticmethod
     def _config_layers(cfg: Any) -> str | int:
@@ -161,7 +168,9 @@ class LoraText(TextEncoder):
                 f"{self.lora.to_dict()}. Fix: build the encoder with the saved settings."
             )
         result = set_peft_model_state_dict(self.backbone, load_file(str(path), device=str(self.device)))
-        bad = [k for k in [*getattr(result, "unexpected_keys", []), *getattr(result, "missing_keys", [])] if "lora_" in k]
+        bad = [
+            k for k in [*getattr(result, "unexpected_keys", []), *getattr(result, "missing_keys", [])] if "lora_" in k
+        ]
         if bad:
             raise SymcereError(
                 f"Adapter {path} does not fit this model (mismatched LoRA keys such as {bad[:3]}). Fix: load it "

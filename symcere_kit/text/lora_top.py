@@ -27,6 +27,7 @@ from .arch import LayerStack
 from .cache import BottomStates, TensorCache, texts_digest
 from .lora import LoraSettings, LoraText
 from .masking import token_keep_mask
+from .settings import TextTrainingSettings
 
 _FP16_MAX = 65504.0
 
@@ -40,7 +41,7 @@ class LoraTopText(LoraText):
     """
 
     mode = "lora-top"
-    default_lora = LoraSettings(layers=1)
+    default_lora = LoraSettings(layers=TextTrainingSettings.lora_top_layers)
     _bottom: BottomStates | None = None  # the last corpus's bottom states
     _bottom_key: str | None = None
 
@@ -55,7 +56,7 @@ class LoraTopText(LoraText):
 
     @staticmethod
     def _config_layers(cfg: Any) -> int:
-        return getattr(cfg, "lora_top_layers", 1)
+        return cfg.lora_top_layers
 
     @property
     def top_layers(self) -> int:
@@ -103,8 +104,15 @@ class LoraTopText(LoraText):
         (real tokens only) in ``dtype``: float16 halves memory; bfloat16 or float32 for models whose
         activations exceed float16's range (checked: :class:`~symcere_kit.errors.SymcereError`).
         """
-        parts = {"kind": "bottom", "model": self.base_identity, "n_bottom": self.n_bottom, "max_length": self.max_length,
-                 "dtype": str(dtype), "texts": texts_digest(texts), "n": len(texts)}
+        parts = {
+            "kind": "bottom",
+            "model": self.base_identity,
+            "n_bottom": self.n_bottom,
+            "max_length": self.max_length,
+            "dtype": str(dtype),
+            "texts": texts_digest(texts),
+            "n": len(texts),
+        }
         key = TensorCache.key(parts)
         if self._bottom_key == key and self._bottom is not None:
             return self._bottom
@@ -118,7 +126,9 @@ class LoraTopText(LoraText):
         self._bottom, self._bottom_key = states, key
         return states
 
-    def _compute_bottom(self, texts: Sequence[str], batch_size: int, progress: bool, dtype: torch.dtype) -> BottomStates:
+    def _compute_bottom(
+        self, texts: Sequence[str], batch_size: int, progress: bool, dtype: torch.dtype
+    ) -> BottomStates:
         ids = self.tokenize(texts)
         pieces: list[torch.Tensor | None] = [None] * len(ids)
 

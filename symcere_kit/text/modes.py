@@ -5,16 +5,20 @@
 from __future__ import annotations
 
 import os
+import typing
 from typing import Any
 
+from ..config import TextMode
 from ..errors import SymcereError
 from .backbone import TextEncoder
 from .frozen import FrozenText
 from .lora import LoraText
 from .lora_top import LoraTopText
+from .settings import TextTrainingSettings
 
 _CLASSES: dict[str, type[TextEncoder]] = {cls.mode: cls for cls in (FrozenText, LoraText, LoraTopText)}
-MODES = tuple(_CLASSES)
+MODES = typing.get_args(TextMode)
+assert set(MODES) == set(_CLASSES), "config.TextMode and the encoder classes name the same modes"
 
 
 def text_encoder_class(mode: str) -> type[TextEncoder]:
@@ -28,15 +32,21 @@ def text_encoder_class(mode: str) -> type[TextEncoder]:
 
 def text_encoder_from_config(cfg: Any, *, mode: str | None = None,
                              cache_dir: str | os.PathLike | None = None, verbose: bool | None = None) -> TextEncoder:
-    """Build from any settings object, reading (each optional, default in brackets) ``text_model``
-    [None], ``pooling`` ["auto"], ``max_length`` [128], ``normalize`` [True], ``trust_remote_code``
-    [False] and, in the LoRA modes, ``lora_rank`` [8], ``lora_alpha`` [16], ``lora_dropout`` [0.05] and
-    (``lora-top``) ``lora_top_layers`` [1]. ``mode`` defaults to ``cfg.text_mode``, else ``"frozen"``.
-    ``verbose``: as in ``from_pretrained`` (the libraries' loading output, hidden unless asked)."""
-    cls = text_encoder_class(getattr(cfg, "text_mode", "frozen") if mode is None else mode)
+    """Build from any settings object, reading ``text_model``, ``pooling``, ``max_length``, ``normalize``,
+    ``trust_remote_code`` and, in the LoRA modes, ``lora_rank``, ``lora_alpha``, ``lora_dropout`` and
+    (``lora-top``) ``lora_top_layers``; a name ``cfg`` lacks takes its default from
+    :class:`~symcere_kit.text.settings.TextTrainingSettings` (``normalize``: ``from_pretrained``'s). ``mode``
+    defaults to ``cfg.text_mode``. ``verbose``: as in ``from_pretrained`` (the libraries' loading output,
+    hidden unless asked)."""
+    text = with_text_defaults(cfg)
+    cls = text_encoder_class(text.text_mode if mode is None else mode)
     return cls.from_pretrained(
-        getattr(cfg, "text_model", None), pooling=getattr(cfg, "pooling", "auto"),
-        max_length=getattr(cfg, "max_length", 128), normalize=getattr(cfg, "normalize", True),
-        lora=cls.lora_from_config(cfg), trust_remote_code=getattr(cfg, "trust_remote_code", False),
-        cache_dir=cache_dir, verbose=verbose,
+        text.text_model, pooling=text.pooling, max_length=text.max_length, lora=cls.lora_from_config(text),
+        trust_remote_code=text.trust_remote_code, cache_dir=cache_dir, verbose=verbose,
+        **({"normalize": cfg.normalize} if hasattr(cfg, "normalize") else {}),  # SymCERE's w/o Norm ablation
     )
+
+
+def with_text_defaults(cfg: Any) -> TextTrainingSettings:
+    """``cfg``'s text settings (any object holding some of them) over :class:`TextTrainingSettings`'s defaults."""
+    return TextTrainingSettings(**{k: getattr(cfg, k) for k in TextTrainingSettings.field_names() if hasattr(cfg, k)})

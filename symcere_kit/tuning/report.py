@@ -12,10 +12,10 @@ from typing import Iterable
 import pandas as pd
 
 from ..config import Choice
+from ..runs.tuned import read_tuned, tuned_path
 from ..runs.variants import VARIANTS
 from .space import distributions, label
 from .study import search_space
-from ..runs.tuned import read_tuned, tuned_path
 
 
 def tuning_table(datasets: Iterable[str], variants: Iterable[str], root: str | Path | None = None) -> pd.DataFrame:

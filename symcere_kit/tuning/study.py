@@ -28,10 +28,16 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..config import Choice, ConfigBase, Range, RunConfig
+from ..data.dataset import load_dataset
+from ..data.readings import split_reading
 from ..errors import SymcereError, TrainingError
-from ..paths import results_dir
 from ..models import settings_class
+from ..paths import results_dir
+from ..runs.executors import make_executor, threads_per_worker
+from ..runs.store import dataset_slug
+from ..runs.tuned import load_tuned, read_tuned, tuned_path, write_tuned
 from ..runs.variants import VARIANTS, expand_variants, variant_config
+from ..train import fit, resolve_device
 from .space import corners, decode, distributions, suggest
 
 METRIC = "ndcg@10"
@@ -93,8 +99,6 @@ def open_storage(url: str):
 
 
 def study_name(dataset_arg: str, variant: str) -> str:
-    from ..runs.store import dataset_slug
-
     return f"{dataset_slug(dataset_arg)}/{variant}"
 
 
@@ -140,15 +144,17 @@ class TuneTask:
         b = self.budget
         """A trial's settings: the variant's with the fixed ``base`` as tuned settings, the trial's
         ``params`` and the budget's loop (epoch cap, patience, checks) as the caller's overrides."""
-        return variant_config(self.variant, b.seed, tuned=dict(self.base),
-                              overrides={**params, "epochs": b.epoch_cap, "patience": b.patience, "eval_every": b.eval_every})
+        return variant_config(
+            self.variant,
+            b.seed,
+            tuned=dict(self.base),
+            overrides={**params, "epochs": b.epoch_cap, "patience": b.patience, "eval_every": b.eval_every},
+        )
 
 
 def run_trial(trial, dataset, task: TuneTask, space: dict) -> float:
     """The objective: validation NDCG@10 of one setting drawn from ``space``."""
     import optuna
-
-    from ..train import fit
 
     params = suggest(trial, space)
 
@@ -182,8 +188,6 @@ def optimize(task: TuneTask) -> int:
     import optuna
     import torch
 
-    from ..data.dataset import load_dataset
-
     if task.threads:
         torch.set_num_threads(task.threads)
     dataset = load_dataset(task.dataset, progress=False)
@@ -206,8 +210,6 @@ def optimize(task: TuneTask) -> int:
 
 def _base_settings(dataset_arg: str, variant: str, fingerprint: str, root: str | Path | None = None) -> dict:
     """The tuned settings of ``tuned_from`` a control starts from; it must be tuned first."""
-    from ..runs.tuned import load_tuned
-
     source = VARIANTS[variant].tuned_from
     if not source:
         return {}
@@ -305,9 +307,9 @@ def check_request(variant: str, budget: Budget, settings: dict | None, trials: i
         distributions(space)  # Optuna checks low <= high, log > 0
     except ValueError as exc:
         raise SymcereError(f"{variant}'s search space is malformed: {exc}") from exc
-    from ..train import resolve_device
 
-    resolve_device(variant_config(variant, budget.seed, overrides=fixed).loop.device)  # an unknown --set key, a device not here
+    # an unknown --set key, a device not here
+    resolve_device(variant_config(variant, budget.seed, overrides=fixed).loop.device)
     for corner in corners(space):  # a value the model refuses
         variant_config(variant, budget.seed, overrides={**fixed, **corner})
     if trials is not None and trials < 0 or up_to is not None and up_to < 0:
@@ -337,8 +339,6 @@ def _finished_trials(url: str, name: str, space: dict) -> int:
 def _check_replace(dataset_arg: str, variant: str, finished: int, root: str | Path | None) -> None:
     """Refuse, before any trial, a tune whose study will be smaller than the one the existing tuned file
     came from: its best would replace a larger search with a smaller one (a scratch study, say)."""
-    from ..runs.tuned import read_tuned, tuned_path
-
     try:
         record = read_tuned(dataset_arg, variant, root)
     except SymcereError:  # an unreadable file: the tune re-derives it, as its message says
@@ -356,8 +356,6 @@ def _check_replace(dataset_arg: str, variant: str, finished: int, root: str | Pa
 def _write_tuned_file(dataset_arg: str, dataset, study, space: dict, summary: dict, base: dict, budget: Budget,
                       root: str | Path | None) -> Path:
     """The best trial's settings (``epochs``: its early-stopped epoch, ``patience`` 0) and the study's provenance."""
-    from ..runs.tuned import write_tuned
-
     settings = {**base, **summary["best_params"]}
     if summary["best_epoch"]:
         settings.update(epochs=summary["best_epoch"], patience=0)
@@ -383,10 +381,6 @@ def tune(dataset_arg: str, variant: str, trials: int | None = None, up_to: int |
     tuned file goes under ``tuned_root`` (default ``configs/tuned/``).
     Returns the summary the CLI prints (``study``, ``trials``, ``best_value``, ``best_params``, ...)."""
     import optuna
-
-    from ..data.dataset import load_dataset
-    from ..data.readings import split_reading
-    from ..runs.executors import make_executor, threads_per_worker
 
     base, reading = split_reading(dataset_arg)
     if reading:

@@ -1,12 +1,12 @@
-"""Settings of the models that embed reviews with a transformer (SMORE's item features, SymCERE's f_text).
-
-The text encoder (``symcere_kit.text``) reads these names from any settings object."""
+"""Settings of the models that embed reviews with a transformer (SMORE's item features, SymCERE's f_text):
+the one place for the text encoder's defaults. The text encoder (``symcere_kit.text``) reads these names
+from any settings object and takes a missing one from here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..config import ModelSettings
+from ..config import ModelSettings, TextMode
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class TextModelSettings(ModelSettings):
 class TextTrainingSettings(TextModelSettings):
     """How SymCERE adapts the encoder (paper section 3.1.2): the text mode and its LoRA."""
 
-    text_mode: str = "frozen"  # frozen | lora (the paper's) | lora-top; see symcere_kit.text
+    text_mode: TextMode = "frozen"  # frozen | lora (the paper's) | lora-top; see symcere_kit.text
     lora_rank: int = 8  # peft LoraConfig r (peft's default)
     lora_alpha: int = 16  # peft LoraConfig lora_alpha (2 x rank, the common choice)
     lora_dropout: float = 0.05  # peft LoraConfig lora_dropout
