@@ -48,14 +48,14 @@ def run_seconds(spec, epochs: int, threads: int) -> tuple[float, int]:
 
 def lime_seconds(reviews: int) -> float:
     """Seconds per review of notebook 07's LIME (500 perturbations) on Musical Instruments' seed-0 run."""
-    from symcere_kit.analysis import study
+    from symcere_kit.analysis import grid_tables
     from symcere_kit.analysis.explain import InteractionExplainer, sample_rows
     from symcere_kit.runs import study_grid
 
     torch.set_num_threads(2)
     grid = study_grid(DATASETS[:1], [0], variants=["symcere-lightgcn"], workers=1)
     grid.run(progress=False)
-    explainer = InteractionExplainer(study.load_variant(grid, DATASETS[0], "symcere-lightgcn", 0))
+    explainer = InteractionExplainer(grid_tables.load_variant(grid, DATASETS[0], "symcere-lightgcn", 0))
     rows = sample_rows(len(explainer), reviews, seed=0)
     start = time.perf_counter()
     for row in rows:

@@ -29,7 +29,7 @@ def _order(variants) -> list[str]:
     return [v for v in MODEL_ORDER if v in seen] + [v for v in seen if v not in MODEL_ORDER]
 
 
-def summarize(tidy: pd.DataFrame) -> pd.DataFrame:
+def summarize_protocols(tidy: pd.DataFrame) -> pd.DataFrame:
     """dataset, variant, label, protocol, metric, mean, std (ddof 1), n over seeds."""
     g = tidy.groupby(["dataset", "variant", "label", "protocol", "metric"], sort=False)["value"]
     return g.agg(mean="mean", std="std", n="count").reset_index()
@@ -38,7 +38,7 @@ def summarize(tidy: pd.DataFrame) -> pd.DataFrame:
 def protocol_table(tidy: pd.DataFrame, chance: pd.DataFrame, metric: str = "hr@10", digits: int = 4) -> pd.DataFrame:
     """Rows (dataset, model), columns protocols in the order they first appear, "mean ± std" strings;
     ``chance`` (dataset, protocol, metric, value) adds a "random ranker" row per dataset."""
-    s = summarize(tidy[tidy["metric"] == metric])
+    s = summarize_protocols(tidy[tidy["metric"] == metric])
     protocols = list(dict.fromkeys(tidy["protocol"]))
     rows = []
     for dataset in dict.fromkeys(s["dataset"]):

@@ -7,10 +7,16 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from symcere_kit.cli import main
+from symcere_kit.config import DataConfig
+from symcere_kit.data.dataset import load_dataset
+from symcere_kit.data.preprocess import preprocess
 from symcere_kit.data.readers import COLUMNS, FORMATS, detect_format, parse_column_map, read_reviews
-from symcere_kit.errors import DataFormatError
+from symcere_kit.errors import DataFormatError, EmptyDatasetError
+from symcere_kit.models import run_config
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -400,3 +406,403 @@ def test_utf8_byte_order_mark_is_ignored(tmp_path):
     json_path = write_bytes(tmp_path / "r.json", b"\xef\xbb\xbf" + json.dumps(amazon_record(0)).encode() + b"\n")
     assert read_reviews(csv_path, progress=False).frame["user"].tolist() == ["u"]
     assert read_reviews(json_path, progress=False).format == "amazon2014_json"
+
+
+# ------------------------------------------------ JSON arrays, tar archives, Amazon US TSV, date formats,
+# encoding advice, ratings-only files, Amazon 2023 CSVs, skipped records named in every message
+ONE_2023 = {"rating": 5.0, "title": "t", "text": "ok", "asin": "A1", "parent_asin": "P1", "user_id": "U1",
+            "timestamp": 1557031577676}
+
+
+def record_2023(i: int) -> dict:
+    return {**ONE_2023, "text": f"text {i}", "asin": f"A{i}", "parent_asin": f"P{i % 2}", "user_id": f"U{i % 3}",
+            "timestamp": 1_557_031_577_676 + i * 1000}
+
+
+# ---------------------------------------------------------------------------------------- JSON arrays
+
+
+def test_one_line_json_array_loads_as_one_review(tmp_path, capsys):
+    path = write_bytes(tmp_path / "export.json", json.dumps([ONE_2023]).encode())
+    assert detect_format(path) == "amazon2023_json"
+    ds = load_dataset(path, DataConfig(user_k=1, item_k=1), progress=False, use_cache=False)
+    assert (ds.stats["reviews"], ds.n_users, ds.n_items) == (1, 1, 1)
+    assert ds.meta["format"] == "amazon2023_json" and ds.meta["skipped_records"] == 0
+    code = main(["--quiet", "stats", str(path), "--user-k", "1", "--item-k", "1", "--no-cache", "--json"])
+    assert code == 0 and json.loads(capsys.readouterr().out.strip().splitlines()[-1])["reviews"] == 1
+
+
+@pytest.mark.parametrize("name,indent", [("a.json", None), ("a.json.gz", 2)])
+def test_json_array_streamed_in_chunks_keeps_values_and_order(tmp_path, monkeypatch, name, indent):
+    import symcere_kit.data.readers as readers
+
+    monkeypatch.setattr(readers, "_CHUNK_BYTES", 16)  # every record spans chunks
+    records = [record_2023(i) for i in range(7)]
+    records[3]["text"] = "caf\u00e9 ] }, {"  # brackets inside strings, a multi-byte character
+    path = write_bytes(tmp_path / name, json.dumps(records, indent=indent).encode())
+    result = read_reviews(path, fmt="amazon2023_json", progress=False)
+    assert result.format == "amazon2023_json" and result.n_skipped == 0
+    assert_tidy(result.frame)
+    assert result.frame["item"].tolist() == [f"P{i % 2}" for i in range(7)]
+    assert result.frame["text"].tolist()[3] == "caf\u00e9 ] }, {"
+    assert result.frame["timestamp"].tolist() == [1_557_031_577_676 + i * 1000 for i in range(7)]
+
+
+def test_json_array_bad_record_names_the_line_it_starts_on(tmp_path):
+    records = [record_2023(i) for i in range(4)]
+    del records[2]["user_id"]
+    path = write_bytes(tmp_path / "a.json", json.dumps(records, indent=1).encode())
+    starts = [n for n, text in enumerate(json.dumps(records, indent=1).splitlines(), 1) if text == " {"]
+    start = starts[2]  # 9 lines per record after "[": 2, 11, 20, 29
+    assert start == 20
+    assert_names(failure(path), path, f"line {start}:", '"user_id"', "amazon2023_json")
+    result = read_reviews(path, skip_bad_records=True, progress=False)
+    assert (len(result.frame), result.n_skipped) == (3, 1)
+    assert result.skipped_examples[0].startswith(f"line {start}:")
+
+
+def test_json_array_syntax_error_is_never_skipped_and_truncation_keeps_whole_records(tmp_path):
+    text = "[\n" + ",\n".join(json.dumps(record_2023(i)) for i in range(4)) + "\n]\n"
+    broken = write_bytes(tmp_path / "broken.json", text.replace('"rating": 5.0, "title"', '"rating" 5.0, "title"', 3)
+                         .replace('"rating" 5.0', '"rating": 5.0', 2).encode())
+    message = failure(broken, skip_bad_records=True)
+    assert_names(message, broken, "line 4:", "not valid JSON", "cannot be read on")
+    cut = write_bytes(tmp_path / "cut.json", text[: text.index('"text 2"')].encode())
+    assert_names(failure(cut), cut, "line 4:", "truncated", "Download it again")
+    result = read_reviews(cut, skip_bad_records=True, progress=False)
+    assert (len(result.frame), result.n_skipped) == (2, 1)
+
+
+def test_a_csv_looking_first_line_starting_with_a_bracket_is_never_a_csv_header(tmp_path):
+    path = write_bytes(tmp_path / "odd.csv", b"[user],item,text,timestamp\nu,i,t,10\n")
+    message = failure(path)
+    assert_names(message, path, "line 1:", "starts like a JSON array")
+    assert "header" not in message
+
+
+def test_a_read_that_skips_everything_says_so(tmp_path):
+    records = [{k: v for k, v in record_2023(i).items() if k != "user_id"} for i in range(3)]
+    path = write_bytes(tmp_path / "a.jsonl", "".join(json.dumps(r) + "\n" for r in records).encode())
+    message = failure(path, fmt="amazon2023_json", skip_bad_records=True)
+    assert_names(message, path, "all 3 records were skipped", 'line 1: the record has no "user_id"')
+
+
+def test_nothing_left_names_the_skipped_records(tmp_path):
+    frame = pd.DataFrame([("u", "a", 1.0, "t", "", 1)], columns=["user", "item", "rating", "text", "title",
+                                                                   "timestamp"])
+    with pytest.raises(EmptyDatasetError, match=r"1 reviews in \(4 records skipped as malformed before that\)"):
+        preprocess(frame, DataConfig(), source="x.json", n_skipped=4)
+    records = [record_2023(i) for i in range(3)] + [{"user_id": "U9"}]
+    path = write_bytes(tmp_path / "a.jsonl", "".join(json.dumps(r) + "\n" for r in records).encode())
+    with pytest.raises(EmptyDatasetError, match=r"3 reviews in \(1 records skipped as malformed"):
+        load_dataset(path, DataConfig(skip_bad_records=True), progress=False, use_cache=False)
+
+
+# ---------------------------------------------------------------------------------- ratings-only files
+
+
+def snap_lines(n_users: int = 12, n_items: int = 8) -> list[str]:
+    """Headerless SNAP-style ratings: every user rates 6 items, one a day; the newest is item (u + 5) % 8."""
+    return [f"U{u:02d},I{(u + k) % n_items},{(u + k) % 5 + 1}.0,{1_383_609_600 + 86_400 * k}"
+            for u in range(n_users) for k in range(6)]
+
+
+def test_headerless_ratings_need_positions_and_load_with_them(tmp_path):
+    path = write_bytes(tmp_path / "ratings_Beauty.csv", ("\n".join(snap_lines()) + "\n").encode())
+    message = failure(path)
+    assert_names(message, path, "line 1:", "without a header row", "--columns user=1,item=2,rating=3,timestamp=4")
+    from symcere_kit.data.readers import parse_column_map
+
+    result = read_reviews(path, column_map=parse_column_map("user=1,item=2,rating=3,timestamp=4"), progress=False)
+    assert result.format == "generic_csv" and not result.has_text
+    assert len(result.frame) == 72 and result.frame["user"].iloc[0] == "U00"  # the first line is data
+    assert set(result.frame["text"]) == {""}
+    assert result.frame["timestamp"].tolist()[:2] == [1_383_609_600_000, 1_383_696_000_000]
+    with pytest.raises(DataFormatError, match="mixes column names and positions"):
+        parse_column_map("user=1,item=asin,timestamp=4")
+
+
+def test_amazon2023_benchmark_ratings_csv_is_detected(tmp_path):
+    rows = ["user_id,parent_asin,rating,timestamp"] + [f"U{i % 2},P{i},4.0,{1_588_687_728_923 + i}" for i in range(3)]
+    path = write_bytes(tmp_path / "Beauty.train.csv", ("\n".join(rows) + "\n").encode())
+    result = read_reviews(path, progress=False)
+    assert result.format == "amazon2023_ratings_csv" == detect_format(path) and not result.has_text
+    assert result.frame["item"].tolist() == ["P0", "P1", "P2"]
+    assert result.frame["timestamp"].tolist() == [1_588_687_728_923 + i for i in range(3)] and set(
+        result.frame["text"]
+    ) == {""}
+
+
+def test_amazon2023_datasets_to_csv_is_detected_like_its_json(tmp_path):
+    records = [{**record_2023(i), "images": [], "helpful_vote": 0, "verified_purchase": True} for i in range(4)]
+    records[1]["text"] = 'two\nlines, "quoted"'
+    columns = ["rating", "title", "text", "images", "asin", "parent_asin", "user_id", "timestamp", "helpful_vote",
+               "verified_purchase"]
+    csv_path = tmp_path / "All_Beauty.csv"
+    pd.DataFrame(records, columns=columns).to_csv(csv_path, index=False)  # what datasets' to_csv writes
+    json_path = write_bytes(tmp_path / "All_Beauty.jsonl", "".join(json.dumps(r) + "\n" for r in records).encode())
+    from_csv, from_json = read_reviews(csv_path, progress=False), read_reviews(json_path, progress=False)
+    assert from_csv.format == "amazon2023_csv" and from_csv.has_text
+    pd.testing.assert_frame_equal(from_csv.frame, from_json.frame)
+
+
+def test_ratings_only_trains_text_free_models_and_text_models_refuse(tmp_path):
+    from symcere_kit.errors import SymcereError
+    from symcere_kit.train import run
+
+    path = write_bytes(tmp_path / "ratings.csv", ("user,item,rating,timestamp\n" + "\n".join(
+        line for line in snap_lines())).encode())
+    ds = load_dataset(path, DataConfig(user_k=1, item_k=1), progress=False, use_cache=False)
+    assert not ds.has_text and ds.meta["format"] == "generic_csv"
+    assert (ds.n_users, ds.n_items, len(ds.train) + len(ds.test)) == (12, 8, 72)
+    test_items = ds.item_ids[ds.test.loc[ds.test["user"] == 0, "item"]].tolist()
+    assert test_items == ["I5"]  # U00's newest of its 6 ratings: floor(0.2 * 6) = 1 test item
+    result = run(ds, run_config("lightgcn", epochs=1, batch_size=64, device="cpu"), progress=False)
+    assert 0 <= result.metrics["ndcg@10"] <= 1
+    for model in ("symcere", "smore"):
+        with pytest.raises(SymcereError, match=r"ratings\.csv.*has no review text.*needs review text"):
+            run(ds, run_config(model, epochs=1, device="cpu"), progress=False)
+
+
+# ------------------------------------------------------------------------------- Amazon US reviews TSV
+
+US_TSV_HEADER = ("marketplace customer_id review_id product_id product_parent product_title product_category "
+                 "star_rating helpful_votes total_votes vine verified_purchase review_headline review_body "
+                 "review_date").split()
+
+
+def us_tsv_line(customer: str, product: str, body: str, date: str, stars: str = "5", head: str = "Great") -> str:
+    return "\t".join(["US", customer, f"R{customer}{product}", product, "123", "A product", "Music", stars, "0", "0",
+                      "N", "Y", head, body, date])
+
+
+def test_amazon_us_tsv_reads_quotes_as_text(tmp_path):
+    lines = ["\t".join(US_TSV_HEADER),
+             us_tsv_line("111", "B001", '"Excellent!!!" is all I can say', "2015-08-31"),
+             us_tsv_line("112", "B002", 'an unmatched " quote, then more', "2015-08-30", stars="3", head='"So so'),
+             us_tsv_line("113", "B001", "plain", "2014-01-13")]
+    path = write_bytes(tmp_path / "amazon_reviews_us_Music_v1_00.tsv.gz", ("\n".join(lines) + "\n").encode())
+    result = read_reviews(path, progress=False)
+    assert result.format == "amazon_us_tsv" == detect_format(path) and result.n_skipped == 0
+    assert_tidy(result.frame)
+    frame = result.frame
+    assert frame["text"].tolist() == ['"Excellent!!!" is all I can say', 'an unmatched " quote, then more', "plain"]
+    assert frame["title"].tolist()[1] == '"So so' and frame["rating"].tolist() == [5.0, 3.0, 5.0]
+    assert (frame["user"].tolist(), frame["item"].tolist()) == (["111", "112", "113"], ["B001", "B002", "B001"])
+    assert frame["timestamp"].tolist() == [1_440_979_200_000, 1_440_892_800_000, 1_389_571_200_000]  # midnight UTC
+    assert read_reviews(path, skip_bad_records=True, progress=False).n_skipped == 0  # no valid row dropped
+
+
+def test_amazon_us_tsv_row_with_wrong_field_count_names_its_line(tmp_path):
+    lines = ["\t".join(US_TSV_HEADER), us_tsv_line("111", "B001", "ok", "2015-08-31"),
+             us_tsv_line("112", "B002", "a tab\tinside", "2015-08-31"), us_tsv_line("113", "B003", "ok", "2015-08-31")]
+    path = write_bytes(tmp_path / "us.tsv", ("\n".join(lines) + "\n").encode())
+    assert_names(failure(path), path, "line 3:", "16 tab-separated fields but the header has 15")
+    result = read_reviews(path, skip_bad_records=True, progress=False)
+    assert (result.frame["user"].tolist(), result.n_skipped) == (["111", "113"], 1)
+
+
+# ------------------------------------------------------------------------------------ one date format
+
+
+def dated_csv(tmp_path: Path, dates: list[str], name: str = "r.csv") -> Path:
+    rows = [f"u{i % 2},i{i},t,{date}" for i, date in enumerate(dates)]
+    return write_bytes(tmp_path / name, ("user,item,text,timestamp\n" + "\n".join(rows) + "\n").encode())
+
+
+def test_one_date_format_for_the_whole_column(tmp_path):
+    path = dated_csv(tmp_path, ["11/01/2014", "12/01/2014", "13/01/2014"])  # 13 cannot be a month: day-first
+    frame = read_reviews(path, progress=False).frame
+    days = pd.to_datetime(frame["timestamp"], unit="ms").dt.strftime("%Y-%m-%d").tolist()
+    assert days == ["2014-01-11", "2014-01-12", "2014-01-13"]
+
+
+def test_ambiguous_dates_are_refused_and_read_with_date_format(tmp_path):
+    path = dated_csv(tmp_path, ["01/02/2014", "03/04/2014"])
+    assert_names(failure(path), path, "line 2:", "'01/02/2014'", "--date-format")
+    frame = read_reviews(path, date_format="%d/%m/%Y", progress=False).frame
+    assert pd.to_datetime(frame["timestamp"], unit="ms").dt.strftime("%Y-%m-%d").tolist() == ["2014-02-01",
+                                                                                             "2014-04-03"]
+    ds = load_dataset(path, DataConfig(user_k=1, item_k=1), date_format="%m/%d/%Y", progress=False)
+    assert ds.stats["date_range"] == ["2014-01-02", "2014-03-04"]
+    plain = load_dataset(dated_csv(tmp_path, ["2014-01-02", "2014-03-04"], "iso.csv"), DataConfig(user_k=1, item_k=1),
+                         progress=False)
+    assert ds.fingerprint != plain.fingerprint
+
+
+def test_a_value_outside_the_column_format_is_a_bad_record(tmp_path):
+    path = dated_csv(tmp_path, ["13/01/2014", "14/01/2014", "2014-01-15", "1389571200", "16/01/2014"])
+    assert_names(failure(path), path, "line 4:", "'2014-01-15'", "%d/%m/%Y")
+    result = read_reviews(path, skip_bad_records=True, progress=False)
+    assert (result.n_skipped, result.skipped_examples[0][:7]) == (1, "line 4:")
+    assert result.frame["timestamp"].tolist() == [
+        1_389_571_200_000,
+        1_389_657_600_000,
+        1_389_571_200_000,
+        1_389_830_400_000,
+    ]
+
+
+def test_date_format_reaches_the_cli(tmp_path, capsys):
+    path = dated_csv(tmp_path, ["01/02/2014", "03/04/2014"])
+    assert main(["--quiet", "stats", str(path), "--user-k", "1", "--item-k", "1", "--no-cache"]) == 2
+    assert "--date-format" in capsys.readouterr().err
+    code = main(["--quiet", "stats", str(path), "--user-k", "1", "--item-k", "1", "--no-cache", "--json",
+                 "--date-format", "%d/%m/%Y"])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["date_range"] == ["2014-02-01", "2014-04-03"]
+
+
+# ------------------------------------------------------------------------------------- encoding advice
+
+
+def utf8_reviews_with(tmp_path: Path, name: str, replace: bytes, by: bytes) -> Path:
+    records = [{**record_2023(i), "text": f"caf\u00e9 na\u00efve {i}"} for i in range(6)]
+    lines = [json.dumps(r, ensure_ascii=False).encode() for r in records]
+    lines[3] = lines[3].replace(replace, by)
+    return write_bytes(tmp_path / name, b"\n".join(lines) + b"\n")
+
+
+@pytest.mark.parametrize("name", ["r.jsonl", "r.jsonl.gz"])
+def test_a_stray_latin1_byte_in_a_utf8_file_is_not_fixed_by_iconv(tmp_path, name):
+    path = utf8_reviews_with(tmp_path, name, "caf\u00e9".encode(), b"caf\xe9")  # one Latin-1 e-acute on line 4
+    message = failure(path)
+    assert_names(message, path, "line 4:", "0xe9", "UTF-8 with a few bad bytes", "fix or delete that line",
+                 "--skip-bad-records")
+    assert "iconv" not in message
+    result = read_reviews(path, skip_bad_records=True, progress=False)
+    assert (len(result.frame), result.n_skipped) == (5, 1)
+    assert result.frame["text"].iloc[0] == "caf\u00e9 na\u00efve 0"  # the valid accents stay as they are
+
+
+def test_a_latin1_file_throughout_gets_iconv(tmp_path):
+    records = [{**record_2023(i), "text": f"caf\u00e9 {i}"} for i in range(4)]
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("latin-1")
+    path = write_bytes(tmp_path / "latin1.jsonl", data)
+    assert_names(failure(path), path, "line 1:", "0xe9", "iconv -f latin1 -t utf-8")
+    csv_path = write_bytes(tmp_path / "latin1.csv", "user,item,text,timestamp\nu,i,caf\u00e9,1\n".encode("latin-1"))
+    assert_names(failure(csv_path), csv_path, "line 2:", "iconv -f latin1 -t utf-8")
+
+
+def test_a_stray_byte_in_a_utf8_csv_advises_fixing_the_line(tmp_path):
+    rows = "".join(f"u{i},i{i},na\u00efve caf\u00e9 {i},{i}\n" for i in range(5)).encode()
+    rows = rows.replace("caf\u00e9 3".encode(), b"caf\xe9 3")
+    path = write_bytes(tmp_path / "r.csv", b"user,item,text,timestamp\n" + rows)
+    message = failure(path, skip_bad_records=True)  # a bad encoding in a CSV is never skipped
+    assert_names(message, path, "line 5:", "UTF-8 with a few bad bytes", "fix or delete that line")
+    assert "iconv" not in message and "--skip-bad-records" not in message
+
+
+# ---------------------------------------------------------------------------------------- tar archives
+
+
+def yelp_review_file(tmp_path: Path) -> Path:
+    records = [{"review_id": f"r{i}", "user_id": f"u{i % 4}", "business_id": f"b{i % 3}", "stars": float(i % 5 + 1),
+                "useful": 0, "text": f"review {i}", "date": f"2018-07-{i % 28 + 1:02d} 22:09:11"} for i in range(40)]
+    return write_bytes(tmp_path / "yelp_academic_dataset_review.json",
+                       "".join(json.dumps(r) + "\n" for r in records).encode())
+
+
+def write_tar(path: Path, members: dict[str, Path]) -> Path:
+    import tarfile
+
+    with tarfile.open(path, "w:gz" if path.suffix == ".gz" else "w") as archive:
+        for name, source in members.items():
+            archive.add(source, arcname=name)
+    return path
+
+
+@pytest.mark.parametrize("name", ["yelp_dataset.tar", "yelp_dataset.tar.gz"])
+def test_yelp_tar_reads_its_review_member(tmp_path, name):
+    reviews = yelp_review_file(tmp_path)
+    business = write_bytes(tmp_path / "business.json", b'{"business_id": "b0", "name": "Tacos"}\n' * 50)
+    archive = write_tar(tmp_path / name, {"yelp_academic_dataset_business.json": business,
+                                          "yelp_academic_dataset_review.json": reviews,
+                                          "Dataset_User_Agreement.pdf": business})
+    assert detect_format(archive) == "yelp_json"
+    pd.testing.assert_frame_equal(read_reviews(archive, progress=False).frame,
+                                  read_reviews(reviews, progress=False).frame)
+    config = DataConfig(user_k=2, item_k=2)
+    a, b = (load_dataset(p, config, progress=False, use_cache=False) for p in (archive, reviews))
+    # 12 distinct (user, business) pairs after dedupe, 3 per user: 1 test item each
+    assert a.stats == b.stats and (a.n_users, a.n_items, len(a.train), len(a.test)) == (4, 3, 8, 4)
+
+
+def test_single_file_tar_and_a_tar_that_names_no_review_file(tmp_path):
+    reviews = yelp_review_file(tmp_path)
+    single = write_tar(tmp_path / "one.tar", {"data/whatever.json": reviews})
+    assert len(read_reviews(single, progress=False).frame) == 40
+    two = write_tar(tmp_path / "two.tar.gz", {"a.json": reviews, "b.json": reviews})
+    message = failure(two)
+    assert_names(message, two, "holds 2 files (a.json, b.json)", f"tar -xf {two} MEMBER")
+    assert "\\x00" not in message and "header" not in message
+
+
+def test_a_cut_tar_keeps_the_lines_before_the_cut_only_when_asked(tmp_path):
+    records = [{"user_id": f"u{i}", "business_id": "b", "stars": 5.0, "text": "x" * 80, "date": "2018-07-07 22:09:11"}
+               for i in range(600)]
+    reviews = write_bytes(tmp_path / "yelp_academic_dataset_review.json",
+                          "".join(json.dumps(r) + "\n" for r in records).encode())
+    data = write_tar(tmp_path / "whole.tar", {"yelp_academic_dataset_review.json": reviews}).read_bytes()
+    cut = write_bytes(tmp_path / "cut.tar", data[: 512 + 40_000])  # the header, then 40 kB of the 83 kB member
+    result = read_reviews(cut, skip_bad_records=True, progress=False)
+    kept = len(result.frame)
+    assert result.n_skipped == 1 and 0 < kept <= 40_000 // 175  # whole lines (175+ bytes) before the cut
+    assert result.frame["user"].tolist() == [f"u{i}" for i in range(kept)]
+    assert_names(failure(cut), cut, f"tar stream ends early after line {kept}", "truncated")
+
+
+def test_milliseconds_order_two_reviews_within_one_second(tmp_path):
+    """Amazon 2023 times are milliseconds: of two reviews 400 ms apart, the later is the test item even when
+    it comes first in the file (cut to seconds, file order would have decided)."""
+    from symcere_kit.config import DataConfig
+    from symcere_kit.data.dataset import load_dataset
+
+    def record(item, ms):
+        return {"rating": 5.0, "title": "t", "text": f"on {item}", "asin": item, "parent_asin": item,
+                "user_id": "U1", "timestamp": ms}
+
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in [record("LATER", 1_557_031_577_900),
+                                                             record("EARLIER", 1_557_031_577_500)]))
+    ds = load_dataset(path, DataConfig(user_k=1, item_k=1), progress=False, use_cache=False)
+    assert ds.item_ids[ds.test["item"]].tolist() == ["LATER"]
+    assert ds.train["timestamp"].tolist() == [1_557_031_577_500]
+
+
+def test_a_tar_of_a_gzipped_review_file_reads_the_member_uncompressed(tmp_path):
+    import gzip as gz
+
+    reviews = yelp_review_file(tmp_path)
+    packed = tmp_path / "yelp_academic_dataset_review.json.gz"
+    packed.write_bytes(gz.compress(reviews.read_bytes()))
+    archive = write_tar(tmp_path / "bundle.tar", {"yelp_academic_dataset_review.json.gz": packed})
+    pd.testing.assert_frame_equal(read_reviews(archive, progress=False).frame,
+                                  read_reviews(reviews, progress=False).frame)
+
+
+def test_epoch_microseconds_and_nanoseconds_are_read_by_their_size(tmp_path):
+    second = 1_400_000_000
+    rows = ["user,item,text,timestamp"] + [f"u,i{k},t,{second * 10 ** (3 * k)}" for k in range(4)]
+    path = write_bytes(tmp_path / "r.csv", ("\n".join(rows) + "\n").encode())
+    frame = read_reviews(path, progress=False).frame  # seconds, ms, us, ns
+    assert frame["timestamp"].tolist() == [second * 1000] * 4
+
+
+def test_a_header_only_file_and_text_options_on_a_ratings_only_file_say_what_is_wrong(tmp_path):
+    from symcere_kit.errors import EmptyDatasetError
+
+    header = write_bytes(tmp_path / "h.csv", b"user_id,parent_asin,rating,timestamp\n")
+    with pytest.raises(EmptyDatasetError, match=r"holds no review records \(a header only\?\)"):
+        load_dataset(header, progress=False, use_cache=False)
+    ratings = write_bytes(tmp_path / "r.csv", b"user_id,parent_asin,rating,timestamp\nU,P,5.0,1557031577676\n")
+    with pytest.raises(EmptyDatasetError, match=r"ratings only .*--empty-text drop would remove every review"):
+        load_dataset(ratings, DataConfig(user_k=1, item_k=1, empty_text="drop"), progress=False, use_cache=False)
+
+
+def test_split_cutoffs_without_the_timestamp_split_are_refused():
+    from symcere_kit.errors import SymcereError
+
+    with pytest.raises(SymcereError, match="timestamp split only.*--split timestamp"):
+        DataConfig(split_cutoffs_ms=(1, 2))
+    assert DataConfig(split="timestamp", split_cutoffs_ms=(1, 2)).split_cutoffs_ms == (1, 2)

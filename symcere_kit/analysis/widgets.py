@@ -21,7 +21,7 @@ import pandas as pd
 from ..errors import SymcereError
 from ..progress import headless
 from ..runs.store import RunStore, load_run
-from ..tuning.report import study_figures
+from ..tuning.summary import study_figures
 from ..verbosity import quiet_libraries
 from .explain import Explanation, InteractionExplainer, colour_key_html, highlight_html, word_chart_html
 from .plots import plot_word_weights
@@ -185,7 +185,7 @@ class LimeExplorer:
 
 
 class StudyPicker:
-    """Optuna's plots of the tuning studies in ``table`` (``tuning.report.tuning_table``), displayed as a
+    """Optuna's plots of the tuning studies in ``table`` (``tuning.summary.tuning_table``), displayed as a
     dropdown that draws the picked study (live only: not in an executed copy, see
     :func:`~symcere_kit.progress.headless`) above the static view, the plots of the ``main`` variants'
     studies (all of them when ``main`` is None), which a saved copy keeps."""

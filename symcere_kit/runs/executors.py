@@ -41,7 +41,7 @@ def default_workers() -> int:
     On 2 cores two 1-thread runs beat one 2-thread run for most models, whose steps are too small to keep
     two threads busy, and tie for SymCERE + LightGCN (epoch on Musical Instruments, 1 vs 2 threads: NGCF
     0.168 vs 0.152 s, SymCERE+NGCF 2.10 vs 1.33 s, SymCERE+LightGCN 1.77 vs 0.88 s); metrics are bit-for-bit the
-    same at any thread count (tests/test_experiments.py). More than 4 was never measured."""
+    same at any thread count (tests/test_grid.py). More than 4 was never measured."""
     import torch
 
     return 1 if torch.cuda.is_available() else max(1, min(available_cores(), 4))

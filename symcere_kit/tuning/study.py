@@ -265,7 +265,7 @@ def trials_frame(study, space: dict):
     return frame.astype({c: "Int64" for c in ("best_epoch", "epochs_run") if c in frame})
 
 
-def summarize(study, space: dict) -> dict:
+def summarize_study(study, space: dict) -> dict:
     """Counts by state, the best trial (value, decoded parameters, epoch) of ``study``."""
     from optuna.trial import TrialState
 
@@ -331,7 +331,7 @@ def _finished_trials(url: str, name: str, space: dict) -> int:
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
         return 0
     try:
-        return summarize(optuna.load_study(study_name=name, storage=open_storage(url)), space)["trials"]
+        return summarize_study(optuna.load_study(study_name=name, storage=open_storage(url)), space)["trials"]
     except KeyError:  # Optuna: no such study
         return 0
 
@@ -397,7 +397,7 @@ def tune(dataset_arg: str, variant: str, trials: int | None = None, up_to: int |
         finished = _finished_trials(url, name, space)
         _check_replace(dataset_arg, variant, finished + _to_add(finished, trials, up_to, budget), tuned_root)
     study = _open_study(url, name, dataset, variant, budget, base)
-    before = summarize(study, space)
+    before = summarize_study(study, space)
     n = _to_add(before["trials"], trials, up_to, budget)
     start = time.perf_counter()
     if n:
@@ -410,7 +410,7 @@ def tune(dataset_arg: str, variant: str, trials: int | None = None, up_to: int |
             for future in [ex.submit(optimize, t) for t in tasks]:
                 future.result()
     study = optuna.load_study(study_name=name, storage=open_storage(url))
-    after = summarize(study, space)
+    after = summarize_study(study, space)
     summary = {**after, "storage": url, "dataset": dataset.name, "variant": variant,
                "added": after["trials"] - before["trials"], "seconds": round(time.perf_counter() - start, 1),
                "budget": budget.to_dict(), "tuned_file": None}
@@ -421,7 +421,7 @@ def tune(dataset_arg: str, variant: str, trials: int | None = None, up_to: int |
 
 
 __all__ = ["Budget", "TuneTask", "check_request", "open_storage", "optimize", "run_trial", "search_space",
-           "storage_url", "study_name", "summarize", "trials_frame", "tune"]
+           "storage_url", "study_name", "summarize_study", "trials_frame", "tune"]
 
 
 def tune_many(datasets: Iterable[str], variants: Iterable[str], budget: Budget, storage: str,

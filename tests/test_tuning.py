@@ -280,7 +280,7 @@ def test_the_notebook_rebuilds_studies_from_the_committed_files(synthetic_file, 
     matplotlib.use("Agg")
     from optuna.visualization.matplotlib import plot_optimization_history, plot_param_importances
 
-    from symcere_kit.tuning.report import rebuilt_study, tuning_table
+    from symcere_kit.tuning.summary import rebuilt_study, tuning_table
 
     out = tune(str(synthetic_file), "neumf", trials=3, storage=str(tmp_path / "r.db"), budget=SMALL, progress=False)
     table = tuning_table([str(synthetic_file)], ["neumf", "lightgcn"])
@@ -297,7 +297,7 @@ def test_the_study_picker_draws_the_main_studies_and_builds_no_widget_headless(s
 
     matplotlib.use("Agg")
     from symcere_kit.analysis.widgets import StudyPicker
-    from symcere_kit.tuning.report import study_figures, tuning_table
+    from symcere_kit.tuning.summary import study_figures, tuning_table
 
     tune(str(synthetic_file), "neumf", trials=3, storage=str(tmp_path / "p.db"), budget=SMALL, progress=False)
     figures = study_figures(str(synthetic_file), "neumf")

@@ -149,28 +149,28 @@ def emb_ds(loaded):
 
 
 def test_study_tables_read_the_grid_store(store, synthetic_file):
-    from symcere_kit.analysis import study
+    from symcere_kit.analysis import grid_tables
 
     _, _, _, grid = store
     ds = str(synthetic_file)
-    embs = study.variant_embeddings(grid, ds, ["symcere-lightgcn", "symcere-lightgcn-wo-norm"])
-    assert len(study.table4(embs, max_rows=200)) == 4
-    nd = study.norm_degree_table(embs)
+    embs = grid_tables.variant_embeddings(grid, ds, ["symcere-lightgcn", "symcere-lightgcn-wo-norm"])
+    assert len(grid_tables.table4(embs, max_rows=200)) == 4
+    nd = grid_tables.norm_degree_table(embs)
     assert (
         list(nd["run"]) == ["SymCERE + LightGCN", "SymCERE w/o Norm + LightGCN"]
         and nd["spearman_rho"].between(-1, 1).all()
     )
-    anchoring = study.anchoring_table(embs)
+    anchoring = grid_tables.anchoring_table(embs)
     assert anchoring["median_lambda_obj"].between(0, 1).all() and (anchoring["items"] > 0).all()
-    pop = study.popularity_table(grid, ds)
+    pop = grid_tables.popularity_table(grid, ds)
     assert (
         set(pop["variant"]) == {"symcere-lightgcn", "symcere-lightgcn-wo-norm", "lightgcn"}
         and (pop["seeds"] == 1).all()
     )
-    assert len(study.bucket_table(grid, ds)) == 9
-    assert all(v.shape == (64,) for v in study.dimension_variances(embs).values())
+    assert len(grid_tables.bucket_table(grid, ds)) == 9
+    assert all(v.shape == (64,) for v in grid_tables.dimension_variances(embs).values())
     with pytest.raises(Exception, match="not part of this grid"):
-        study.load_variant(grid, ds, "ngcf")
+        grid_tables.load_variant(grid, ds, "ngcf")
 
 
 def test_explorer_shows_the_live_widget_with_a_static_view_and_headless_only_the_static_view(store, monkeypatch):
