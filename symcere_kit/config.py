@@ -1,11 +1,11 @@
 """Dataclass configs: the one place for defaults. Each saves to and loads from YAML/dicts.
 
-* :class:`DataConfig`: how a review file becomes train/test interactions.
-* :class:`LoopConfig`: what every model's training loop shares (epochs, batch, lr, seed, device,
-  early stopping, evaluation).
-* :class:`ModelSettings`: base of each model's own settings dataclass, declared in the model's file
-  (``models/<name>.py``) with its defaults, their sources, its loop defaults and its search space.
-* :class:`RunConfig`: one run = model name + loop + that model's settings; flat as a dict
+* [`DataConfig`][symcere_kit.config.DataConfig]: how a review file becomes train/test interactions.
+* [`LoopConfig`][symcere_kit.config.LoopConfig]: what every model's training loop shares (epochs, batch, lr, seed,
+  device, early stopping, evaluation).
+* [`ModelSettings`][symcere_kit.config.ModelSettings]: base of each model's own settings dataclass, declared in the
+  model's file (``models/<name>.py``) with its defaults, their sources, its loop defaults and its search space.
+* [`RunConfig`][symcere_kit.config.RunConfig]: one run = model name + loop + that model's settings; flat as a dict
   (``{"model": ..., **loop, **settings}``), the form run records and ``--set KEY=VALUE`` use.
   ``run_settings.resolve_run_config`` builds it from its sources, the precedence stated there once.
 
@@ -233,7 +233,7 @@ class ModelSettings(ConfigBase):
     """Base of every model's settings. Subclasses (one per model file) add their hyper-parameters,
     each default with a one-line source, and may set:
 
-    * ``LOOP``: the model's defaults for :class:`LoopConfig` fields (e.g. NGCF's 100 epochs);
+    * ``LOOP``: the model's defaults for [`LoopConfig`][symcere_kit.config.LoopConfig] fields (e.g. NGCF's 100 epochs);
     * ``SEARCH_SPACE``: ``{name: Range | Choice}`` over its own fields and loop fields, for tuning;
     * ``LEGACY_NAMES``: ``{old flat TrainConfig name: field}`` so run records written before the
       per-model settings keep loading.
@@ -265,9 +265,11 @@ class ModelSettings(ConfigBase):
 class RunConfig:
     """One run: which model, its loop settings and its own settings (``models.<model>.Settings``).
 
-    Built by the settings resolver (:func:`symcere_kit.run_settings.resolve_run_config`; by model name:
-    :func:`symcere_kit.models.run_config`; from a record: :func:`symcere_kit.models.run_config_from_record`).
-    Flat as a dict: ``{"model": ..., **loop, **settings}``, the form run records and ``--set KEY=VALUE`` use."""
+    Built by the settings resolver
+    ([`symcere_kit.run_settings.resolve_run_config`][symcere_kit.run_settings.resolve_run_config]; by model name:
+    [`symcere_kit.models.run_config`][symcere_kit.models.run_config]; from a record:
+    [`symcere_kit.models.run_config_from_record`][symcere_kit.models.run_config_from_record]). Flat as a dict:
+    ``{"model": ..., **loop, **settings}``, the form run records and ``--set KEY=VALUE`` use."""
 
     model: str
     loop: LoopConfig

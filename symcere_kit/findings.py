@@ -26,7 +26,8 @@ PAPER_CLAIMS = {
 
 
 def paper_says(key: str) -> str:
-    """The Markdown line that puts the paper's claim for ``key`` (:data:`PAPER_CLAIMS`) beside our numbers."""
+    """The Markdown line that puts the paper's claim for ``key`` ([`PAPER_CLAIMS`][symcere_kit.findings.PAPER_CLAIMS])
+    beside our numbers."""
     return f"- **The paper**: {PAPER_CLAIMS[key]}"
 
 
@@ -121,7 +122,7 @@ def describe_popularity(pop: pd.DataFrame, buckets: pd.DataFrame) -> str:
 
 
 def describe_fusion_gap(frame: pd.DataFrame) -> str:
-    """Notebook 06's sentences for one dataset's :func:`~symcere_kit.analysis.projection.fusion_gap` frame."""
+    """Notebook 06's sentences for one dataset's [`fusion_gap`][symcere_kit.analysis.projection.fusion_gap] frame."""
     gaps = frame.groupby("panel", sort=False)["gap"].first()
     points = frame.groupby("panel", sort=False).size() // 2
     lines = [paper_says("fusion_gap")]

@@ -1,11 +1,10 @@
 """Progress bars, and the switch that turns them (and live widgets) off in executed notebooks.
 
-``symcere reproduce`` runs each notebook in a kernel started with ``$SYMCERE_HEADLESS=1``: nobody
-watches a bar there, and a notebook tqdm bar is an ipywidget whose saved copy shows the value it
-started with ("UMAP panels 0% 0/2") and whose comm messages are one more thing the executor waits
-on. Under that switch :func:`progress_bar` is disabled and the widgets (``analysis.widgets``) show
-only their static view.
-"""
+``symcere reproduce`` runs each notebook in a kernel started with ``$SYMCERE_HEADLESS=1``: nobody watches a bar there,
+and a notebook tqdm bar is an ipywidget whose saved copy shows the value it started with ("UMAP panels 0% 0/2") and
+whose comm messages are one more thing the executor waits on. Under that switch
+[`progress_bar`][symcere_kit.progress.progress_bar] is disabled and the widgets (``analysis.widgets``) show only their
+static view. """
 from __future__ import annotations
 
 import os
@@ -19,7 +18,8 @@ def headless() -> bool:
 
 
 def progress_bar(iterable=None, *, enabled: bool = True, **kwargs):
-    """``tqdm.auto.tqdm(iterable, **kwargs)``, disabled when ``enabled`` is False or :func:`headless`."""
+    """``tqdm.auto.tqdm(iterable, **kwargs)``, disabled when ``enabled`` is False or
+    [`headless`][symcere_kit.progress.headless]."""
     from tqdm.auto import tqdm
 
     return tqdm(iterable, disable=not enabled or headless(), **kwargs)

@@ -4,15 +4,15 @@ Input rows are tidy (dataset, variant, label, seed, protocol, metric, value): ``
 ``full`` / ``uni<N>`` / ``pop<N>``, ``runs.protocol_study`` for the two leaky readings. Model order: the
 Table 2 columns (``runs.variants.GROUPS["table2"]``) with MostPop first.
 
-* :func:`protocol_table`: mean ± std over seeds per (dataset, model) x protocol, with the random ranker's
-  exact expectation (``protocols.random_ranker``) as a last row per dataset.
-* :func:`kendall_table`: Kendall's tau-b (scipy) between the models' order under ``full`` and under each other
-  protocol (Krichene & Rendle, KDD 2020: sampled metrics can reorder models).
-* :func:`standing_table`: SymCERE's rank among the models under each protocol, and the best SymCERE's gap to
-  the best baseline (the pair chosen under ``full``) per seed, under ``full`` and under the protocol, with a
-  paired t-test over seeds (scipy ``ttest_rel``) of whether the protocol changes that gap.
-* :func:`paper_range`: the range of the paper's Table 2 values (``paper_table2``), shown as the paper's.
-"""
+* [`protocol_table`][symcere_kit.protocol_tables.protocol_table]: mean ± std over seeds per (dataset, model) x protocol,
+  with the random ranker's exact expectation (``protocols.random_ranker``) as a last row per dataset.
+* [`kendall_table`][symcere_kit.protocol_tables.kendall_table]: Kendall's tau-b (scipy) between the models' order under
+  ``full`` and under each other protocol (Krichene & Rendle, KDD 2020: sampled metrics can reorder models).
+* [`standing_table`][symcere_kit.protocol_tables.standing_table]: SymCERE's rank among the models under each protocol,
+  and the best SymCERE's gap to the best baseline (the pair chosen under ``full``) per seed, under ``full`` and under
+  the protocol, with a paired t-test over seeds (scipy ``ttest_rel``) of whether the protocol changes that gap.
+* [`paper_range`][symcere_kit.protocol_tables.paper_range]: the range of the paper's Table 2 values (``paper_table2``),
+  shown as the paper's. """
 from __future__ import annotations
 
 import numpy as np

@@ -1,6 +1,6 @@
 """Evaluation protocols beside all-ranking: what other papers may have measured, on the same trained runs.
 
-Names (:func:`parse_protocol`):
+Names ([`parse_protocol`][symcere_kit.protocols.parse_protocol]):
 
 * ``full`` (the default; what our tables report): rank every item the user did not train on
   (``evaluate.evaluate`` unchanged).
@@ -10,12 +10,12 @@ Names (:func:`parse_protocol`):
   to the item's popularity (``pop``); the user's test items and the distinct negatives are ranked together
   and scored with the same HR@K / NDCG@K as ``full``.
 * ``repeats`` (leaky, opt-in): the data reading that keeps repeated (user, item) pairs (RecBole's default
-  ``rm_dup_inter: None``) with RecBole's full-sort mask ``train - test``: a test item the user also has in
-  training stays rankable, and the model's memory of that training pair ranks it near the top. It changes
-  the split, so it trains its own runs (dataset name ``NAME@repeats``, :mod:`symcere_kit.data.readings`).
+  ``rm_dup_inter: None``) with RecBole's full-sort mask ``train - test``: a test item the user also has in training
+  stays rankable, and the model's memory of that training pair ranks it near the top. It changes the split, so it trains
+  its own runs (dataset name ``NAME@repeats``, [`symcere_kit.data.readings`][symcere_kit.data.readings]).
 * ``test-epoch`` (leaky, opt-in): the epoch picked by early stopping on the test split itself (the problem
   of MMRec issue #64), reported beside the honest, validation-selected run
-  (:mod:`symcere_kit.runs.test_epoch`); it trains its own runs.
+  ([`symcere_kit.runs.test_epoch`][symcere_kit.runs.test_epoch]); it trains its own runs.
 
 How ``uni<N>`` / ``pop<N>`` match RecBole 1.2.1 (``recbole/data/dataloader/general_dataloader.py``
 ``NegSampleEvalDataLoader``, ``recbole/sampler/sampler.py`` ``Sampler``, ``recbole/trainer/trainer.py``
@@ -37,10 +37,9 @@ How ``uni<N>`` / ``pop<N>`` match RecBole 1.2.1 (``recbole/data/dataloader/gener
   rejected are drawn directly from the distribution restricted to the user's allowed items, which is the
   distribution rejection converges to.
 
-What a protocol gives by chance (:func:`random_ranker`): the expected metrics of a ranker that orders each
-user's candidates uniformly at random, exact (hypergeometric closed form over each user's candidate count,
-given the protocol's candidate sets), averaged over users like the metrics.
-"""
+What a protocol gives by chance ([`random_ranker`][symcere_kit.protocols.random_ranker]): the expected metrics of a
+ranker that orders each user's candidates uniformly at random, exact (hypergeometric closed form over each user's
+candidate count, given the protocol's candidate sets), averaged over users like the metrics. """
 from __future__ import annotations
 
 import re
@@ -228,8 +227,8 @@ def _check_room(used: sp.csr_matrix, weights: np.ndarray, needs: np.ndarray, pro
 
 def candidate_counts(train: sp.spmatrix, test: sp.spmatrix, protocol: Protocol | str,
                      candidates: sp.spmatrix | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(C, m) per test user: how many items the protocol ranks and how many of them are test items.
-    ``candidates``: a sampled protocol's candidate set (:func:`sample_candidates`)."""
+    """(C, m) per test user: how many items the protocol ranks and how many of them are test items. ``candidates``: a
+    sampled protocol's candidate set ([`sample_candidates`][symcere_kit.protocols.sample_candidates])."""
     protocol = parse_protocol(protocol)
     train, test = _binary(train), _binary(test)
     users = np.flatnonzero(np.diff(test.indptr) > 0)
@@ -245,8 +244,8 @@ def candidate_counts(train: sp.spmatrix, test: sp.spmatrix, protocol: Protocol |
 
 
 def random_ranker(counts: tuple[np.ndarray, np.ndarray], ks=(10,)) -> dict[str, float]:
-    """Exact expected HR@K, NDCG@K, Recall@K and Precision@K of a uniformly random order of each user's
-    candidates, averaged over users; ``counts`` = (C, m) from :func:`candidate_counts`.
+    """Exact expected HR@K, NDCG@K, Recall@K and Precision@K of a uniformly random order of each user's candidates,
+    averaged over users; ``counts`` = (C, m) from [`candidate_counts`][symcere_kit.protocols.candidate_counts].
 
     A random order puts a test item at each of the first min(K, C) positions with probability m/C, so
     E[DCG@K] = (m/C) sum_{r < min(K, C)} 1/log2(r + 2) (IDCG as in ``evaluate``), and

@@ -38,7 +38,8 @@ _FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "fma")  # the ones that 
 
 
 def _cpu() -> dict:
-    """CPU model and the instruction-set flags in :data:`_FLAGS` (Linux ``/proc/cpuinfo``; else the platform's name)."""
+    """CPU model and the instruction-set flags in [`_FLAGS`][symcere_kit.provenance._FLAGS] (Linux ``/proc/cpuinfo``;
+    else the platform's name)."""
     try:
         text = open("/proc/cpuinfo", encoding="utf-8").read()
     except OSError:

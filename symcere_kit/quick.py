@@ -1,11 +1,11 @@
 """QUICK mode, written once for every notebook: the smoke run's parameters, its folders and its banner.
 
-A notebook's ``QUICK = True`` (``symcere reproduce --quick``, CI) runs the same code path in a few minutes:
-Gift Cards only, the first seed, 2 epochs, smaller analyses. :func:`quick_parameters` applies
-:data:`RULES` to the parameters a notebook names; :func:`folders` gives where it writes (``figures/quick/``
-and ``results/quick/``, never over a full run); :func:`footing` is the line every closing cell
-starts with: what data, seeds and epochs its findings rest on, and a banner when they come from QUICK.
-"""
+A notebook's ``QUICK = True`` (``symcere reproduce --quick``, CI) runs the same code path in a few minutes: Gift Cards
+only, the first seed, 2 epochs, smaller analyses. [`quick_parameters`][symcere_kit.quick.quick_parameters] applies
+[`RULES`][symcere_kit.quick.RULES] to the parameters a notebook names; [`folders`][symcere_kit.quick.folders] gives
+where it writes (``figures/quick/`` and ``results/quick/``, never over a full run);
+[`footing`][symcere_kit.quick.footing] is the line every closing cell starts with: what data, seeds and epochs its
+findings rest on, and a banner when they come from QUICK. """
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,8 +32,8 @@ RULES: dict[str, Callable[[Any], Any]] = {
 
 
 def quick_parameters(quick: bool, **params):
-    """The given parameters, each replaced by its QUICK value when ``quick`` (:data:`RULES`), returned in
-    the order given (one value alone, else a tuple): ``DATASETS, SEEDS = quick_parameters(QUICK,
+    """The given parameters, each replaced by its QUICK value when ``quick`` ([`RULES`][symcere_kit.quick.RULES]),
+    returned in the order given (one value alone, else a tuple): ``DATASETS, SEEDS = quick_parameters(QUICK,
     DATASETS=DATASETS, SEEDS=SEEDS)``. Raises SymcereError for a name without a rule."""
     unknown = sorted(set(params) - set(RULES))
     if unknown:

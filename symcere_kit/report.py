@@ -19,7 +19,8 @@ def save_table(table: pd.DataFrame, stem: str, directory: str | Path | None = No
 
 
 def save_tables(tables: dict[str, pd.DataFrame], directory: str | Path | None = None) -> str:
-    """:func:`save_table` for each ``stem -> table``; returns a one-line summary of what was written where."""
+    """[`save_table`][symcere_kit.report.save_table] for each ``stem -> table``; returns a one-line summary of what was
+    written where."""
     for stem, table in tables.items():
         save_table(table, stem, directory)
     return f"{len(tables)} tables ({', '.join(tables)}) as .csv and .md in {directory or results_dir()}"

@@ -60,14 +60,15 @@ CELL_TIMEOUT = {"quick": 600, "full": 4 * 3600}
 
 
 def cell_timeout(quick: bool) -> int:
-    """The default per-cell limit, in seconds, for a QUICK or a full run (:data:`CELL_TIMEOUT`)."""
+    """The default per-cell limit, in seconds, for a QUICK or a full run
+    ([`CELL_TIMEOUT`][symcere_kit.reproduce.CELL_TIMEOUT])."""
     return CELL_TIMEOUT["quick" if quick else "full"]
 
 
 def kernel_env(quick: bool) -> dict[str, str]:
-    """What the notebooks' kernels get on top of this process's environment: ``$SYMCERE_HEADLESS=1`` (no
-    progress bars, static widgets: :mod:`symcere_kit.progress`), and in QUICK the processed-data, text and
-    LIME caches in ``<cache>/quick/``, so a QUICK run writes only into quick folders."""
+    """What the notebooks' kernels get on top of this process's environment: ``$SYMCERE_HEADLESS=1`` (no progress bars,
+    static widgets: [`symcere_kit.progress`][symcere_kit.progress]), and in QUICK the processed-data, text and LIME
+    caches in ``<cache>/quick/``, so a QUICK run writes only into quick folders."""
     env = {HEADLESS_ENV: "1"}
     if quick:
         env["SYMCERE_CACHE_DIR"] = str(cache_dir() / "quick")
@@ -91,8 +92,8 @@ def _stuck_cell(copy: Path) -> str:
 
 
 def _execute(nb: Path, copy: Path, values: dict, root: Path, timeout: int, retries: int, env: dict[str, str]) -> int:
-    """Run ``nb`` into ``copy``; a cell over ``timeout`` s or a dead kernel is retried ``retries`` times
-    with a fresh kernel, then raises :class:`NotebookFailed`. Returns the number of retries used."""
+    """Run ``nb`` into ``copy``; a cell over ``timeout`` s or a dead kernel is retried ``retries`` times with a fresh
+    kernel, then raises [`NotebookFailed`][symcere_kit.reproduce.NotebookFailed]. Returns the number of retries used."""
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -131,10 +132,11 @@ def run_all(quick: bool = False, force: bool = False, only: list[str] | None = N
     """Execute the notebooks in order (``only``: name prefixes), skipping those unchanged since their last
     successful run unless ``force``; returns one dict per notebook (notebook, status, seconds, retries).
 
-    Every cell runs under a limit of ``cell_timeout_s`` seconds (None: :func:`cell_timeout`); a cell over
-    it, or a kernel that dies, costs a fresh kernel and one more try (``retries``), then
-    :class:`NotebookFailed` names the notebook, the cell and the executed copy. Kernels get :func:`kernel_env`.
-    Raises :class:`ParameterError` for an undeclared ``params`` name."""
+    Every cell runs under a limit of ``cell_timeout_s`` seconds (None:
+    [`cell_timeout`][symcere_kit.reproduce.cell_timeout]); a cell over it, or a kernel that dies, costs a fresh kernel
+    and one more try (``retries``), then [`NotebookFailed`][symcere_kit.reproduce.NotebookFailed] names the notebook,
+    the cell and the executed copy. Kernels get [`kernel_env`][symcere_kit.reproduce.kernel_env]. Raises
+    [`ParameterError`][symcere_kit.reproduce.ParameterError] for an undeclared ``params`` name."""
     root = Path(root or project_root())
     out_dir = Path(out_dir or executed_notebooks_dir(quick, root))
     timeout = int(cell_timeout_s or cell_timeout(quick))

@@ -29,7 +29,7 @@ def side_seed(name: str) -> int:
 @contextlib.contextmanager
 def side_stream(name: str) -> Iterator[int]:
     """Run the block with torch's (CPU and CUDA), NumPy's and Python's global RNGs seeded from
-    :func:`side_seed` ``(name)``; restore all of them, as they were before, when it ends."""
+    [`side_seed`][symcere_kit.rng.side_seed] ``(name)``; restore all of them, as they were before, when it ends."""
     seed = side_seed(name)
     py_state, np_state = random.getstate(), np.random.get_state()
     with torch.random.fork_rng():

@@ -1,16 +1,17 @@
 """The settings resolver: how one run's settings are built from their sources, in one place.
 
-A run's :class:`~symcere_kit.config.RunConfig` comes from up to seven sources. :func:`resolve_run_config`
-applies them in this order, each later one winning over the earlier (RecBole's ``Config`` states its
-priority the same way, once):
+A run's [`RunConfig`][symcere_kit.config.RunConfig] comes from up to seven sources.
+[`resolve_run_config`][symcere_kit.run_settings.resolve_run_config] applies them in this order, each later one winning
+over the earlier (RecBole's ``Config`` states its priority the same way, once):
 
-1. the defaults of :class:`~symcere_kit.config.LoopConfig` and of the model's settings dataclass
+1. the defaults of [`LoopConfig`][symcere_kit.config.LoopConfig] and of the model's settings dataclass
    (``models/<name>.py``: every default lives there or in ``config.py``);
 2. the model's loop defaults, ``ModelSettings.loop_defaults()`` of the settings built from sources
    1 and 4-7 (they may depend on them: SymCERE's text mode and ``loop_from``);
 3. ``seed``;
-4. ``grid``: grid-wide settings (``symcere grid --set``, a notebook's ``study_grid``), only those that
-   reach this model (:func:`grid_settings_for`: a bare key the model has, or ``model.key`` addressed to it);
+4. ``grid``: grid-wide settings (``symcere grid --set``, a notebook's ``study_grid``), only those that reach this model
+   ([`grid_settings_for`][symcere_kit.run_settings.grid_settings_for]: a bare key the model has, or ``model.key``
+   addressed to it);
 5. ``variant``: the variant row's overrides (``runs.variants``);
 6. ``tuned``: a tuned file's settings (``runs.tuned``), less (a) every key ``grid`` sets, (b) the keys of
    ``variant`` when the file is ``borrowed`` from another variant (a control that keeps another
@@ -81,14 +82,15 @@ def resolve_run_config(model: str, settings_cls: type[ModelSettings], *, seed: i
         model: the model's name (``models/<model>.py``).
         settings_cls: its settings dataclass (``models.settings_class(model)``).
         seed: the run's seed (rule 3).
-        grid: grid-wide settings already narrowed to this model (:func:`grid_settings_for`; rule 4).
+        grid: grid-wide settings already narrowed to this model
+            ([`grid_settings_for`][symcere_kit.run_settings.grid_settings_for]; rule 4).
         variant: the variant row's overrides (rule 5).
         tuned: the tuned file's settings (rule 6).
         borrowed: the tuned file is another variant's; the variant's overrides beat it (rule 6b).
         overrides: the caller's explicit choices (rule 7).
 
     Returns:
-        The run's :class:`~symcere_kit.config.RunConfig`.
+        The run's [`RunConfig`][symcere_kit.config.RunConfig].
 
     Raises:
         SymcereError: an option neither the loop nor the model has (naming both lists), or a value of

@@ -160,8 +160,9 @@ def backbone_pattern(mean: pd.DataFrame, baselines: list[str]) -> pd.DataFrame:
 
 
 def table2_pattern(tidy: pd.DataFrame, metrics=("hr@10", "ndcg@10")) -> pd.DataFrame:
-    """:func:`backbone_pattern` of the paper's Table 2 (``paper_table2``: its 15 datasets, its five
-    baselines) beside ours: against the same five baselines, and against all of ours (EASE^R and RP3beta too)."""
+    """[`backbone_pattern`][symcere_kit.tables.backbone_pattern] of the paper's Table 2 (``paper_table2``: its 15
+    datasets, its five baselines) beside ours: against the same five baselines, and against all of ours (EASE^R and
+    RP3beta too)."""
     mean, _, present = _pivot(summarize(tidy), GROUPS["table2"], list(metrics))
     if not {"symcere-ngcf", "symcere-lightgcn"} <= set(present):
         return pd.DataFrame()
@@ -285,13 +286,13 @@ def export_tables(tidy: pd.DataFrame, per_user: pd.DataFrame, directory,
 
 def compare_tables(reference: pd.DataFrame, fresh: pd.DataFrame, seeds: int, z: float = 2.0,
                    floor: float = 5e-5) -> pd.DataFrame:
-    """A fresh table against a stored one, both in :meth:`Table.to_csv`'s shape (dataset, metric, column, mean,
-    std), by a tolerance tied to the seed spread rather than digit for digit: per cell, ``diff`` = fresh - stored
-    mean and ``tolerance`` = max(``z`` * std / sqrt(``seeds``), ``floor``), with std the stored std over
-    ``seeds`` seeds (``floor``: half a unit in the 4th decimal the tables print, for the deterministic models,
-    whose std is 0); ``within`` is |diff| <= tolerance. Runs on the same kind of CPU with the same library
-    versions are bit-identical (diff 0); another CPU kind moves models with dense layers by less than their
-    seed noise (docs: Results, reproducibility). Raises ValueError for cells missing on either side."""
+    """A fresh table against a stored one, both in [`Table.to_csv`][symcere_kit.tables.Table.to_csv]'s shape (dataset,
+    metric, column, mean, std), by a tolerance tied to the seed spread rather than digit for digit: per cell, ``diff`` =
+    fresh - stored mean and ``tolerance`` = max(``z`` * std / sqrt(``seeds``), ``floor``), with std the stored std over
+    ``seeds`` seeds (``floor``: half a unit in the 4th decimal the tables print, for the deterministic models, whose std
+    is 0); ``within`` is |diff| <= tolerance. Runs on the same kind of CPU with the same library versions are
+    bit-identical (diff 0); another CPU kind moves models with dense layers by less than their seed noise (docs:
+    Results, reproducibility). Raises ValueError for cells missing on either side."""
     key = ["dataset", "metric", "column"]
     ref = reference.dropna(subset=["std"]).set_index(key)  # the extra column (Max Improv.) has no std: derived
     new = fresh.set_index(key)

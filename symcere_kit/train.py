@@ -183,7 +183,8 @@ class EarlyStopping:
 
 @dataclass
 class Fitted:
-    """A trained model before any test evaluation: what :func:`fit` hands to :func:`run` or a tuner."""
+    """A trained model before any test evaluation: what [`fit`][symcere_kit.train.fit] hands to
+    [`run`][symcere_kit.train.run] or a tuner."""
 
     model: Recommender
     trainer: Trainer
@@ -231,7 +232,7 @@ def fit(dataset: ReviewDataset, config: RunConfig, progress: bool = True, checkp
 
 def run(dataset: ReviewDataset, config: RunConfig, progress: bool = True,
         checkpoint: str | Path | None = None) -> RunResult:
-    """Train ``config.model`` (:func:`fit`) and evaluate once on ``dataset``'s test split.
+    """Train ``config.model`` ([`fit`][symcere_kit.train.fit]) and evaluate once on ``dataset``'s test split.
 
     Under early stopping the test evaluation masks every training item, validation slice included.
     """

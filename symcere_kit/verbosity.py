@@ -1,11 +1,11 @@
 """Other libraries' output while we load models: hidden unless the user asks for it.
 
-transformers draws a "Loading weights" progress bar for every model it loads and logs load reports;
-huggingface_hub draws download bars; peft logs. In a widget or an executed notebook that is noise
-above the controls, so :func:`quiet_libraries` hides them for the length of a ``with`` block through
-the libraries' own switches (transformers' ``disable_progress_bar`` / ``set_verbosity_error``,
-huggingface_hub's verbosity, the ``peft`` logger's level) and puts back exactly what was there
-before, so the user's other code sees the settings it chose. Our own tqdm bars are not touched.
+transformers draws a "Loading weights" progress bar for every model it loads and logs load reports; huggingface_hub
+draws download bars; peft logs. In a widget or an executed notebook that is noise above the controls, so
+[`quiet_libraries`][symcere_kit.verbosity.quiet_libraries] hides them for the length of a ``with`` block through the
+libraries' own switches (transformers' ``disable_progress_bar`` / ``set_verbosity_error``, huggingface_hub's verbosity,
+the ``peft`` logger's level) and puts back exactly what was there before, so the user's other code sees the settings it
+chose. Our own tqdm bars are not touched.
 
 Whether to be verbose: an explicit ``verbose=`` wins; else an enclosing ``quiet_libraries(verbose=...)``
 decides; else ``$SYMCERE_VERBOSE`` (the CLI's ``--verbose`` sets it, so it reaches process pools and
@@ -33,7 +33,8 @@ _saved: dict | None = None
 
 def wants_verbose(verbose: bool | None = None) -> bool:
     """Whether other libraries may print: ``verbose`` when given, else the enclosing
-    :func:`quiet_libraries` block's choice, else ``$SYMCERE_VERBOSE`` (1/true/yes/on), else False."""
+    [`quiet_libraries`][symcere_kit.verbosity.quiet_libraries] block's choice, else ``$SYMCERE_VERBOSE``
+    (1/true/yes/on), else False."""
     if verbose is not None:
         return bool(verbose)
     enclosing = _enclosing.get()
@@ -84,8 +85,8 @@ def _restore(saved: dict) -> None:
 
 @contextmanager
 def quiet_libraries(verbose: bool | None = None) -> Iterator[bool]:
-    """Within the block, transformers', huggingface_hub's and peft's progress bars and log records below
-    ERROR are hidden, unless :func:`wants_verbose` of ``verbose`` is True (then nothing changes).
+    """Within the block, transformers', huggingface_hub's and peft's progress bars and log records below ERROR are
+    hidden, unless [`wants_verbose`][symcere_kit.verbosity.wants_verbose] of ``verbose`` is True (then nothing changes).
 
     Yields that verbosity; blocks and calls inside that pass ``verbose=None`` inherit it. On leaving,
     even by an exception, every setting it changed is back to its value before the outermost block.

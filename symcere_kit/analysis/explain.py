@@ -144,7 +144,8 @@ class InteractionExplainer:
                                                                          enabled=progress) for s in seeds]
 
     def explain_seeds(self, row: int, num_samples: int = 500, seeds: Sequence[int] = (0, 1, 2)) -> Explanation:
-        """Review ``row`` explained under each LIME seed in ``seeds`` and read as one: :func:`combine_seeds`."""
+        """Review ``row`` explained under each LIME seed in ``seeds`` and read as one:
+        [`combine_seeds`][symcere_kit.analysis.explain.combine_seeds]."""
         return combine_seeds([self.explain(row, num_samples, s) for s in seeds])
 
 
@@ -190,11 +191,11 @@ def word_table(explanations: Sequence[Explanation], classes: WordClasses | None 
     """Global view per word over many explanations: in how many reviews LIME weighed it, its mean and mean
     absolute weight, total absolute weight, and its class.
 
-    Explanations of the same reviews under several LIME seeds (``explain_many(..., seeds=...)``) are read
-    per seed: each statistic is computed within a seed and averaged over the seeds; ``seeds`` counts them,
-    ``seed_std`` is the std over seeds of the word's mean weight (NaN for one seed) and ``sign_flips`` is
-    True where that mean weight is positive under one seed and negative under another: such a word's
-    rank is LIME's noise, so :func:`class_summary` marks it instead of ranking it."""
+    Explanations of the same reviews under several LIME seeds (``explain_many(..., seeds=...)``) are read per seed: each
+    statistic is computed within a seed and averaged over the seeds; ``seeds`` counts them, ``seed_std`` is the std over
+    seeds of the word's mean weight (NaN for one seed) and ``sign_flips`` is True where that mean weight is positive
+    under one seed and negative under another: such a word's rank is LIME's noise, so
+    [`class_summary`][symcere_kit.analysis.explain.class_summary] marks it instead of ranking it."""
     rows = [(e.seed, e.row, w.lower(), v) for e in explanations for w, v in e.weights]
     if not rows:
         raise SymcereError("No explanation holds any word weight; explain some reviews first.")
@@ -215,10 +216,11 @@ def word_table(explanations: Sequence[Explanation], classes: WordClasses | None 
 
 
 def class_summary(words: pd.DataFrame, top: int = 5, min_reviews: int = 3) -> pd.DataFrame:
-    """Tables 5-8 style: per word class, its share of all attribution mass, its mean weight, and its
-    strongest positive words (mean weight, among words weighed in at least ``min_reviews`` reviews whose
-    sign holds across LIME seeds); ``sign_flipping`` counts the class's words whose sign does not hold
-    (:func:`word_table`). Where no word qualifies, ``top_words`` says why instead of staying empty."""
+    """Tables 5-8 style: per word class, its share of all attribution mass, its mean weight, and its strongest positive
+    words (mean weight, among words weighed in at least ``min_reviews`` reviews whose sign holds across LIME seeds);
+    ``sign_flipping`` counts the class's words whose sign does not hold
+    ([`word_table`][symcere_kit.analysis.explain.word_table]). Where no word qualifies, ``top_words`` says why instead
+    of staying empty."""
     if "class" not in words:
         raise SymcereError("word_table was built without word classes; pass classes=WordClasses(...).")
     total = words["total_abs_weight"].sum()
@@ -246,9 +248,9 @@ def class_summary(words: pd.DataFrame, top: int = 5, min_reviews: int = 3) -> pd
 def class_contrast(combined: Sequence[Explanation], classes: WordClasses, a: str = "product", b: str = "sentiment",
                    resamples: int = 10_000, seed: int = 0) -> dict:
     """Per review holding words of both classes, the mean LIME weight of class ``a``'s words minus class ``b``'s
-    (``combined``: one explanation per review, e.g. :func:`combine_seeds`); returns reviews (how many hold
-    both), mean_diff and its 95 % percentile-bootstrap CI over those reviews (``resamples``, ``seed``; NaN
-    below 2 reviews)."""
+    (``combined``: one explanation per review, e.g. [`combine_seeds`][symcere_kit.analysis.explain.combine_seeds]);
+    returns reviews (how many hold both), mean_diff and its 95 % percentile-bootstrap CI over those reviews
+    (``resamples``, ``seed``; NaN below 2 reviews)."""
     from scipy.stats import bootstrap
 
     diffs = []
@@ -271,7 +273,7 @@ def class_contrast(combined: Sequence[Explanation], classes: WordClasses, a: str
 class LimeStudy:
     """Notebook 07's global view of one run: ``explanations`` (every review under every LIME seed), the
     per-review reads over seeds (``combined``), the word table and class summary (Tables 5-8 style) and the
-    product-vs-sentiment contrast (:func:`class_contrast`)."""
+    product-vs-sentiment contrast ([`class_contrast`][symcere_kit.analysis.explain.class_contrast])."""
 
     dataset: str
     explanations: list[Explanation]
@@ -311,9 +313,9 @@ POSITIVE_RGB, NEGATIVE_RGB = "0,150,70", "200,40,40"  # the highlight's colours;
 
 
 def colour_key_html(seeds: int = 1) -> str:
-    """The key to :func:`highlight_html`'s colours (and, for an explanation read over ``seeds`` > 1 LIME
-    seeds, its marks), as one line of HTML: inline styles only, so it survives JupyterLab's sanitiser in an
-    untrusted, saved notebook."""
+    """The key to [`highlight_html`][symcere_kit.analysis.explain.highlight_html]'s colours (and, for an explanation
+    read over ``seeds`` > 1 LIME seeds, its marks), as one line of HTML: inline styles only, so it survives JupyterLab's
+    sanitiser in an untrusted, saved notebook."""
     def swatch(rgb: str, word: str) -> str:
         return f'<span style="background: rgba({rgb},0.6); padding: 0 0.3em">{word}</span>'
 
@@ -334,8 +336,8 @@ def _flipped(explanation: Explanation) -> set[str]:
 
 
 def highlight_html(explanation: Explanation, max_alpha: float = 0.75) -> str:
-    """The review as HTML, each word shaded by its weight: green pulls towards g_uv, red pushes away; a word
-    whose sign flips across LIME seeds (:func:`combine_seeds`) is underlined with dots."""
+    """The review as HTML, each word shaded by its weight: green pulls towards g_uv, red pushes away; a word whose sign
+    flips across LIME seeds ([`combine_seeds`][symcere_kit.analysis.explain.combine_seeds]) is underlined with dots."""
     weights = {w.lower(): v for w, v in explanation.weights}
     spread = {w.lower(): v for w, v in explanation.extra.get("spread", {}).items()}
     flipped = _flipped(explanation)
@@ -357,10 +359,11 @@ def highlight_html(explanation: Explanation, max_alpha: float = 0.75) -> str:
 
 
 def word_chart_html(explanation: Explanation, top: int = 15, width: int = 30) -> str:
-    """The ``top`` words by |LIME weight| as an HTML table of text bars (``█`` x up to ``width``, in the
-    highlight's colours): the word chart of :func:`~symcere_kit.analysis.plots.plot_word_weights` in a form
-    a saved, untrusted notebook keeps (inline colour only; no script, no image). Read over several seeds
-    (:func:`combine_seeds`), each weight carries its std over seeds and a word whose sign flips says so."""
+    """The ``top`` words by |LIME weight| as an HTML table of text bars (``█`` x up to ``width``, in the highlight's
+    colours): the word chart of [`plot_word_weights`][symcere_kit.analysis.plots.plot_word_weights] in a form a saved,
+    untrusted notebook keeps (inline colour only; no script, no image). Read over several seeds
+    ([`combine_seeds`][symcere_kit.analysis.explain.combine_seeds]), each weight carries its std over seeds and a word
+    whose sign flips says so."""
     words = sorted(explanation.weights, key=lambda wv: -abs(wv[1]))[:top]
     spread, flipped = explanation.extra.get("spread"), _flipped(explanation)
     scale = max((abs(v) for _, v in words), default=0.0) or 1.0

@@ -103,7 +103,8 @@ def by_dataset(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def for_dataset(tables: dict[str, pd.DataFrame], dataset: str) -> dict[str, pd.DataFrame]:
-    """Each table's rows of ``dataset`` (tables with a ``dataset`` column, e.g. :func:`geometry_tables`)."""
+    """Each table's rows of ``dataset`` (tables with a ``dataset`` column, e.g.
+    [`geometry_tables`][symcere_kit.analysis.grid_tables.geometry_tables])."""
     return {name: t[t["dataset"] == dataset] for name, t in tables.items()}
 
 
@@ -120,8 +121,9 @@ def geometry_tables(embeddings: dict[str, dict[str, RunEmbeddings]], variants: l
 
 
 def popularity_tables(grid, datasets: list[str], k: int = 10) -> dict[str, pd.DataFrame]:
-    """Per dataset, keyed by file stem: ``popularity_<dataset>`` (:func:`popularity_table`) and
-    ``accuracy_by_popularity_<dataset>`` (:func:`bucket_table`)."""
+    """Per dataset, keyed by file stem: ``popularity_<dataset>``
+    ([`popularity_table`][symcere_kit.analysis.grid_tables.popularity_table]) and ``accuracy_by_popularity_<dataset>``
+    ([`bucket_table`][symcere_kit.analysis.grid_tables.bucket_table])."""
     out = {}
     for d in datasets:
         out[figure_name("popularity", d)] = popularity_table(grid, d, k)

@@ -70,8 +70,9 @@ def fusion_gap(panels: dict[str, tuple[torch.Tensor, torch.Tensor]], n: int = 20
 
 
 def gap_table(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per (dataset, panel) of :func:`fusion_gap` frames keyed by dataset: columns dataset, panel and
-    gap (the modality gap of :func:`modality_gap`, a distance between mean unit vectors, in [0, 2])."""
+    """One row per (dataset, panel) of [`fusion_gap`][symcere_kit.analysis.projection.fusion_gap] frames keyed by
+    dataset: columns dataset, panel and gap (the modality gap of
+    [`modality_gap`][symcere_kit.analysis.projection.modality_gap], a distance between mean unit vectors, in [0, 2])."""
     return pd.DataFrame([{"dataset": dataset, "panel": panel, "gap": float(gap)}
                          for dataset, frame in frames.items()
                          for panel, gap in frame.groupby("panel", sort=False)["gap"].first().items()])

@@ -6,12 +6,11 @@ kept, so going back to a review is instant (explanations are also cached on disk
 text encoder prints nothing above the controls: transformers' "Loading weights" bars and the
 libraries' log messages stay hidden unless ``verbose=True``.
 
-Displayed in a notebook (``explorer`` as a cell's last line) it is one output holding the live widget
-and its static view: the first review's explanation as HTML with its colour key and word chart, which a
-frontend that cannot draw the widget shows instead (JupyterLab does for an untrusted, saved notebook).
-In an executed copy (:func:`symcere_kit.progress.headless`: ``symcere reproduce``) no widget is built,
-so the executor waits on no widget messages, and the static view is all there is.
-"""
+Displayed in a notebook (``explorer`` as a cell's last line) it is one output holding the live widget and its static
+view: the first review's explanation as HTML with its colour key and word chart, which a frontend that cannot draw the
+widget shows instead (JupyterLab does for an untrusted, saved notebook). In an executed copy
+([`symcere_kit.progress.headless`][symcere_kit.progress.headless]: ``symcere reproduce``) no widget is built, so the
+executor waits on no widget messages, and the static view is all there is. """
 from __future__ import annotations
 
 from pathlib import Path
@@ -44,10 +43,10 @@ class LimeExplorer:
     Each review is explained under ``stability_seeds`` LIME seeds (``seed``, ``seed + 1``, ...) and shown as
     their mean, words whose sign flips across them marked (``explain.combine_seeds``).
 
-    ``verbose=True`` shows transformers', huggingface_hub's and peft's own output (loading bars, log
-    messages) while runs load and reviews are explained; None (the default) hides it unless
-    ``$SYMCERE_VERBOSE`` asks (:func:`symcere_kit.verbosity.wants_verbose`). Raises ``SymcereError``
-    when the store holds no SymCERE run with weights."""
+    ``verbose=True`` shows transformers', huggingface_hub's and peft's own output (loading bars, log messages) while
+    runs load and reviews are explained; None (the default) hides it unless ``$SYMCERE_VERBOSE`` asks
+    ([`symcere_kit.verbosity.wants_verbose`][symcere_kit.verbosity.wants_verbose]). Raises ``SymcereError`` when the
+    store holds no SymCERE run with weights."""
 
     def __init__(self, root: str | Path | None = None, runs: pd.DataFrame | None = None, num_samples: int = 500,
                  max_options: int = 200, seed: int = 0, verbose: bool | None = None, stability_seeds: int = 3):
@@ -117,8 +116,9 @@ class LimeExplorer:
         return head + colour_key_html(len(self.seeds)) + highlight_html(e) + word_chart_html(e)
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        """Live: the widget, with :meth:`static_html` beside it for a frontend that cannot draw it (an untrusted
-        saved copy, a docs page). Headless (an executed copy): the static view only, no widget built."""
+        """Live: the widget, with [`static_html`][symcere_kit.analysis.widgets.LimeExplorer.static_html] beside it for a
+        frontend that cannot draw it (an untrusted saved copy, a docs page). Headless (an executed copy): the static
+        view only, no widget built."""
         bundle = {} if headless() else dict(self.widget._repr_mimebundle_())
         e = self.first_explanation()
         bundle.update({"text/html": self.static_html(e), "text/plain": f"LIME explorer: {describe(e)}"})
@@ -187,7 +187,7 @@ class LimeExplorer:
 class StudyPicker:
     """Optuna's plots of the tuning studies in ``table`` (``tuning.summary.tuning_table``), displayed as a
     dropdown that draws the picked study (live only: not in an executed copy, see
-    :func:`~symcere_kit.progress.headless`) above the static view, the plots of the ``main`` variants'
+    [`headless`][symcere_kit.progress.headless]) above the static view, the plots of the ``main`` variants'
     studies (all of them when ``main`` is None), which a saved copy keeps."""
 
     def __init__(self, table: pd.DataFrame, root: str | Path | None = None, main: tuple[str, ...] | None = None):

@@ -72,8 +72,9 @@ class ReviewDataset:
 
     @property
     def repeats_kept(self) -> bool:
-        """Whether repeated (user, item) pairs were kept (the leaky ``repeats`` reading): a pair may then be in
-        training and in test, and evaluation uses RecBole's mask ``train - test`` (:attr:`rank_exclude`)."""
+        """Whether repeated (user, item) pairs were kept (the leaky ``repeats`` reading): a pair may then be in training
+        and in test, and evaluation uses RecBole's mask ``train - test``
+        ([`rank_exclude`][symcere_kit.data.dataset.ReviewDataset.rank_exclude])."""
         return not (self.meta.get("config") or {}).get("dedupe_pairs", True)
 
     @cached_property

@@ -41,7 +41,7 @@ def symmetric_spmm(adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def inverse_sqrt(deg: np.ndarray) -> np.ndarray:
-    """The diagonal of :math:`D^{-1/2}` (same dtype as ``deg``): zero where a node has no weight."""
+    """The diagonal of $D^{-1/2}$ (same dtype as ``deg``): zero where a node has no weight."""
     out = np.zeros_like(deg)
     out[deg > 0] = deg[deg > 0] ** -0.5
     return out
@@ -63,7 +63,7 @@ def scipy_to_torch_csr(a: sp.spmatrix) -> torch.Tensor:
 
 
 def user_item_propagation(train_csr: sp.csr_matrix) -> torch.Tensor:
-    """The user rows of the normalised bipartite adjacency, :math:`D_u^{-1/2} R D_i^{-1/2}` [users, items]."""
+    """The user rows of the normalised bipartite adjacency, $D_u^{-1/2} R D_i^{-1/2}$ [users, items]."""
     r = sp.csr_matrix(train_csr, dtype=np.float64)
     d_u = inverse_sqrt(np.asarray(r.sum(axis=1)).ravel())
     d_i = inverse_sqrt(np.asarray(r.sum(axis=0)).ravel())

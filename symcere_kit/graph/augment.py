@@ -9,7 +9,7 @@ from .adjacency import normalized_bipartite_adjacency
 
 
 def edge_dropout_adjacency(train_csr: sp.csr_matrix, p: float, generator: torch.Generator) -> torch.Tensor:
-    r"""SGL's edge dropout (ED): :math:`s(\mathcal G) = (\mathcal V, M \odot \mathcal E)`.
+    r"""SGL's edge dropout (ED): $s(\mathcal G) = (\mathcal V, M \odot \mathcal E)$.
 
     Every user-item training interaction is dropped with probability ``p``; as in SGL's code (and
     RecBole's ``SGL.create_adjust_matrix``), exactly ``int(nnz * (1 - p))`` interactions, chosen

@@ -12,10 +12,10 @@ ROWS_PER_CHUNK = 4096  # bounds the dense similarity block to ROWS_PER_CHUNK x n
 
 
 def knn_adjacency(features: torch.Tensor, k: int) -> torch.Tensor:
-    r"""Top-``k`` cosine-similarity graph, symmetrically normalised: :math:`D^{-1/2} S_k D^{-1/2}`.
+    r"""Top-``k`` cosine-similarity graph, symmetrically normalised: $D^{-1/2} S_k D^{-1/2}$.
 
     As SMORE's ``build_knn_normalized_graph(..., norm_type='sym')``: each item keeps its ``k`` most
-    similar items (itself included, similarity 1) with the similarity as edge weight; :math:`D` is the
+    similar items (itself included, similarity 1) with the similarity as edge weight; $D$ is the
     row sum of the kept weights. The graph is directed (row i lists i's neighbours). Items whose
     feature vector is zero (no training review) get an empty row; a node with non-positive degree gets
     zero weights instead of a NaN. Similarities are computed ``ROWS_PER_CHUNK`` rows at a time, so

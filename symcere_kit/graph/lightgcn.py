@@ -8,8 +8,8 @@ from .adjacency import symmetric_spmm
 
 
 class LightGCNEncoder(nn.Module):
-    r"""Paper eq. (1): :math:`g = \sum_{k=0}^{K} \alpha_k e^{(k)}` with :math:`\alpha_k = 1/(K+1)` and
-    :math:`e^{(k+1)} = \hat A e^{(k)}`, :math:`\hat A = D^{-1/2} A D^{-1/2}`.
+    r"""Paper eq. (1): $g = \sum_{k=0}^{K} \alpha_k e^{(k)}$ with $\alpha_k = 1/(K+1)$ and
+    $e^{(k+1)} = \hat A e^{(k)}$, $\hat A = D^{-1/2} A D^{-1/2}$.
 
     ``adj`` is precomputed once per dataset (``ReviewDataset.norm_adjacency``, or an edge-dropout view of
     it): a CSR sparse-dense product is ~6x faster here than message passing from an edge_index. Each

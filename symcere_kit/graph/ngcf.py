@@ -36,15 +36,19 @@ from .adjacency import symmetric_spmm
 class NGCFConv(MessagePassing):
     r"""One NGCF embedding-propagation layer (Wang et al. 2019, eqs. 3-4 and matrix form eq. 7):
 
-    .. math::
-        m_{u \leftarrow i} = p_{ui}\,\big(W_1 e_i + W_2 (e_i \odot e_u)\big),\quad
-        m_{u \leftarrow u} = W_1 e_u,\quad
-        e_u' = \mathrm{LeakyReLU}\Big(m_{u \leftarrow u} + \sum_{i \in N_u} m_{u \leftarrow i}\Big)
 
-    with :math:`p_{ui} = 1/\sqrt{|N_u||N_i|}`; in matrix form, with :math:`L = D^{-1/2} A D^{-1/2}`,
+    $$
+    m_{u \leftarrow i} = p_{ui}\,\big(W_1 e_i + W_2 (e_i \odot e_u)\big),\quad
+    m_{u \leftarrow u} = W_1 e_u,\quad
+    e_u' = \mathrm{LeakyReLU}\Big(m_{u \leftarrow u} + \sum_{i \in N_u} m_{u \leftarrow i}\Big)
+    $$
 
-    .. math::
-        E' = \mathrm{LeakyReLU}\big((L E + E) W_1 + ((L E) \odot E) W_2\big) \; (+\ b_1 + b_2)
+    with $p_{ui} = 1/\sqrt{|N_u||N_i|}$; in matrix form, with $L = D^{-1/2} A D^{-1/2}$,
+
+
+    $$
+    E' = \mathrm{LeakyReLU}\big((L E + E) W_1 + ((L E) \odot E) W_2\big) \; (+\ b_1 + b_2)
+    $$
 
     (W1, W2 linear in the messages, so the neighbour sum is one sparse product ``L E``). ``adj``
     is the symmetric normalised adjacency as a torch sparse (CSR) tensor: ``message_and_aggregate``
@@ -86,10 +90,12 @@ class NGCFEncoder(nn.Module):
     r"""NGCF graph encoder with ``LightGCNEncoder``'s interface: ``forward(adj, ego=None)`` returns
     ``(user_emb, item_emb)`` of width ``out_dim = dim * (n_layers + 1)``:
 
-    .. math::
-        e^{(k+1)} = \mathrm{normalize}\Big(\mathrm{dropout}\big(\mathrm{LeakyReLU}(
-            W_1^{(k)} (L e^{(k)} + e^{(k)}) + W_2^{(k)} ((L e^{(k)}) \odot e^{(k)}))\big)\Big),\qquad
-        g = [e^{(0)} \,|\, e^{(1)} \,|\, \cdots \,|\, e^{(K)}]
+
+    $$
+    e^{(k+1)} = \mathrm{normalize}\Big(\mathrm{dropout}\big(\mathrm{LeakyReLU}(
+        W_1^{(k)} (L e^{(k)} + e^{(k)}) + W_2^{(k)} ((L e^{(k)}) \odot e^{(k)}))\big)\Big),\qquad
+    g = [e^{(0)} \,|\, e^{(1)} \,|\, \cdots \,|\, e^{(K)}]
+    $$
 
     Defaults follow RecBole's NGCF.yaml: ``dim`` 64, 3 layers of width 64 (``hidden_size_list``),
     ``message_dropout`` 0.1. Dropout is active only in ``train()`` mode.

@@ -1,5 +1,5 @@
 """The model registry. Every model lives in one file, ``models/<name>.py``, which defines ``MODEL`` (its
-class, a :class:`~symcere_kit.recommender.base.Recommender` with a ``Settings`` dataclass); a model is
+class, a [`Recommender`][symcere_kit.recommender.base.Recommender] with a ``Settings`` dataclass); a model is
 found by its file name, so a new baseline is its file plus one variant row in ``runs/variants.py``.
 What models are built from (bases, shared settings, SymCERE's text half) lives in ``recommender/``.
 

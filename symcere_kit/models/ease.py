@@ -1,9 +1,11 @@
 """EASE^R (Steck, WWW 2019, "Embarrassingly Shallow Autoencoders for Sparse Data"): a linear item-item
 autoencoder with a zero diagonal, solved in closed form.
 
-With ``X`` the binary user x item TRAINING matrix::
+With ``X`` the binary user x item TRAINING matrix:
 
-    G = X^T X + lambda * I,   P = G^-1,   B_ij = -P_ij / P_jj,   B_jj = 0,   scores_u = X_u B
+```text
+G = X^T X + lambda * I,   P = G^-1,   B_ij = -P_ij / P_jj,   B_jj = 0,   scores_u = X_u B
+```
 
 (Steck's eq. 8 / Algorithm 1). The Gram matrix is built and inverted in float64; ``B`` is stored as a
 float32 buffer. Memory grows as n_items^2: the dense Gram matrix (inverted in place), the float32

@@ -2,7 +2,7 @@
 
 As RecBole 1.2.1's SGL (and the authors' code) does: two fresh SGL-ED views each epoch
 (``drop_ratio``), InfoNCE over the batch's users and positive items against every node of the other
-view (:func:`~symcere_kit.losses.node_info_nce`, temperature ``ssl_tau``, weight ``ssl_weight``), BPR
+view ([`node_info_nce`][symcere_kit.losses.node_info_nce], temperature ``ssl_tau``, weight ``ssl_weight``), BPR
 summed over the batch, 3 layers. Scores are the dot products of the full graph's embeddings, as LightGCN's.
 """
 from __future__ import annotations

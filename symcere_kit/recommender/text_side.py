@@ -4,13 +4,12 @@ A linear projection maps the encoder's width (384 for MiniLM, 768 for BLaIR-RoBE
 embedding width, which eqs. 4-5 need for the dot products g.t; the paper does not say how it
 matches them, this is the smallest choice.
 
-The text mode decides what is kept for training (``TextEncoder.for_training``): ``frozen`` encodes
-every review once and also one word-masked copy of every review once (the view t' of eq. 6, drawn
-with a fixed seed so all runs share its cache), so an epoch never runs the transformer; ``lora`` and
-``lora-top`` keep the encoder and run it every step, masking each batch afresh. With SymCERE's
-``word_mask_draw="epoch"`` (frozen only) :meth:`TextSide.redraw_view` replaces the frozen view by a
-fresh draw each epoch, re-encoded by the transformer (loaded again: the frozen corpus keeps none).
-"""
+The text mode decides what is kept for training (``TextEncoder.for_training``): ``frozen`` encodes every review once and
+also one word-masked copy of every review once (the view t' of eq. 6, drawn with a fixed seed so all runs share its
+cache), so an epoch never runs the transformer; ``lora`` and ``lora-top`` keep the encoder and run it every step,
+masking each batch afresh. With SymCERE's ``word_mask_draw="epoch"`` (frozen only)
+[`TextSide.redraw_view`][symcere_kit.recommender.text_side.TextSide.redraw_view] replaces the frozen view by a fresh
+draw each epoch, re-encoded by the transformer (loaded again: the frozen corpus keeps none). """
 from __future__ import annotations
 
 import contextlib

@@ -35,8 +35,8 @@ def available_cores() -> int:
 
 
 def default_workers() -> int:
-    """Parallel runs for the notebooks' grids: 1 on CUDA (runs would share one GPU), else one per core,
-    at most 4, each with its share of torch threads (:func:`threads_per_worker`).
+    """Parallel runs for the notebooks' grids: 1 on CUDA (runs would share one GPU), else one per core, at most 4, each
+    with its share of torch threads ([`threads_per_worker`][symcere_kit.runs.executors.threads_per_worker]).
 
     On 2 cores two 1-thread runs beat one 2-thread run for most models, whose steps are too small to keep
     two threads busy, and tie for SymCERE + LightGCN (epoch on Musical Instruments, 1 vs 2 threads: NGCF

@@ -1,6 +1,6 @@
 """Experiment grids (datasets x model variants x seeds): resumable, dispatched through any executor.
 
-Runs live in a :class:`~symcere_kit.runs.store.RunStore` (its docstring has the layout); a run is
+Runs live in a [`RunStore`][symcere_kit.runs.store.RunStore] (its docstring has the layout); a run is
 finished exactly when its ``result.json`` exists, so a rerun of the grid does only what is missing.
 ``<root>/results.csv`` is the tidy table (one row per dataset x variant x seed x metric), rebuilt
 after every finished run.
@@ -71,12 +71,12 @@ def execute(spec: RunSpec, root: str | Path, threads: int | None = None) -> dict
 class Grid:
     """``datasets x variants x seeds`` under ``root`` (default ``results/grid``).
 
-    With ``tuned`` (the default) each dataset x variant with a file in ``configs/tuned/`` runs with
-    those settings (the protocol after tuning: the whole training history, the epochs early stopping
-    found); grid-wide ``settings`` still win over them. ``tuned=False`` runs the defaults.
-    ``workers`` > 1 makes :meth:`run` use a process pool of that many workers unless it is given an executor.
-    ``tables``: the paper tables its variant groups make (:func:`~symcere_kit.runs.variants.tables_for`), what
-    :func:`~symcere_kit.tables.export_tables` is to write for it."""
+    With ``tuned`` (the default) each dataset x variant with a file in ``configs/tuned/`` runs with those settings (the
+    protocol after tuning: the whole training history, the epochs early stopping found); grid-wide ``settings`` still
+    win over them. ``tuned=False`` runs the defaults. ``workers`` > 1 makes [`run`][symcere_kit.runs.grid.Grid.run] use
+    a process pool of that many workers unless it is given an executor. ``tables``: the paper tables its variant groups
+    make ([`tables_for`][symcere_kit.runs.variants.tables_for]), what
+    [`export_tables`][symcere_kit.tables.export_tables] is to write for it."""
 
     def __init__(self, datasets: Iterable[str], variants: Iterable[str], seeds: Iterable[int],
                  root: str | Path | None = None, settings: dict | None = None, tuned: bool = True,
@@ -198,11 +198,11 @@ class Grid:
 def study_grid(datasets: Iterable[str], seeds: Iterable[int] = (0,), epochs: int | None = None,
                text_mode: str | None = None, quick: bool = False, variants: Iterable[str] = ("paper",),
                text_model: str | None = None, tuned: bool = True, workers: int | None = None) -> Grid:
-    """The grid the notebooks share: the same parameters give the same run folders, so notebook 02 or
-    03 trains a run once and 04-07 reuse it. Defaults add no settings, so ``symcere grid`` without
-    ``--set`` fills the same store (``results/grid``); both use ``configs/tuned/`` unless ``tuned=False``.
-    ``workers`` parallel runs (default :func:`default_workers`; QUICK runs in this process: a pool's
-    start-up outweighs its few short runs)."""
+    """The grid the notebooks share: the same parameters give the same run folders, so notebook 02 or 03 trains a run
+    once and 04-07 reuse it. Defaults add no settings, so ``symcere grid`` without ``--set`` fills the same store
+    (``results/grid``); both use ``configs/tuned/`` unless ``tuned=False``. ``workers`` parallel runs (default
+    [`default_workers`][symcere_kit.runs.executors.default_workers]; QUICK runs in this process: a pool's start-up
+    outweighs its few short runs)."""
     default_mode = TextTrainingSettings.text_mode  # the default adds no setting: the same run folders
     settings = {**({"epochs": int(epochs)} if epochs else {}),
                 **({"text_mode": text_mode} if text_mode not in (None, default_mode) else {}),

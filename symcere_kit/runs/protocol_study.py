@@ -49,7 +49,7 @@ def chance_rows(datasets: Iterable[str], protocols: list[str], seeds: Iterable[i
 def repeats_study(grid_args: dict, datasets: Iterable[str], progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``repeats`` reading of each dataset: its repeat statistics, and its runs' rows (protocol ``repeats``).
 
-    ``grid_args``: :func:`~symcere_kit.runs.grid.study_grid`'s arguments but the datasets. Where the honest
+    ``grid_args``: [`study_grid`][symcere_kit.runs.grid.study_grid]'s arguments but the datasets. Where the honest
     reading dropped no duplicate pair, the two readings are the same data, so its rows are the honest runs'
     (column ``same_data``); elsewhere ``NAME@repeats`` trains its own runs with the base dataset's tuned settings."""
     stats, rows = [], []

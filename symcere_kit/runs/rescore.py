@@ -1,15 +1,15 @@
 """Score finished runs of the store under other evaluation protocols, without retraining.
 
-Each run comes back through :func:`~symcere_kit.runs.store.load_run` (its model rebuilt, its weights loaded)
-and is scored under every protocol asked for (``symcere_kit.protocols``: ``full``, ``uni<N>``, ``pop<N>``).
-A sampled protocol's candidates are drawn once per (dataset, protocol, sampling seed) and shared by every
-run scored with them; by default the sampling seed is the run's own seed, so the runs of one seed, whatever
-their model, are ranked against the same negatives (paired), and the spread over seeds includes the
-sampling's. ``full`` re-scored gives the stored metrics bit for bit (:func:`check_full`).
+Each run comes back through [`load_run`][symcere_kit.runs.store.load_run] (its model rebuilt, its weights loaded) and is
+scored under every protocol asked for (``symcere_kit.protocols``: ``full``, ``uni<N>``, ``pop<N>``). A sampled
+protocol's candidates are drawn once per (dataset, protocol, sampling seed) and shared by every run scored with them; by
+default the sampling seed is the run's own seed, so the runs of one seed, whatever their model, are ranked against the
+same negatives (paired), and the spread over seeds includes the sampling's. ``full`` re-scored gives the stored metrics
+bit for bit ([`check_full`][symcere_kit.runs.rescore.check_full]).
 
-Rows are tidy: dataset, variant, label, seed, run (folder under the root), protocol, sample_seed, metric,
-value; ``<root>/protocols.csv`` keeps them (:func:`write_rescored`), next to ``results.csv``.
-"""
+Rows are tidy: dataset, variant, label, seed, run (folder under the root), protocol, sample_seed, metric, value;
+``<root>/protocols.csv`` keeps them ([`write_rescored`][symcere_kit.runs.rescore.write_rescored]), next to
+``results.csv``. """
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,13 +1,15 @@
 """The run store: where a finished run lives, what it keeps, and the way back to a live model.
 
-Layout under a root (``results/grid`` for the notebooks and ``symcere grid``)::
+Layout under a root (``results/grid`` for the notebooks and ``symcere grid``):
 
-    <root>/runs/<dataset slug>/<variant>[@<settings hash>]/seed<k>/
-        per_user.parquet    per-user metrics, for paired tests
-        model.safetensors   the model's trainable state (frozen transformer weights come back from
-                            the text model the config names, so a LoRA run stores megabytes)
-        topk.parquet        user, rank, item of every evaluated user's top-K list
-        result.json         metrics, config, provenance: written LAST
+```text
+<root>/runs/<dataset slug>/<variant>[@<settings hash>]/seed<k>/
+    per_user.parquet    per-user metrics, for paired tests
+    model.safetensors   the model's trainable state (frozen transformer weights come back from
+                        the text model the config names, so a LoRA run stores megabytes)
+    topk.parquet        user, rank, item of every evaluated user's top-K list
+    result.json         metrics, config, provenance: written LAST
+```
 
 Every file is written atomically and ``result.json`` last, so a run is finished exactly when its
 ``result.json`` exists: a killed run leaves nothing that counts, and a rerun does only what is missing.

@@ -1,11 +1,11 @@
 """The leaky ``test-epoch`` reading: training stopped at the epoch that scores best on the TEST split.
 
-Papers that early-stop (or pick epochs) on the split they report inflate their numbers; MMRec's issue #64
-is that problem. To measure by how much, each run of a grid is trained again from the same seed and tuned
-settings, the test split scored every ``every`` epochs, and stopped once test NDCG@10 has not improved for
-``patience`` checks (the tuning budget's ``eval_every`` 5, ``patience`` 4, ``epoch_cap`` 200), never before
-the tuned run's own epoch count, so the curve passes through the honest run: at that epoch it must give
-the stored run's metrics (evaluation draws no random numbers), which :func:`test_epoch_table` checks.
+Papers that early-stop (or pick epochs) on the split they report inflate their numbers; MMRec's issue #64 is that
+problem. To measure by how much, each run of a grid is trained again from the same seed and tuned settings, the test
+split scored every ``every`` epochs, and stopped once test NDCG@10 has not improved for ``patience`` checks (the tuning
+budget's ``eval_every`` 5, ``patience`` 4, ``epoch_cap`` 200), never before the tuned run's own epoch count, so the
+curve passes through the honest run: at that epoch it must give the stored run's metrics (evaluation draws no random
+numbers), which [`test_epoch_table`][symcere_kit.runs.test_epoch.test_epoch_table] checks.
 
 Curves are kept as ``<grid root>/test_epoch/<dataset slug>/<variant>[@hash]/seed<k>.json`` (atomic,
 resumable). Closed-form models have no epochs: their test-selected value is their honest one.

@@ -1,9 +1,8 @@
 """Text encoder f_text (paper section 3.1.2): model resolution, pooling, LoRA modes, caches, word masking.
 
-:mod:`symcere_kit.text.backbone` holds what every mode shares; one class per mode (frozen | lora |
-lora-top) in :mod:`~symcere_kit.text.frozen`, :mod:`~symcere_kit.text.lora` and
-:mod:`~symcere_kit.text.lora_top`, picked by name in :mod:`~symcere_kit.text.modes`.
-"""
+[`symcere_kit.text.backbone`][symcere_kit.text.backbone] holds what every mode shares; one class per mode (frozen | lora
+| lora-top) in [`frozen`][symcere_kit.text.frozen], [`lora`][symcere_kit.text.lora] and
+[`lora_top`][symcere_kit.text.lora_top], picked by name in [`modes`][symcere_kit.text.modes]. """
 from .backbone import TextEncoder
 from .cache import BottomStates, TensorCache, texts_digest
 from .frozen import FrozenText

@@ -9,8 +9,8 @@ Two families are supported, each mirroring its model's own ``forward`` in transf
   of ``create_causal_mask`` (sliding-window masks for layers that declare them), then the final ``norm``.
   Position ids are 0..L-1 (right padding), as in the model's own forward without a cache.
 
-Any other model type raises :class:`UnsupportedArchitectureError` when a mode needs this.
-"""
+Any other model type raises [`UnsupportedArchitectureError`][symcere_kit.text.resolve.UnsupportedArchitectureError] when
+a mode needs this. """
 from __future__ import annotations
 
 from typing import Any

@@ -1,24 +1,28 @@
 """The text encoder f_text of paper section 3.1.2, the part every text mode shares: a pre-trained
 transformer, pooled, optionally L2-normalised (eq. 2).
 
-:class:`TextEncoder` tokenises (truncated to ``max_length``), collates (right padding), runs the
-model, pools and normalises; :meth:`TextEncoder.encode` embeds any texts without gradients
-(length-sorted batches, dynamic padding) and caches the matrix on disk
-(:class:`~symcere_kit.text.cache.TensorCache`, ``frozen-<key>.safetensors``). The trainer-facing
-pair :meth:`TextEncoder.prepare` / :meth:`TextEncoder.embed` fixes the corpus of TRAINING reviews
-and embeds its rows; what they do in between is the mode's business, one class each:
+[`TextEncoder`][symcere_kit.text.backbone.TextEncoder] tokenises (truncated to ``max_length``), collates (right
+padding), runs the model, pools and normalises; [`TextEncoder.encode`][symcere_kit.text.backbone.TextEncoder.encode]
+embeds any texts without gradients (length-sorted batches, dynamic padding) and caches the matrix on disk
+([`TensorCache`][symcere_kit.text.cache.TensorCache], ``frozen-<key>.safetensors``). The trainer-facing pair
+[`TextEncoder.prepare`][symcere_kit.text.backbone.TextEncoder.prepare] /
+[`TextEncoder.embed`][symcere_kit.text.backbone.TextEncoder.embed] fixes the corpus of TRAINING reviews and embeds its
+rows; what they do in between is the mode's business, one class each:
 
-* :class:`~symcere_kit.text.frozen.FrozenText` (``frozen``): no LoRA, no gradients, the corpus encoded once;
-* :class:`~symcere_kit.text.lora.LoraText` (``lora``, the paper's setting): LoRA, the whole model each step;
-* :class:`~symcere_kit.text.lora_top.LoraTopText` (``lora-top``): LoRA on the top layers only, the
+* [`FrozenText`][symcere_kit.text.frozen.FrozenText] (``frozen``): no LoRA, no gradients, the corpus encoded once;
+* [`LoraText`][symcere_kit.text.lora.LoraText] (``lora``, the paper's setting): LoRA, the whole model each step;
+* [`LoraTopText`][symcere_kit.text.lora_top.LoraTopText] (``lora-top``): LoRA on the top layers only, the
   frozen bottom layers' output cached once.
 
-:func:`~symcere_kit.text.modes.text_encoder_class` picks the class from a mode name. Typical use by a trainer::
+[`text_encoder_class`][symcere_kit.text.modes.text_encoder_class] picks the class from a mode name. Typical use by a
+trainer:
 
-    enc = LoraTopText.from_pretrained(None, lora=LoraSettings(layers=1))
-    enc.prepare(dataset.train_texts)                 # encode / cache bottom states once
-    t = enc.embed(batch_idx)                         # [B, out_dim], grads reach the LoRA weights
-    t_view = enc.embed(batch_idx, mask_prob=0.15, generator=g)
+```text
+enc = LoraTopText.from_pretrained(None, lora=LoraSettings(layers=1))
+enc.prepare(dataset.train_texts)                 # encode / cache bottom states once
+t = enc.embed(batch_idx)                         # [B, out_dim], grads reach the LoRA weights
+t_view = enc.embed(batch_idx, mask_prob=0.15, generator=g)
+```
 
 Device-agnostic: ``enc.to(device)``; under CUDA the caller may wrap steps in bf16 autocast (outputs
 are returned in float32).
@@ -65,13 +69,14 @@ def _length_sorted_batches(lengths: Sequence[int], size: int) -> Iterator[list[i
 class TextEncoder(nn.Module):
     """f_text: transformer + pooling (+ L2 normalisation); the base of the three mode classes.
 
-    Build a mode class (:func:`~symcere_kit.text.modes.text_encoder_class` of a mode name) directly from
-    a transformers model and tokenizer (tests, custom models), with its :meth:`from_pretrained` (model
-    name -> resolve -> load), or with :func:`~symcere_kit.text.modes.text_encoder_from_config`.
-    ``identity`` names the weights for the caches; by default it is a hash of the model's weights and
-    tokenizer. ``lora`` is the mode's LoRA settings (an error in ``frozen``).
+    Build a mode class ([`text_encoder_class`][symcere_kit.text.modes.text_encoder_class] of a mode name) directly from
+    a transformers model and tokenizer (tests, custom models), with its
+    [`from_pretrained`][symcere_kit.text.backbone.TextEncoder.from_pretrained] (model name -> resolve -> load), or with
+    [`text_encoder_from_config`][symcere_kit.text.modes.text_encoder_from_config]. ``identity`` names the weights for
+    the caches; by default it is a hash of the model's weights and tokenizer. ``lora`` is the mode's LoRA settings (an
+    error in ``frozen``).
 
-    Raises :class:`~symcere_kit.errors.SymcereError` for an unknown pooling or ``max_length`` < 2.
+    Raises [`SymcereError`][symcere_kit.errors.SymcereError] for an unknown pooling or ``max_length`` < 2.
     """
 
     mode: str = ""  # the mode's name, set by each mode class
@@ -125,7 +130,8 @@ class TextEncoder(nn.Module):
 
     def _prepare_corpus(self, batch_size: int, progress: bool, bottom_dtype: torch.dtype,
                         bottom_device: str | torch.device | None) -> None:
-        """The mode's one-off work on the corpus :meth:`prepare` just fixed; none by default."""
+        """The mode's one-off work on the corpus [`prepare`][symcere_kit.text.backbone.TextEncoder.prepare] just fixed;
+        none by default."""
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -146,8 +152,8 @@ class TextEncoder(nn.Module):
         """Load ``name`` (None: the packaged all-MiniLM-L6-v2; a local dir; or a hub id) and wrap it in this
         mode class. transformers', huggingface_hub's and peft's progress bars and log messages (loading,
         LoRA injection) are hidden unless ``verbose`` is True (None: off unless asked, see
-        :func:`symcere_kit.verbosity.wants_verbose`). Raises
-        :class:`~symcere_kit.text.resolve.TextModelError` when the model cannot be found."""
+        [`symcere_kit.verbosity.wants_verbose`][symcere_kit.verbosity.wants_verbose]). Raises
+        [`TextModelError`][symcere_kit.text.resolve.TextModelError] when the model cannot be found."""
         with quiet_libraries(verbose):
             loaded = load_backbone(name, trust_remote_code=trust_remote_code, dtype=dtype,
                                    attn_implementation=attn_implementation)
@@ -182,7 +188,8 @@ class TextEncoder(nn.Module):
 
     @property
     def kept_encoder(self) -> "TextEncoder":
-        """The encoder that embeds new texts for a trainer holding :meth:`for_training`'s result: itself."""
+        """The encoder that embeds new texts for a trainer holding
+        [`for_training`][symcere_kit.text.backbone.TextEncoder.for_training]'s result: itself."""
         return self
 
     def lora_parameters(self) -> list[nn.Parameter]:
@@ -309,8 +316,9 @@ class TextEncoder(nn.Module):
     def prepare(self, texts: Sequence[str], batch_size: int = 64, progress: bool = True,
                 bottom_dtype: torch.dtype = torch.float16,
                 bottom_device: str | torch.device | None = None) -> "TextEncoder":
-        """Fix the corpus (the TRAINING review texts) that :meth:`embed` indexes, and do the one-off
-        work of the mode: encode it (``frozen``), cache its bottom states (``lora-top``), nothing (``lora``).
+        """Fix the corpus (the TRAINING review texts) that [`embed`][symcere_kit.text.backbone.TextEncoder.embed]
+        indexes, and do the one-off work of the mode: encode it (``frozen``), cache its bottom states (``lora-top``),
+        nothing (``lora``).
 
         ``bottom_dtype`` and ``bottom_device`` place ``lora-top``'s cached bottom states (default: float16
         in CPU memory, each batch gathered there and moved to the encoder's device); other modes ignore them."""
@@ -319,10 +327,10 @@ class TextEncoder(nn.Module):
         return self
 
     def for_training(self, texts: Sequence[str], view_mask: float, progress: bool = True) -> nn.Module:
-        """What a trainer keeps to embed rows of the corpus ``texts``: a module with ``embed(rows,
-        mask_prob, generator, chunk_size)`` (as :meth:`embed`), ``lora_parameters()`` and ``kept_encoder``
-        (an encoder for new texts, or None where it was dropped). ``view_mask`` is the word-masking rate
-        of the view t' (eq. 6). By default: this encoder, prepared on ``texts``, run every step."""
+        """What a trainer keeps to embed rows of the corpus ``texts``: a module with ``embed(rows, mask_prob, generator,
+        chunk_size)`` (as [`embed`][symcere_kit.text.backbone.TextEncoder.embed]), ``lora_parameters()`` and
+        ``kept_encoder`` (an encoder for new texts, or None where it was dropped). ``view_mask`` is the word-masking
+        rate of the view t' (eq. 6). By default: this encoder, prepared on ``texts``, run every step."""
         return self.prepare(texts, progress=progress)
 
     def embed(
@@ -340,9 +348,9 @@ class TextEncoder(nn.Module):
 
         ``chunk_size`` > 0 runs the transformer on length-sorted micro-batches of that many texts (each
         padded only to its own longest); ``lora`` wraps each in activation checkpointing (see
-        :class:`~symcere_kit.text.lora.LoraText`). The result is the same function of the inputs as one
-        big batch (a test compares gradients). Raises :class:`~symcere_kit.errors.SymcereError` before
-        :meth:`prepare`.
+        [`LoraText`][symcere_kit.text.lora.LoraText]). The result is the same function of the inputs as one
+        big batch (a test compares gradients). Raises [`SymcereError`][symcere_kit.errors.SymcereError] before
+        [`prepare`][symcere_kit.text.backbone.TextEncoder.prepare].
         """
         if self._corpus is None:
             raise SymcereError("Call TextEncoder.prepare(train_texts) before embed(indices).")
@@ -350,7 +358,8 @@ class TextEncoder(nn.Module):
 
     def _embed(self, idx: torch.Tensor, mask_prob: float, generator: torch.Generator | None,
                chunk_size: int) -> torch.Tensor:
-        """:meth:`embed` by running the model on the corpus texts (word-masked when ``mask_prob`` > 0)."""
+        """[`embed`][symcere_kit.text.backbone.TextEncoder.embed] by running the model on the corpus texts (word-masked
+        when ``mask_prob`` > 0)."""
         texts = [self._corpus[i] for i in idx.tolist()]
         if mask_prob > 0:
             texts = self.mask_words(texts, mask_prob, generator)
@@ -359,7 +368,8 @@ class TextEncoder(nn.Module):
                                lambda rows: self._forward_chunk(*self.collate([ids[r] for r in rows])))
 
     def _forward_chunk(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """One micro-batch of :meth:`_embed`: :meth:`forward_ids`."""
+        """One micro-batch of [`_embed`][symcere_kit.text.backbone.TextEncoder._embed]:
+        [`forward_ids`][symcere_kit.text.backbone.TextEncoder.forward_ids]."""
         return self.forward_ids(input_ids, attention_mask)
 
     @staticmethod

@@ -86,9 +86,8 @@ class TensorCache:
 class BottomStates:
     """Hidden states after the frozen bottom layers, stored ragged (no padding).
 
-    ``states`` [total_tokens, hidden] holds the real tokens of every text one after another;
-    ``lengths`` [n] their token counts. :meth:`batch` re-pads a selection for the top layers.
-    """
+    ``states`` [total_tokens, hidden] holds the real tokens of every text one after another; ``lengths`` [n] their token
+    counts. [`batch`][symcere_kit.text.cache.BottomStates.batch] re-pads a selection for the top layers. """
 
     states: torch.Tensor
     lengths: torch.Tensor

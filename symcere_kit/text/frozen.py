@@ -1,14 +1,13 @@
 """Text mode ``frozen``: the pre-trained encoder as it is, no LoRA, no gradients.
 
-:meth:`FrozenText.prepare` embeds every training review once (length-sorted batches, dynamic
-padding) and caches the matrix on disk (:meth:`~symcere_kit.text.backbone.TextEncoder.encode`); a
-small projection head on top is the caller's business. The word-masked view t' of eq. (6) masks
-whole words of the raw text (:func:`~symcere_kit.text.masking.mask_words`) and re-encodes them.
+[`FrozenText.prepare`][symcere_kit.text.frozen.FrozenText.prepare] embeds every training review once (length-sorted
+batches, dynamic padding) and caches the matrix on disk ([`encode`][symcere_kit.text.backbone.TextEncoder.encode]); a
+small projection head on top is the caller's business. The word-masked view t' of eq. (6) masks whole words of the raw
+text ([`mask_words`][symcere_kit.text.masking.mask_words]) and re-encodes them.
 
-For training, :meth:`FrozenText.for_training` goes one step further: it encodes one word-masked copy
-of every review too and hands over :class:`FrozenCorpus`, the two matrices without the transformer,
-so an epoch never runs it.
-"""
+For training, [`FrozenText.for_training`][symcere_kit.text.frozen.FrozenText.for_training] goes one step further: it
+encodes one word-masked copy of every review too and hands over [`FrozenCorpus`][symcere_kit.text.frozen.FrozenCorpus],
+the two matrices without the transformer, so an epoch never runs it. """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
@@ -55,9 +54,9 @@ class FrozenText(TextEncoder):
             return super()._embed(idx, mask_prob, generator, chunk_size)
 
     def for_training(self, texts: Sequence[str], view_mask: float, progress: bool = True) -> "FrozenCorpus":
-        """:class:`FrozenCorpus` of ``texts``: their embeddings and those of one word-masked copy (rate
-        ``view_mask``), both from the disk cache when there. The masking draw is fixed (seed 0) so every
-        training seed reuses the cached view encoding."""
+        """[`FrozenCorpus`][symcere_kit.text.frozen.FrozenCorpus] of ``texts``: their embeddings and those of one
+        word-masked copy (rate ``view_mask``), both from the disk cache when there. The masking draw is fixed (seed 0)
+        so every training seed reuses the cached view encoding."""
         self.prepare(texts, progress=progress)
         view_texts = self.mask_words(texts, view_mask, torch.Generator().manual_seed(0))
         return FrozenCorpus(self.embed(torch.arange(len(texts))), self.encode(view_texts, progress=progress))

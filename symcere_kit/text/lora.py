@@ -2,11 +2,10 @@
 ``LoraSettings(layers=L)``; each step runs forward and backward through the whole encoder.
 
 The word-masked view t' of eq. (6) masks whole words of the raw text
-(:func:`~symcere_kit.text.masking.mask_words`) and runs it through the model like any batch.
-Long batches run as activation-checkpointed micro-batches (:meth:`LoraText.embed` with
-``chunk_size``). Also home of :class:`LoraSettings` and the adapter file (LoRA weights + settings,
-one safetensors file), which ``lora-top`` (:mod:`symcere_kit.text.lora_top`) shares.
-"""
+([`mask_words`][symcere_kit.text.masking.mask_words]) and runs it through the model like any batch. Long batches run as
+activation-checkpointed micro-batches ([`LoraText.embed`][symcere_kit.text.lora.LoraText.embed] with ``chunk_size``).
+Also home of [`LoraSettings`][symcere_kit.text.lora.LoraSettings] and the adapter file (LoRA weights + settings, one
+safetensors file), which ``lora-top`` ([`symcere_kit.text.lora_top`][symcere_kit.text.lora_top]) shares. """
 from __future__ import annotations
 
 import hashlib
@@ -32,7 +31,7 @@ class LoraSettings:
 
     ``target_modules=None`` picks peft's default for the architecture (``query``/``value`` for
     BERT/RoBERTa, ``q_proj``/``v_proj`` for Llama/Qwen/Mistral). ``layers="all"`` adapts every layer;
-    an int L adapts the top L layers only. Raises :class:`~symcere_kit.errors.SymcereError` for a rank
+    an int L adapts the top L layers only. Raises [`SymcereError`][symcere_kit.errors.SymcereError] for a rank
     below 1 or other ``layers``.
     """
 
@@ -62,7 +61,7 @@ class LoraSettings:
 class LoraText(TextEncoder):
     """f_text with LoRA adapters (``lora``, default ``LoraSettings()``), the rest of the weights frozen.
 
-    Raises :class:`~symcere_kit.errors.SymcereError` when ``lora.layers`` exceeds the model's layers or
+    Raises [`SymcereError`][symcere_kit.errors.SymcereError] when ``lora.layers`` exceeds the model's layers or
     no default LoRA target modules are known for its type.
     """
 
@@ -105,7 +104,7 @@ class LoraText(TextEncoder):
     @classmethod
     def lora_from_config(cls, cfg: Any) -> LoraSettings:
         """``LoraSettings`` from ``cfg.lora_rank``, ``lora_alpha``, ``lora_dropout`` (a
-        :class:`~symcere_kit.text.settings.TextTrainingSettings`, ``modes.with_text_defaults``)."""
+        [`TextTrainingSettings`][symcere_kit.text.settings.TextTrainingSettings], ``modes.with_text_defaults``)."""
         return LoraSettings(rank=cfg.lora_rank, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout,
                             layers=cls._config_layers(cfg))
 
@@ -143,7 +142,8 @@ class LoraText(TextEncoder):
         return {k: v.detach().cpu() for k, v in get_peft_model_state_dict(self.backbone).items()}
 
     def save_adapter(self, path: str | os.PathLike) -> Path:
-        """Write the LoRA weights and :meth:`settings` to one safetensors file (atomically)."""
+        """Write the LoRA weights and [`settings`][symcere_kit.text.backbone.TextEncoder.settings] to one safetensors
+        file (atomically)."""
         from safetensors.torch import save_file
 
         path = Path(path)
@@ -154,8 +154,8 @@ class LoraText(TextEncoder):
         return path
 
     def load_adapter(self, path: str | os.PathLike) -> None:
-        """Load LoRA weights written by :meth:`save_adapter`. Raises
-        :class:`~symcere_kit.errors.SymcereError` unless the file has the same LoRA settings and keys."""
+        """Load LoRA weights written by [`save_adapter`][symcere_kit.text.lora.LoraText.save_adapter]. Raises
+        [`SymcereError`][symcere_kit.errors.SymcereError] unless the file has the same LoRA settings and keys."""
         from peft import set_peft_model_state_dict
         from safetensors import safe_open
         from safetensors.torch import load_file

@@ -1,11 +1,11 @@
 """Text mode ``lora-top``: LoRA on the top L layers only (default 1), the bottom layers' output cached.
 
 The frozen bottom layers cannot change, so their output for every training review is computed once
-(:meth:`LoraTopText.bottom_states`, kept in memory and cached on disk) and a step runs only the top
-L layers (:meth:`LoraTopText.forward_top`). This is the same function as ``lora`` with
-``LoraSettings(layers=L)`` (tests check outputs and LoRA gradients), minus base-model dropout in the
-bottom layers, which ran in eval mode. Needs an architecture whose layers can be run in slices
-(:mod:`symcere_kit.text.arch`).
+([`LoraTopText.bottom_states`][symcere_kit.text.lora_top.LoraTopText.bottom_states], kept in memory and cached on disk)
+and a step runs only the top L layers ([`LoraTopText.forward_top`][symcere_kit.text.lora_top.LoraTopText.forward_top]).
+This is the same function as ``lora`` with ``LoraSettings(layers=L)`` (tests check outputs and LoRA gradients), minus
+base-model dropout in the bottom layers, which ran in eval mode. Needs an architecture whose layers can be run in slices
+([`symcere_kit.text.arch`][symcere_kit.text.arch]).
 
 Memory of the bottom cache: it stores real tokens only (no padding). Musical Instruments' 8,533
 training reviews hold 657,397 MiniLM tokens at max_length 128 (77 per review on average), so the
@@ -13,7 +13,7 @@ cache takes 657,397 x 384 x 2 bytes = 505 MB (0.47 GiB) in float16 and 1.0 GB in
 128 tokens it would be 839 MB in float16. A base-size model (hidden 768, e.g. BLaIR-RoBERTa) doubles this.
 
 The word-masked view t' of eq. (6) cannot re-tokenise masked text without a new bottom pass, so it
-drops tokens at the top-layer input instead (:func:`~symcere_kit.text.masking.token_keep_mask`).
+drops tokens at the top-layer input instead ([`token_keep_mask`][symcere_kit.text.masking.token_keep_mask]).
 """
 from __future__ import annotations
 
@@ -36,9 +36,8 @@ class LoraTopText(LoraText):
     """f_text with LoRA on the top ``lora.layers`` layers (default ``LoraSettings(layers=1)``; ``"all"``
     leaves no bottom layer), trained on cached bottom states.
 
-    Raises :class:`~symcere_kit.text.resolve.UnsupportedArchitectureError` for a model outside the
-    BERT and Llama families (:mod:`symcere_kit.text.arch`).
-    """
+    Raises [`UnsupportedArchitectureError`][symcere_kit.text.resolve.UnsupportedArchitectureError] for a model outside
+    the BERT and Llama families ([`symcere_kit.text.arch`][symcere_kit.text.arch]). """
 
     mode = "lora-top"
     default_lora = LoraSettings(layers=TextTrainingSettings.lora_top_layers)
@@ -60,7 +59,7 @@ class LoraTopText(LoraText):
 
     @property
     def top_layers(self) -> int:
-        """Layers run by :meth:`forward_top`."""
+        """Layers run by [`forward_top`][symcere_kit.text.lora_top.LoraTopText.forward_top]."""
         return self.n_layers - self.n_bottom
 
     # ------------------------------------------------------------------ top layers
@@ -102,7 +101,7 @@ class LoraTopText(LoraText):
         Kept in memory (the last corpus) and, with ``cache=True``, on disk keyed by base-model identity,
         number of bottom layers, max_length, storage ``dtype`` and a hash of the texts. Stored ragged
         (real tokens only) in ``dtype``: float16 halves memory; bfloat16 or float32 for models whose
-        activations exceed float16's range (checked: :class:`~symcere_kit.errors.SymcereError`).
+        activations exceed float16's range (checked: [`SymcereError`][symcere_kit.errors.SymcereError]).
         """
         parts = {
             "kind": "bottom",

@@ -2,18 +2,16 @@
 
 Two forms, both deterministic given a ``torch.Generator``:
 
-* :func:`mask_words` (modes ``frozen`` and ``lora``): each whitespace-separated word is replaced, with
-  probability ``p``, by the tokenizer's mask token (one mask per word, whole words), or removed when the
+* [`mask_words`][symcere_kit.text.masking.mask_words] (modes ``frozen`` and ``lora``): each whitespace-separated word is
+  replaced, with probability ``p``, by the tokenizer's mask token (one mask per word, whole words), or removed when the
   tokenizer has no mask token (decoder-only LLMs). At least one word of a non-empty text survives.
-* :func:`token_keep_mask` (mode ``lora-top``): the texts were run through the frozen bottom layers once
-  and cached, so re-tokenising a masked copy would need a new bottom pass per view, as costly as full
-  LoRA. Instead tokens are masked at the input of the top layers: each token is kept with probability
-  ``keep_prob``; a dropped token leaves the attention mask (no top-layer query attends to it) and the
-  pooling. The first token ([CLS]/BOS) and the last real token ([SEP]/EOS, the ``last``-pooling
-  token) are always kept, so no sequence loses all its tokens and ``cls``/``last`` pooling read the
-  same position as in the unmasked view. Dropped tokens still influenced the cached bottom-layer
-  states, so this view is milder than masking the raw text with the same rate.
-"""
+* [`token_keep_mask`][symcere_kit.text.masking.token_keep_mask] (mode ``lora-top``): the texts were run through the
+  frozen bottom layers once and cached, so re-tokenising a masked copy would need a new bottom pass per view, as costly
+  as full LoRA. Instead tokens are masked at the input of the top layers: each token is kept with probability
+  ``keep_prob``; a dropped token leaves the attention mask (no top-layer query attends to it) and the pooling. The first
+  token ([CLS]/BOS) and the last real token ([SEP]/EOS, the ``last``-pooling token) are always kept, so no sequence
+  loses all its tokens and ``cls``/``last`` pooling read the same position as in the unmasked view. Dropped tokens still
+  influenced the cached bottom-layer states, so this view is milder than masking the raw text with the same rate. """
 from __future__ import annotations
 
 from typing import Sequence

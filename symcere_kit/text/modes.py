@@ -1,7 +1,7 @@
-"""The one place a text mode's name is read: :func:`text_encoder_class` maps ``frozen``, ``lora`` and
-``lora-top`` to their classes (load a model by name with the class's ``from_pretrained``);
-:func:`text_encoder_from_config` builds an encoder from any settings object.
-"""
+"""The one place a text mode's name is read: [`text_encoder_class`][symcere_kit.text.modes.text_encoder_class] maps
+``frozen``, ``lora`` and ``lora-top`` to their classes (load a model by name with the class's ``from_pretrained``);
+[`text_encoder_from_config`][symcere_kit.text.modes.text_encoder_from_config] builds an encoder from any settings
+object. """
 from __future__ import annotations
 
 import os
@@ -22,8 +22,8 @@ assert set(MODES) == set(_CLASSES), "config.TextMode and the encoder classes nam
 
 
 def text_encoder_class(mode: str) -> type[TextEncoder]:
-    """The encoder class of text ``mode`` (one of :data:`MODES`). Raises
-    :class:`~symcere_kit.errors.SymcereError` naming the modes for any other name."""
+    """The encoder class of text ``mode`` (one of [`MODES`][symcere_kit.text.modes.MODES]). Raises
+    [`SymcereError`][symcere_kit.errors.SymcereError] naming the modes for any other name."""
     try:
         return _CLASSES[mode]
     except (KeyError, TypeError):
@@ -33,10 +33,10 @@ def text_encoder_class(mode: str) -> type[TextEncoder]:
 def text_encoder_from_config(cfg: Any, *, mode: str | None = None,
                              cache_dir: str | os.PathLike | None = None, verbose: bool | None = None) -> TextEncoder:
     """Build from any settings object, reading ``text_model``, ``pooling``, ``max_length``, ``normalize``,
-    ``trust_remote_code`` and, in the LoRA modes, ``lora_rank``, ``lora_alpha``, ``lora_dropout`` and
-    (``lora-top``) ``lora_top_layers``; a name ``cfg`` lacks takes its default from
-    :class:`~symcere_kit.text.settings.TextTrainingSettings` (``normalize``: ``from_pretrained``'s). ``mode``
-    defaults to ``cfg.text_mode``. ``verbose``: as in ``from_pretrained`` (the libraries' loading output,
+    ``trust_remote_code`` and, in the LoRA modes, ``lora_rank``, ``lora_alpha``, ``lora_dropout`` and (``lora-top``)
+    ``lora_top_layers``; a name ``cfg`` lacks takes its default from
+    [`TextTrainingSettings`][symcere_kit.text.settings.TextTrainingSettings] (``normalize``: ``from_pretrained``'s).
+    ``mode`` defaults to ``cfg.text_mode``. ``verbose``: as in ``from_pretrained`` (the libraries' loading output,
     hidden unless asked)."""
     text = with_text_defaults(cfg)
     cls = text_encoder_class(text.text_mode if mode is None else mode)
@@ -48,5 +48,6 @@ def text_encoder_from_config(cfg: Any, *, mode: str | None = None,
 
 
 def with_text_defaults(cfg: Any) -> TextTrainingSettings:
-    """``cfg``'s text settings (any object holding some of them) over :class:`TextTrainingSettings`'s defaults."""
+    """``cfg``'s text settings (any object holding some of them) over
+    [`TextTrainingSettings`][symcere_kit.text.settings.TextTrainingSettings]'s defaults."""
     return TextTrainingSettings(**{k: getattr(cfg, k) for k in TextTrainingSettings.field_names() if hasattr(cfg, k)})

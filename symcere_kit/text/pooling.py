@@ -5,10 +5,9 @@
 * ``last``: the state of the last non-padding token (decoder-only LLMs, e.g. sarashina2.2-0.5b-instruct,
   whose causal attention lets only the last token see the whole review). Sequences are right-padded.
 
-``auto`` (see :func:`auto_pooling`): ``last`` for decoder-only models; otherwise the pooling a
-sentence-transformers model declares in its own Pooling module (``mean`` for the default MiniLM);
-otherwise ``cls``.
-"""
+``auto`` (see [`auto_pooling`][symcere_kit.text.pooling.auto_pooling]): ``last`` for decoder-only models; otherwise the
+pooling a sentence-transformers model declares in its own Pooling module (``mean`` for the default MiniLM); otherwise
+``cls``. """
 from __future__ import annotations
 
 from typing import Any
@@ -57,8 +56,8 @@ def last_token_index(attention_mask: torch.Tensor) -> torch.Tensor:
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, mode: str) -> torch.Tensor:
     """Pool ``hidden`` [B, L, H] over the tokens where ``attention_mask`` [B, L] is 1.
 
-    ``mode`` is ``cls``, ``mean`` or ``last`` (resolve ``auto`` first with :func:`auto_pooling`).
-    """
+    ``mode`` is ``cls``, ``mean`` or ``last`` (resolve ``auto`` first with
+    [`auto_pooling`][symcere_kit.text.pooling.auto_pooling]). """
     if mode == "cls":
         return hidden[:, 0]
     if mode == "mean":

@@ -9,9 +9,9 @@
   (works online, or offline when the model is already in the local Hugging Face cache).
 
 ``load_backbone`` loads model and tokenizer and turns every loading failure into a
-:class:`TextModelError` that says what was looked for and how to fix it.
+[`TextModelError`][symcere_kit.text.resolve.TextModelError] that says what was looked for and how to fix it.
 ``trust_remote_code`` is False unless the caller passes True. The libraries' loading bars and logs
-stay hidden unless the caller asks (``verbose=True``, see :mod:`symcere_kit.verbosity`).
+stay hidden unless the caller asks (``verbose=True``, see [`symcere_kit.verbosity`][symcere_kit.verbosity]).
 """
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def _looks_like_path(name: str) -> bool:
 def resolve_model(name: str | os.PathLike | None) -> str:
     """Map a model name to a local directory or a hub id (see the module docstring).
 
-    Raises :class:`TextModelError` for a path-like name that does not exist.
+    Raises [`TextModelError`][symcere_kit.text.resolve.TextModelError] for a path-like name that does not exist.
     """
     if name is None or (isinstance(name, str) and name.strip().lower() in _DEFAULT_ALIASES):
         return str(packaged_model_dir())
@@ -164,12 +164,13 @@ def load_backbone(
     attn_implementation: str | None = None,
     verbose: bool | None = None,
 ) -> LoadedBackbone:
-    """Load ``AutoModel`` + ``AutoTokenizer`` for ``name`` (see :func:`resolve_model`).
+    """Load ``AutoModel`` + ``AutoTokenizer`` for ``name`` (see
+    [`resolve_model`][symcere_kit.text.resolve.resolve_model]).
 
-    transformers' and huggingface_hub's progress bars ("Loading weights", downloads) and log messages
-    are hidden unless ``verbose`` is True (None: see :func:`symcere_kit.verbosity.wants_verbose`, off
-    by default). Every failure becomes a :class:`TextModelError` naming the model and the fix.
-    """
+    transformers' and huggingface_hub's progress bars ("Loading weights", downloads) and log messages are hidden unless
+    ``verbose`` is True (None: see [`symcere_kit.verbosity.wants_verbose`][symcere_kit.verbosity.wants_verbose], off by
+    default). Every failure becomes a [`TextModelError`][symcere_kit.text.resolve.TextModelError] naming the model and
+    the fix. """
     with quiet_libraries(verbose):
         return _load_backbone(name, trust_remote_code, dtype, attn_implementation)
 

@@ -426,6 +426,7 @@ __all__ = ["Budget", "TuneTask", "check_request", "open_storage", "optimize", "r
 
 def tune_many(datasets: Iterable[str], variants: Iterable[str], budget: Budget, storage: str,
               tuned_root: str | Path | None = None, progress: bool = False) -> list[dict]:
-    """:func:`tune` every (dataset, variant) up to ``budget.trials`` finished trials, in order; their summaries."""
+    """[`tune`][symcere_kit.tuning.study.tune] every (dataset, variant) up to ``budget.trials`` finished trials, in
+    order; their summaries."""
     return [tune(d, v, up_to=budget.trials, storage=storage, budget=budget, tuned_root=tuned_root, progress=progress)
             for d in datasets for v in variants]

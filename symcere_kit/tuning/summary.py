@@ -38,7 +38,8 @@ def tuning_table(datasets: Iterable[str], variants: Iterable[str], root: str | P
 
 
 def missing_studies(table: pd.DataFrame, datasets: Iterable[str], variants: Iterable[str]) -> list[tuple[str, str]]:
-    """The (dataset, variant) pairs without a row in ``table`` (:func:`tuning_table`): runs of those use defaults."""
+    """The (dataset, variant) pairs without a row in ``table``
+    ([`tuning_table`][symcere_kit.tuning.summary.tuning_table]): runs of those use defaults."""
     have = set(zip(table["dataset"], table["variant"])) if len(table) else set()
     return [(d, v) for d in datasets for v in variants if (d, v) not in have]
 
