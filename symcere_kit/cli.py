@@ -69,6 +69,8 @@ def _report_skipped(ds) -> None:
 
 
 def cmd_datasets(args) -> None:
+    """``symcere datasets``: list the registry's dataset names, whether each is available here, the paper's
+    counts and the file (or where to get it)."""
     from tabulate import tabulate
 
     from .data.registry import availability
@@ -83,6 +85,7 @@ def cmd_datasets(args) -> None:
 
 
 def cmd_stats(args) -> None:
+    """``symcere stats``: load a dataset and print its Table 1 row and more, beside the paper's counts."""
     from .data.stats import format_stats
 
     ds = _load(args, progress=not args.quiet)
@@ -127,6 +130,8 @@ def cmd_train(args) -> None:
 
 
 def cmd_grid(args) -> None:
+    """``symcere grid``: run a datasets x models x seeds grid (resumable), then write Tables 2 and 3 under the
+    grid's ``tables/`` folder."""
     from .paths import tuned_dir
     from .runs.grid import Grid
     from .tables import export_tables
@@ -148,6 +153,12 @@ def cmd_grid(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
+    """``symcere evaluate``: re-score finished runs of the store under other evaluation protocols (``full``,
+    ``uni<N>``, ``pop<N>``) without retraining; rows go to ``ROOT/protocols.csv``.
+
+    Raises:
+        SymcereError: no finished run under the root matches the filters.
+    """
     from tabulate import tabulate
 
     from .paths import results_dir
@@ -190,6 +201,12 @@ class TablesDiffer(SymcereError):
 
 
 def cmd_compare(args) -> None:
+    """``symcere compare``: a fresh table CSV against a stored one, within a tolerance tied to the seed spread.
+
+    Raises:
+        SymcereError: a file cannot be read as a table CSV, or the two tables do not compare.
+        TablesDiffer: a cell moved beyond the tolerance (exit code 1).
+    """
     import pandas as pd
     from tabulate import tabulate
 
@@ -221,6 +238,8 @@ def cmd_compare(args) -> None:
 
 
 def cmd_tune(args) -> None:
+    """``symcere tune``: add trials to the Optuna study of one dataset x variant (resumable) and, unless
+    ``--no-write``, write the best trial's settings to ``configs/tuned/<dataset>/<variant>.yaml``."""
     from .tuning.study import Budget, tune
 
     budget = Budget(**({"epoch_cap": args.epoch_cap} if args.epoch_cap is not None else {}))
@@ -246,6 +265,8 @@ def cmd_tune(args) -> None:
 
 
 def cmd_reproduce(args) -> None:
+    """``symcere reproduce``: the main job (``make reproduce``): run ``notebooks/NN_*.ipynb`` in order, resumably,
+    and print each notebook's status."""
     from .paths import executed_notebooks_dir, figures_dir, results_dir
     from .reproduce import run_all
 
@@ -282,6 +303,8 @@ def _executor_args(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``symcere`` argument parser, each subcommand's ``func`` set to its ``cmd_*`` function; building it
+    imports no heavy library."""
     parser = argparse.ArgumentParser(prog="symcere", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     loudness = parser.add_mutually_exclusive_group()
@@ -429,6 +452,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``symcere`` command on ``argv`` (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit code: 0 on success; a ``SymcereError``'s ``exit_code`` (2 for a user error, 1 when tables
+        differ or a notebook failed), its message printed to stderr (re-raised with ``--debug``); 130 when
+        interrupted. A usage error exits 2 through argparse.
+    """
     args = build_parser().parse_args(argv)
     loudness = "1" if args.verbose else "0" if args.quiet else None  # None: $SYMCERE_VERBOSE as the user set it
     try:

@@ -94,10 +94,12 @@ class ConfigBase:
         self.check_values({f.name: getattr(self, f.name) for f in fields(self)})
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields as a dict, name -> value (``dataclasses.asdict``)."""
         return dataclasses.asdict(self)
 
     @classmethod
     def field_names(cls) -> set[str]:
+        """The names of this config's fields."""
         return {f.name for f in fields(cls)}
 
     @classmethod
@@ -117,14 +119,17 @@ class ConfigBase:
         return cls(**d)
 
     def replace(self, **changes):
+        """A copy with ``changes`` (field name -> value) applied, checked like a new config."""
         return dataclasses.replace(self, **changes)
 
     def to_yaml(self, path: str | Path) -> None:
+        """Write the fields to ``path`` as YAML (keys sorted, tuples as lists), atomically."""
         plain = {k: list(v) if isinstance(v, tuple) else v for k, v in self.to_dict().items()}
         write_text_atomic(path, yaml.safe_dump(plain, sort_keys=True))
 
     @classmethod
     def from_yaml(cls, path: str | Path):
+        """Build from the YAML file at ``path``, as [`from_dict`][symcere_kit.config.ConfigBase.from_dict] does."""
         return cls.from_dict(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
 
 
@@ -254,6 +259,11 @@ class ModelSettings(ConfigBase):
 
     @classmethod
     def search_space(cls) -> dict[str, Range | Choice]:
+        """A copy of ``SEARCH_SPACE``: tuning's ``{name: Range | Choice}`` over this model's and the loop's fields.
+
+        Raises:
+            SymcereError: ``SEARCH_SPACE`` names a key that is neither a setting nor a loop setting.
+        """
         bad = sorted(set(cls.SEARCH_SPACE) - cls.field_names() - LoopConfig.field_names())
         if bad:
             raise SymcereError(f"{cls.__name__}.SEARCH_SPACE names {bad}, which are neither its settings "

@@ -56,6 +56,7 @@ class EvalResult:
     topk: torch.Tensor | None = None
 
     def to_dict(self) -> dict:
+        """The mean metrics with ``n_users``, as one flat dict."""
         return {**self.metrics, "n_users": self.n_users}
 
 

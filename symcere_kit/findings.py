@@ -36,6 +36,18 @@ def _cmp(a: float, b: float) -> str:
 
 
 def describe_training(history: list[dict], metrics: dict, keep_share: float, batch: int) -> str:
+    """Notebook 02's sentences for one SymCERE run: total and cross-modal loss from the first to the last epoch,
+    the share of in-batch pairs the false-negative mask dropped, and the test HR@10 / NDCG@10.
+
+    Args:
+        history: the run's per-epoch records (``epoch``, ``loss`` and, for SymCERE, ``cross``).
+        metrics: the run's test metrics (``hr@10``, ``ndcg@10``).
+        keep_share: the share of in-batch pairs the false-negative mask kept.
+        batch: the batch size (training interactions) ``keep_share`` was measured on.
+
+    Returns:
+        Markdown lines, the paper's claim first.
+    """
     first, last = history[0], history[-1]
     return "\n".join([paper_says("training"),
         f"- The total loss went from {first['loss']:.4f} (epoch 1) to {last['loss']:.4f} (epoch {last['epoch']}); "
@@ -84,6 +96,11 @@ def describe_table3(tables: dict) -> str:
 
 
 def describe_geometry(table4: pd.DataFrame, norm_degree: pd.DataFrame, anchoring: pd.DataFrame) -> str:
+    """Notebook 05's sentences for one dataset: per space and run the pairwise cosine std, mean and uniformity
+    (``table4``), the Spearman rho of item norm vs degree (``norm_degree``) and the per-item angle to the centroid
+    with λ_obj (``anchoring``), the tables of
+    [`geometry_tables`][symcere_kit.analysis.grid_tables.geometry_tables]. Returns Markdown lines, the paper's
+    claim first."""
     lines = [paper_says("geometry")]
     for space, part in table4.groupby("space", sort=False):
         cells = "; ".join(f"{r.run}: std {r.std:.4f}, mean {r.mean:.4f}, uniformity {r.uniformity:.3f}"
@@ -103,6 +120,10 @@ def _label(variant: str) -> str:
 
 
 def describe_popularity(pop: pd.DataFrame, buckets: pd.DataFrame) -> str:
+    """Notebook 05's sentences on popularity for one dataset: per variant NDCG@10 and the popularity profile of its
+    top-10 lists (``pop``: [`popularity_table`][symcere_kit.analysis.grid_tables.popularity_table]), then the best
+    NDCG@10 on tail items (``buckets``: [`bucket_table`][symcere_kit.analysis.grid_tables.bucket_table]). Returns
+    Markdown lines."""
     lines = []
     for _, r in pop.iterrows():
         label = _label(r["variant"])

@@ -74,6 +74,7 @@ class Protocol:
 
     @property
     def leaky(self) -> bool:
+        """Whether it reproduces a flawed evaluation (``repeats``, ``test-epoch``)."""
         return self.kind in LEAKY
 
     @property

@@ -11,6 +11,8 @@ _PACKAGES = ("symcere-kit", "torch", "torch-geometric", "numpy", "pandas", "scip
 
 
 def package_versions() -> dict[str, str]:
+    """Python's version and the installed versions of the packages a run depends on (name -> version); a package
+    that is not installed is left out."""
     versions = {"python": platform.python_version()}
     for name in _PACKAGES:
         try:

@@ -31,6 +31,7 @@ class NotebookFailed(SymcereError):
 
 
 def notebooks(root: Path) -> list[Path]:
+    """The numbered notebooks ``root/notebooks/NN_*.ipynb``, in order."""
     return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 

@@ -39,6 +39,8 @@ class Table:
     marks: pd.DataFrame
 
     def cell(self, r, c, digits: int = 4) -> str:
+        """Row ``r``, column ``c`` as text: ``mean ± std`` to ``digits`` decimals, the mean alone without a std,
+        ``-`` when missing."""
         m, s = self.values.loc[r, c], self.stds.loc[r, c]
         if pd.isna(m):
             return "-"
@@ -63,9 +65,11 @@ class Table:
         return out
 
     def to_markdown(self, digits: int = 4) -> str:
+        """The table as Markdown: best in bold, second underlined (``<u>``)."""
         return self._marked("**{}**", "<u>{}</u>", digits).reset_index().to_markdown(index=False)
 
     def to_latex(self, digits: int = 4) -> str:
+        """The table as LaTeX: best in ``\\textbf``, second in ``\\underline``; headers and dataset names escaped."""
         frame = self._marked(r"\textbf{{{}}}", r"\underline{{{}}}", digits)
         frame = frame.map(lambda s: s.replace("±", r"$\pm$").replace("%", r"\%"))
         # headers and dataset names are plain text: "Max Improv. %", "EASE^R", "amazon2014_musical_instruments"
@@ -131,6 +135,9 @@ def _labelled(t: Table) -> Table:
 
 
 def table2(tidy: pd.DataFrame, metrics=("hr@10", "ndcg@10")) -> Table:
+    """The paper's Table 2 from tidy per-seed results: mean ± std over seeds per (dataset, metric) for each
+    variant of ``GROUPS["table2"]`` present, labelled; the extra column ``Max Improv. %`` is the best SymCERE over
+    the best baseline, in % (NaN without both)."""
     mean, std, present = _pivot(summarize(tidy), GROUPS["table2"], list(metrics))
     ours = [v for v in present if VARIANTS[v].role == "symcere"]
     base = [v for v in present if VARIANTS[v].role == "baseline"]

@@ -46,6 +46,8 @@ def seed_everything(seed: int) -> torch.Generator:
 
 @dataclass
 class RunResult:
+    """What [`run`][symcere_kit.train.run] returns: test metrics, run info, epoch history, evaluation and model."""
+
     metrics: dict[str, float]
     info: dict
     history: list[dict] = field(default_factory=list)
@@ -113,6 +115,7 @@ class Trainer:
             torch.save(state, tmp)
 
     def load_checkpoint(self, path: Path) -> None:
+        """Resume from ``save_checkpoint``'s file ``path``: model, optimiser, RNG states, history, ``extras``."""
         state = torch.load(path, map_location=self.device, weights_only=True)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -169,14 +172,17 @@ class EarlyStopping:
         return self.bad_checks >= self.patience
 
     def state_dict(self) -> dict:
+        """The best value, its epoch, the checks since and the best model state, for checkpoints."""
         return {"best": self.best, "best_epoch": self.best_epoch, "bad_checks": self.bad_checks,
                 "best_state": self.best_state}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore what [`state_dict`][symcere_kit.train.EarlyStopping.state_dict] returned."""
         self.best, self.best_epoch, self.bad_checks = state["best"], state["best_epoch"], state["bad_checks"]
         self.best_state = state["best_state"]
 
     def restore_best(self) -> None:
+        """Load the best checked state into the model; nothing when no check ran."""
         if self.best_state is not None:
             self.trainer.model.load_state_dict(self.best_state)
 

@@ -3,6 +3,7 @@ griffe cannot parse, a page left out of the navigation, or a command-line page o
 longer generates fails `make test` here. The notebook pages render the executed QUICK copies when
 build/notebooks/quick/ holds them, else the committed notebooks (SYMCERE_DOCS_NOTEBOOKS=skip)."""
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,3 +41,80 @@ def test_docs_build_strict(tmp_path):
     for name in NOTEBOOKS:
         assert (site / "notebooks" / name.removesuffix(".ipynb") / "index.html").is_file()
     assert (site / "figures").is_dir() and any((site / "figures").glob("*.png"))
+
+
+TOY_MODEL = '''"""Toy: a model file added with no docs edit (tests/test_docs.py)."""
+from dataclasses import dataclass
+
+from ..config import ModelSettings
+from ..recommender.base import Recommender
+
+
+@dataclass(frozen=True)
+class ToySettings(ModelSettings):
+    """The toy's settings: none of its own."""
+
+
+class Toy(Recommender):
+    """Scores every item zero; exists to appear in the API reference."""
+
+    Settings = ToySettings
+
+
+MODEL = Toy
+'''
+
+
+@pytest.mark.slow
+def test_a_model_file_added_with_no_docs_edit_appears_in_the_api_reference(tmp_path):
+    """The API pages list the package's modules from its files: a copy of the checkout with one more model
+    file builds strict and shows it on the models page and the layout page."""
+    for module in ("mkdocs", "mkdocstrings", "mkdocstrings_handlers.python", "mkdocs_jupyter", "material"):
+        pytest.importorskip(module, reason="the docs extra is not installed (make venv installs it)")
+    copy = tmp_path / "checkout"
+    top = {".git", "build", "results", "data", "benchmarks", "tests"}  # what the site is not built from
+
+    def skip(folder, names):
+        here = Path(folder) == ROOT
+        return [n for n in names if (here and (n in top or n.startswith(".venv"))) or n == "__pycache__"
+                or n.endswith((".egg-info", "_cache"))]
+
+    shutil.copytree(ROOT, copy, ignore=skip)
+    (copy / "symcere_kit" / "models" / "toy.py").write_text(TOY_MODEL, encoding="utf-8")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "SYMCERE_DOCS_NOTEBOOKS": "skip"}
+    site = tmp_path / "site"
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+                          cwd=copy, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    models = (site / "api" / "models" / "index.html").read_text(encoding="utf-8")
+    assert 'id="symcere_kit.models.toy"' in models and "Scores every item zero" in models
+    assert "models/toy.py" in (site / "development" / "layout" / "index.html").read_text(encoding="utf-8")
+
+
+def _generated():
+    sys.path.insert(0, str(ROOT / "docs" / "hooks"))
+    try:
+        import generated
+    finally:
+        sys.path.remove(str(ROOT / "docs" / "hooks"))
+    return generated
+
+
+def test_a_module_no_api_page_names_fails_the_build_naming_it():
+    generated = _generated()
+    modules = ["symcere_kit.models", "symcere_kit.models.lightgcn", "symcere_kit.models.toy", "symcere_kit.runs"]
+    pages = {"api/models.md": "<!-- api: symcere_kit.models.* -->", "api/runs.md": "<!-- api: symcere_kit.runs -->"}
+    assert generated.check_coverage(pages, modules) == []
+    assert "::: symcere_kit.models.toy" in generated.expand_api(pages["api/models.md"], modules)
+    problems = generated.check_coverage({"api/models.md": "<!-- api: symcere_kit.models symcere_kit.nothing -->"},
+                                        modules)
+    assert any("'symcere_kit.nothing' names no module" in p for p in problems)
+    assert any(p.startswith("symcere_kit.models.toy is on no API page") for p in problems)
+    twice = {**pages, "api/other.md": "<!-- api: symcere_kit.runs -->"}
+    assert any("symcere_kit.runs is on 2 API pages" in p for p in generated.check_coverage(twice, modules))
+
+
+def test_every_module_of_the_package_is_on_one_api_page():
+    generated = _generated()
+    pages = {f"api/{p.name}": p.read_text(encoding="utf-8") for p in (ROOT / "docs" / "api").glob("*.md")}
+    assert generated.check_coverage(pages, generated.package_modules(ROOT)) == []

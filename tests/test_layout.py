@@ -1,4 +1,5 @@
-"""The package's shape: test files named after the modules they test, and models/ holding models only."""
+"""The package's shape: test files named after the modules they test, models/ holding models only, and a
+docstring on every public function, class and method."""
 from __future__ import annotations
 
 import importlib
@@ -42,3 +43,35 @@ def test_models_holds_models_only():
     for name in names:
         module = importlib.import_module(f"symcere_kit.models.{name.replace('-', '_')}")
         assert module.MODEL.Settings is models.settings_class(name), name
+
+
+def undocumented(source: str) -> list[str]:
+    """Public functions, classes and methods (names not starting with ``_``) of ``source`` without a docstring;
+    a public class's methods count, a function's nested helpers do not."""
+    import ast
+
+    missing = []
+
+    def visit(body, prefix: str) -> None:
+        for node in body:
+            named = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            if named and not node.name.startswith("_"):
+                if ast.get_docstring(node) is None:
+                    missing.append(prefix + node.name)
+                if isinstance(node, ast.ClassDef):
+                    visit(node.body, f"{prefix}{node.name}.")
+
+    visit(ast.parse(source).body, "")
+    return missing
+
+
+def test_the_docstring_count_sees_functions_classes_and_methods():
+    source = ('def f():\n    """Doc."""\n\ndef g():\n    def inner(): pass\n\nclass C:\n    def m(self): pass\n'
+              '    def _private(self): pass\n\nclass _Hidden:\n    def m(self): pass\n')
+    assert undocumented(source) == ["g", "C", "C.m"]
+
+
+def test_every_public_function_class_and_method_has_a_docstring():
+    missing = {p.relative_to(PACKAGE).as_posix(): names for p in sorted(PACKAGE.rglob("*.py"))
+               if (names := undocumented(p.read_text(encoding="utf-8")))}
+    assert not missing, f"public names without a docstring (Google style: summary, Args/Returns/Raises): {missing}"

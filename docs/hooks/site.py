@@ -8,6 +8,8 @@
   committed, unexecuted notebooks instead (the docs test does that when no QUICK copies exist).
 * ``figures/*.png``: the committed gallery figures, so pages link them as ``../figures/NAME.png``
   (a path that works on GitHub too).
+* the API pages' module lists, the command list and the package layout: from the package's files and the
+  parser (``generated.py``); a module no API page names fails the build.
 """
 from __future__ import annotations
 
@@ -101,6 +103,13 @@ def _file(src_uri: str, src_dir: Path, config) -> File:
 
 @event_priority(100)  # before mkdocs-jupyter's on_files, which turns .ipynb files into pages
 def on_files(files: Files, config) -> Files:
+    from generated import check_coverage, package_modules
+
+    api = {f.src_uri: Path(f.abs_src_path).read_text(encoding="utf-8") for f in files
+           if f.src_uri.startswith("api/") and f.src_uri.endswith(".md")}
+    problems = check_coverage(api, package_modules(ROOT))
+    if problems:
+        raise PluginError("The API reference does not cover the package exactly once:\n  " + "\n  ".join(problems))
     for name, markdown in _help_pages().items():
         files.append(File.generated(config, f"cli/reference/{name}.md", content=markdown))
     notebooks = _notebook_dir()
@@ -126,4 +135,21 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         from errors_catalogue import catalogue
 
         markdown = markdown.replace(ERRORS_MARKER, catalogue(ROOT))
+    return _generated(markdown)
+
+
+def _generated(markdown: str) -> str:
+    """The markers of ``generated.py`` replaced by what the code says now."""
+    import generated
+
+    if generated.API_MARKER.search(markdown):
+        markdown = generated.expand_api(markdown, generated.package_modules(ROOT))
+    if generated.COMMANDS_MARKER in markdown:
+        from symcere_kit.cli import build_parser
+
+        markdown = markdown.replace(generated.COMMANDS_MARKER, generated.commands_table(build_parser()))
+    if generated.LAYOUT_MARKER in markdown:
+        markdown = markdown.replace(generated.LAYOUT_MARKER, generated.layout(ROOT))
+    if generated.LAYERS_MARKER in markdown:
+        markdown = markdown.replace(generated.LAYERS_MARKER, generated.layers(ROOT))
     return markdown

@@ -19,6 +19,14 @@ from ..errors import SymcereError
 
 @dataclass
 class RunEmbeddings:
+    """One trained run's embeddings, all raw (before any L2 normalisation) and on the CPU, built by
+    [`run_embeddings`][symcere_kit.analysis.embeddings.run_embeddings].
+
+    ``users`` and ``items`` are the graph encoder's outputs; ``interactions`` holds g_uv = (g_u + g_v)/2 of
+    every training interaction, in the order of ``train_users`` / ``train_items``; ``text`` holds the
+    projected review embeddings t_uv of the same interactions (SymCERE only, else None).
+    """
+
     label: str
     normalize: bool  # whether the model L2-normalises before comparing (False: the w/o Norm ablation)
     users: torch.Tensor  # [n_users, d] raw graph outputs

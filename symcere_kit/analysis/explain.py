@@ -37,6 +37,10 @@ from .lexicon import CLASSES, WordClasses, tokens
 
 @dataclass
 class Explanation:
+    """LIME's explanation of one training review: each word's weight on cos(t(r_uv), g_uv), and the
+    fit of LIME's local linear model; ``extra`` holds what [`combine_seeds`][symcere_kit.analysis.explain.combine_seeds]
+    adds when it reads several seeds as one."""
+
     row: int  # index into the training interactions
     user: int
     item: int
@@ -50,6 +54,7 @@ class Explanation:
     extra: dict = field(default_factory=dict)
 
     def frame(self) -> pd.DataFrame:
+        """The word weights as a DataFrame with columns ``word`` and ``weight``, strongest first."""
         return pd.DataFrame(self.weights, columns=["word", "weight"])
 
 
@@ -82,12 +87,18 @@ class InteractionExplainer:
         return len(self.train)
 
     def interaction(self, row: int) -> tuple[int, int, str]:
+        """(user, item, review text) of training interaction ``row``.
+
+        Raises:
+            SymcereError: ``row`` is out of range.
+        """
         if not 0 <= row < len(self.train):
             raise SymcereError(f"Review row {row} is out of range: this run has {len(self.train)} training reviews.")
         r = self.train.iloc[row]
         return int(r["user"]), int(r["item"]), str(r["text"])
 
     def graph_embedding(self, row: int) -> torch.Tensor:
+        """g_uv = (g_u + g_v)/2 of training interaction ``row``, raw (not normalised), shape [d]."""
         user, item, _ = self.interaction(row)
         return (self.users[user] + self.items[item]) / 2
 
@@ -98,6 +109,8 @@ class InteractionExplainer:
         return F.cosine_similarity(t, g[None, :], dim=-1).cpu().numpy().astype(np.float64)
 
     def classifier_fn(self, row: int, progress: bool = False):
+        """LIME's classifier for review ``row``: a function mapping a list of texts to an array [n, 2] of
+        ``[1 - p, p]`` per text, with p = (cos(t(text), g_uv) + 1)/2."""
         def predict(texts: list[str]) -> np.ndarray:
             p = (self.similarity(texts, row, progress) + 1.0) / 2.0
             return np.stack([1.0 - p, p], axis=1)
@@ -297,10 +310,12 @@ class LimeStudy:
 
     @property
     def mean_r2(self) -> float:
+        """Mean R² of LIME's local linear models over all explanations (every review and seed)."""
         return float(np.mean([e.score for e in self.explanations]))
 
     @property
     def seeds(self) -> list[int]:
+        """The LIME seeds the explanations were computed under, sorted."""
         return sorted({e.seed for e in self.explanations})
 
     def extremes(self) -> dict[str, Explanation]:

@@ -27,10 +27,18 @@ def _dataset(name_or_path: str):
 
 
 def load_variant(grid, dataset: str, variant: str, seed: int = 0):
+    """The finished run of ``variant`` with ``seed`` on ``dataset`` in ``grid``, loaded as a ``TrainedRun``
+    ([`load_run`][symcere_kit.runs.store.load_run]); the dataset is loaded once and cached.
+
+    Raises:
+        SymcereError: the run is not part of ``grid`` or has not run yet.
+    """
     return load_run(grid.run_dir(dataset, variant, seed), dataset=_dataset(dataset))
 
 
 def variant_embeddings(grid, dataset: str, variants: list[str], seed: int = 0) -> dict[str, RunEmbeddings]:
+    """Variant name -> [`RunEmbeddings`][symcere_kit.analysis.embeddings.RunEmbeddings] of each of
+    ``variants``' finished run with ``seed`` on ``dataset``."""
     return {v: run_embeddings(load_variant(grid, dataset, v, seed)) for v in variants}
 
 

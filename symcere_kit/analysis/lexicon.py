@@ -25,11 +25,13 @@ TOKEN = re.compile(r"\w+", re.UNICODE)  # LIME's default split (\W+), lowercased
 
 
 def tokens(text: str) -> list[str]:
+    """The words of ``text`` as LIME splits them (runs of word characters), lowercased, in order."""
     return [t.lower() for t in TOKEN.findall(text)]
 
 
 @lru_cache(maxsize=1)
 def stop_words() -> frozenset[str]:
+    """scikit-learn's English stop-word list (``ENGLISH_STOP_WORDS``)."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     return frozenset(ENGLISH_STOP_WORDS)
@@ -78,6 +80,7 @@ class WordClasses:
 
     @classmethod
     def from_dataset(cls, dataset, **kw) -> "WordClasses":
+        """Word classes of ``dataset``'s training reviews and their items; ``kw`` as the constructor's."""
         return cls(dataset.train_texts, dataset.train["item"].to_numpy(), **kw)
 
     def __call__(self, word: str) -> str:
@@ -91,4 +94,5 @@ class WordClasses:
         return "other"
 
     def classify(self, words: Iterable[str]) -> list[str]:
+        """The class of each word (one of ``CLASSES``), in order."""
         return [self(w) for w in words]

@@ -130,6 +130,8 @@ class LimeExplorer:
         self.run.value = self.run.options[0][1] if self.run.options else None  # ipywidgets 8 keeps None
 
     def explainer(self, directory: str | None = None):
+        """The [`InteractionExplainer`][symcere_kit.analysis.explain.InteractionExplainer] of the run stored in
+        ``directory`` (default: the run picked in the widget), loaded on first use and kept."""
         directory = directory or self.run.value
         if directory not in self._explainers:
             if self._widget is not None:
@@ -165,6 +167,8 @@ class LimeExplorer:
         return self.last
 
     def refresh(self) -> None:
+        """Explain the picked review at the picked sample count and redraw the status line, highlighted text
+        and word chart (kept in ``last``); does nothing when no review is picked."""
         import matplotlib.pyplot as plt
         from IPython.display import display
 
@@ -211,6 +215,7 @@ class StudyPicker:
 
     @property
     def widget(self):
+        """The ipywidgets UI, built on first use: a study dropdown above the picked study's plots."""
         if self._widget is None:
             import ipywidgets as W
 

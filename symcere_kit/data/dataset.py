@@ -46,6 +46,13 @@ _META_KEY = b"symcere"
 
 @dataclass
 class ReviewDataset:
+    """One preprocessed, split dataset: training interactions with their review texts, test interactions
+    without, and the original user and item ids of the dense indices (``user_ids[u]``, ``item_ids[i]``).
+
+    Built by [`load_dataset`][symcere_kit.data.dataset.load_dataset] or
+    [`dataset_from_reviews`][symcere_kit.data.dataset.dataset_from_reviews].
+    """
+
     name: str
     train: pd.DataFrame  # user, item, rating, timestamp, order, text; sorted by (user, timestamp, order)
     test: pd.DataFrame  # user, item, rating, timestamp (no text)
@@ -55,14 +62,17 @@ class ReviewDataset:
 
     @property
     def n_users(self) -> int:
+        """Number of users (dense indices 0..n_users-1)."""
         return len(self.user_ids)
 
     @property
     def n_items(self) -> int:
+        """Number of items (dense indices 0..n_items-1)."""
         return len(self.item_ids)
 
     @property
     def fingerprint(self) -> str:
+        """The hash identifying this data (its input and preprocessing config) that runs record; "" when unknown."""
         return self.meta.get("fingerprint", "")
 
     @property
@@ -88,6 +98,7 @@ class ReviewDataset:
 
     @property
     def stats(self) -> dict:
+        """The statistics computed at preprocessing (``data.stats.compute_stats``: counts, density, split sizes)."""
         return self.meta.get("stats", {})
 
     @property
@@ -117,10 +128,12 @@ class ReviewDataset:
 
     @cached_property
     def train_csr(self) -> sp.csr_matrix:
+        """Training interactions as a 0/1 CSR matrix of shape [n_users, n_items]."""
         return self._csr(self.train)
 
     @cached_property
     def test_csr(self) -> sp.csr_matrix:
+        """Test interactions as a 0/1 CSR matrix of shape [n_users, n_items]."""
         return self._csr(self.test)
 
     @cached_property

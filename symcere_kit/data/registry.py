@@ -24,6 +24,9 @@ AMAZON_2014_URL = "https://snap.stanford.edu/data/amazon/productGraph/categoryFi
 
 @dataclass(frozen=True)
 class DatasetEntry:
+    """One named dataset of the registry: its publisher, the file names it is accepted under, where to get it
+    and the paper's Table 1 counts (users, items, reviews) when the paper used it."""
+
     name: str
     title: str
     publisher: str
@@ -110,6 +113,11 @@ DEFAULT_DATASET = "amazon2014_musical_instruments"
 
 
 def lookup(name: str) -> DatasetEntry:
+    """The registry entry named ``name`` or one of its aliases (case and surrounding spaces ignored).
+
+    Raises:
+        DatasetNotFoundError: an unknown name (listing the known ones).
+    """
     key = name.strip().lower()
     for entry in REGISTRY.values():
         if key == entry.name or key in entry.aliases:
@@ -121,6 +129,8 @@ def lookup(name: str) -> DatasetEntry:
 
 
 def search_dirs() -> list[Path]:
+    """The folders searched for dataset files, in order: ``$SYMCERE_DATA_DIR`` (when set), ``data/raw/`` and
+    the mirror ``../shared/data/``."""
     dirs = []
     if os.environ.get("SYMCERE_DATA_DIR"):
         dirs.append(Path(os.environ["SYMCERE_DATA_DIR"]).expanduser())
@@ -129,6 +139,8 @@ def search_dirs() -> list[Path]:
 
 
 def find_local(entry: DatasetEntry) -> Path | None:
+    """The first of ``entry``'s files found in [`search_dirs`][symcere_kit.data.registry.search_dirs] (at the top
+    of a folder or in its sub-folder named after the dataset), or None."""
     for d in search_dirs():
         for f in entry.files:
             for candidate in (d / f, d / entry.name / f):
@@ -138,6 +150,7 @@ def find_local(entry: DatasetEntry) -> Path | None:
 
 
 def offline() -> bool:
+    """Whether downloads are off: ``$SYMCERE_OFFLINE`` is set to anything but empty or ``0``."""
     return os.environ.get("SYMCERE_OFFLINE", "") not in ("", "0")
 
 

@@ -84,12 +84,16 @@ def _latest_per_user(frame: pd.DataFrame, n_latest) -> np.ndarray:
 
 @dataclass
 class LeakageReport:
+    """Counts of the ways test information could reach training
+    ([`leakage_report`][symcere_kit.data.split.leakage_report])."""
+
     overlapping_pairs: int  # (user, item) in both train and test
     time_violations: int  # test interaction older than the same user's newest training one
     copied_texts: int  # a test review whose (user, time, text) also stands in training
 
     @property
     def clean(self) -> bool:
+        """Whether every count is zero."""
         return not (self.overlapping_pairs or self.time_violations or self.copied_texts)
 
 

@@ -63,6 +63,7 @@ class NGCFConv(MessagePassing):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Re-initialise W1 and W2 as RecBole does: ``xavier_normal_`` weights, zero biases."""
         super().reset_parameters()
         for lin in (self.lin1, self.lin2):  # RecBole's xavier_normal_initialization
             nn.init.xavier_normal_(lin.weight)
@@ -70,14 +71,18 @@ class NGCFConv(MessagePassing):
                 nn.init.zeros_(lin.bias)
 
     def forward(self, x: Tensor, adj: Adj, edge_weight: OptTensor = None) -> Tensor:
+        """One layer on node embeddings ``x`` [n_nodes, in_dim]: LeakyReLU(W1 (L x + x) + W2 ((L x) * x)),
+        shape [n_nodes, out_dim]."""
         side = self.propagate(adj, x=x, edge_weight=edge_weight)  # L E
         out = self.lin1(side + x) + self.lin2(side * x)
         return F.leaky_relu(out, self.negative_slope)
 
     def message(self, x_j: Tensor, edge_weight: OptTensor) -> Tensor:
+        """A neighbour's embedding scaled by its edge weight p_ui (unscaled without weights)."""
         return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j
 
     def message_and_aggregate(self, adj_t: Adj, x: Tensor) -> Tensor:
+        """The neighbour sum ``L x`` as one sparse product (the symmetric spmm for a CSR ``L``)."""
         if isinstance(adj_t, Tensor) and adj_t.layout == torch.sparse_csr:
             return symmetric_spmm(adj_t, x)  # L is symmetric, so adj_t == adj: no transpose in the backward
         return spmm(adj_t, x, reduce=self.aggr)
@@ -112,6 +117,7 @@ class NGCFEncoder(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Re-initialise the user and item tables (xavier normal, each at its own table's std) and every layer."""
         with torch.no_grad():  # xavier_normal_ of separate (n_users, dim) and (n_items, dim) tables
             for block in (self.embedding.weight[: self.n_users], self.embedding.weight[self.n_users :]):
                 if len(block):

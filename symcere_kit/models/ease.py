@@ -29,6 +29,8 @@ FD_EASE = "Ferrari Dacrema et al. (RecSys 2019 / TOIS 2021) code, MaurizioFD/Rec
 
 @dataclass(frozen=True)
 class EASESettings(ModelSettings):
+    """EASE^R's settings: the L2 weight ``reg_lambda`` of its closed-form solution."""
+
     # L2 weight lambda. 500 sits between the two public implementations' defaults: RecBole's EASE
     # reg_weight 250.0 (recbole/properties/model/EASE.yaml) and Ferrari Dacrema et al.'s EASE_R fit
     # default l2_norm 1e3 (EASE_R/EASE_R_Recommender.py); tune it (SEARCH_SPACE) for a real comparison.
@@ -41,11 +43,14 @@ class EASESettings(ModelSettings):
 
 
 class EASE(ItemSimilarityRecommender):
+    """EASE^R (Steck, WWW 2019): scores ``X_u B`` with item-item weights ``B`` solved in closed form."""
+
     Settings = EASESettings
     FIT_BYTES_PER_PAIR = 20  # sparse X^T X (12) + its dense float64 copy (8), then that copy + float32 B
 
     @staticmethod
     def fit_weights(x, settings: EASESettings) -> np.ndarray:
+        """Steck's eq. 8: ``B_ij = -P_ij / P_jj``, ``B_jj = 0`` with ``P = (X^T X + reg_lambda * I)^-1`` (float64)."""
         gram = (x.T @ x).toarray()  # float64: exact co-occurrence counts
         gram[np.diag_indices_from(gram)] += settings.reg_lambda
         # G is symmetric, so G^T (Fortran-ordered) has the same inverse and LAPACK can overwrite it in place

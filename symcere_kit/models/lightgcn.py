@@ -14,10 +14,13 @@ class LightGCNSettings(GraphSettings):
 
 
 class LightGCN(GraphBPRRecommender):
+    """LightGCN (He et al. 2020) trained with BPR: dot-product scores of the propagated user and item embeddings."""
+
     Settings = LightGCNSettings
 
     @staticmethod
     def build_encoder(dataset, settings):
+        """A ``graph.LightGCNEncoder``: ``embedding_dim`` wide, the mean of layers 0..``n_layers``."""
         return LightGCNEncoder(dataset.n_users, dataset.n_items, settings.embedding_dim, settings.n_layers)
 
 

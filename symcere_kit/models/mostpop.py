@@ -8,6 +8,8 @@ from ..recommender.base import Recommender
 
 
 class MostPop(Recommender):
+    """MostPop: the same scores for every user, each item's number of training interactions."""
+
     trainable = False
     Settings = ModelSettings  # nothing to set
 
@@ -16,6 +18,7 @@ class MostPop(Recommender):
         self.register_buffer("popularity", torch.as_tensor(dataset.item_degree, dtype=torch.float32))
 
     def score(self, users: torch.Tensor) -> torch.Tensor:
+        """[B, n_items]: the items' training popularity, one identical row per user of ``users``."""
         return self.popularity.expand(len(users), -1)
 
 

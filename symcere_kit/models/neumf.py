@@ -38,6 +38,8 @@ class NeuMFSettings(EmbeddingSettings):
 
 
 class NeuMF(Recommender):
+    """NeuMF (He et al. 2017): GMF and an MLP tower fused by one output layer; scores are its logits."""
+
     Settings = NeuMFSettings
 
     def __init__(self, dataset, settings: NeuMFSettings, progress: bool = True):
@@ -61,6 +63,7 @@ class NeuMF(Recommender):
         return self.out(torch.cat([gmf, mlp], -1)).squeeze(-1)
 
     def batch_loss(self, batch):
+        """Pointwise BCE: the positive pair labelled 1, its sampled negative 0, averaged; no L2 term."""
         u = batch["user"]
         pos, neg = self.logits(u, batch["pos"]), self.logits(u, batch["neg"])
         bce = (F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos))

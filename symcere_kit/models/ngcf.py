@@ -37,6 +37,7 @@ class NGCF(GraphBPRRecommender):
 
     @staticmethod
     def build_encoder(dataset, settings):
+        """A ``graph.NGCFEncoder``: ``embedding_dim`` wide, ``n_layers`` layers, ``message_dropout``."""
         return NGCFEncoder(dataset.n_users, dataset.n_items, settings.embedding_dim, settings.n_layers,
                            message_dropout=settings.message_dropout)
 

@@ -76,11 +76,16 @@ def keep_top_k(w: np.ndarray, k: int, axis: int) -> None:
 
 
 class RP3beta(ItemSimilarityRecommender):
+    """RP3beta (Paudel et al., ACM TiiS 2017): scores ``X_u W`` with popularity-penalised random-walk item
+    similarities ``W``."""
+
     Settings = RP3betaSettings
     FIT_BYTES_PER_PAIR = 32  # sparse walk product (12) + dense W (8) + argsort's -W copy (8) and int64 order (8)
 
     @staticmethod
     def fit_weights(x, settings: RP3betaSettings) -> np.ndarray:
+        """Steps 1-6 of the module docstring: ``W`` [n_items, n_items] (float64), pruned to ``top_k`` by row, then
+        by column."""
         p_ui, p_iu = row_l1(x), row_l1(sp.csr_matrix(x.T))
         if settings.walk_alpha != 1.0:
             p_ui.data **= settings.walk_alpha

@@ -23,6 +23,9 @@ RECBOLE_GRID = "RecBole 1.2.1 docs, SGL 'Tuning Hyper Parameters'"
 
 @dataclass(frozen=True)
 class SGLSettings(GraphSettings):
+    """SGL's settings: the graph models' with 3 layers, plus the InfoNCE temperature and weight and the views' edge
+    dropout."""
+
     n_layers: int = 3  # RecBole 1.2.1 SGL n_layers
     ssl_tau: float = 0.5  # RecBole 1.2.1 SGL ssl_tau
     ssl_weight: float = 0.05  # RecBole 1.2.1 SGL ssl_weight
@@ -40,6 +43,9 @@ class SGLSettings(GraphSettings):
 
 
 class SGL(LightGCN):
+    """SGL (Wu et al. 2021): LightGCN with summed BPR plus an InfoNCE between two edge-dropout views; scores are
+    LightGCN's dot products."""
+
     bpr_reduction = "sum"
     Settings = SGLSettings
 
@@ -49,10 +55,17 @@ class SGL(LightGCN):
         self.views: list[torch.Tensor] | None = None
 
     def on_epoch_start(self, generator: torch.Generator) -> None:
+        """Draw the epoch's two SGL-ED views of the training graph (edge dropout ``drop_ratio``) from ``generator``."""
         self.views = [edge_dropout_adjacency(self.train_csr, self.settings.drop_ratio, generator).to(self.adj.device)
                       for _ in range(2)]
 
     def batch_loss(self, batch):
+        """LightGCN's summed BPR and L2, plus ``ssl_weight`` x InfoNCE (``ssl_tau``) between the two views of the
+        batch's users and of its positive items.
+
+        Raises:
+            RuntimeError: no views drawn yet ([`on_epoch_start`][symcere_kit.models.sgl.SGL.on_epoch_start]).
+        """
         terms = super().batch_loss(batch)
         if self.views is None:
             raise RuntimeError("SGL.on_epoch_start(generator) draws the views; the Trainer calls it each epoch.")

@@ -45,6 +45,9 @@ OFFICIAL = "the official SMORE config (github.com/kennethorq/SMORE)"
 
 @dataclass(frozen=True)
 class SMORESettings(TextModelSettings, GraphSettings):
+    """SMORE's settings: the text encoder's and the graph models', plus the item kNN graph, the InfoNCE weight and
+    temperature and the preference-gate dropout."""
+
     n_layers: int = 3  # user-item LightGCN layers: from the official config's grid
     knn_k: int = 10  # neighbours per item in the item-item text graph: the official grid's k
     cl_weight: float = 0.01  # InfoNCE weight: the official config's cl_loss
@@ -81,6 +84,9 @@ def _gate(d: int) -> nn.Sequential:
 
 
 class SMORE(Recommender):
+    """SMORE (Ong & Khong, WSDM 2025), text-only as the SymCERE paper adapts it: dot-product scores of the behaviour
+    view plus the text side view."""
+
     Settings = SMORESettings
 
     def __init__(self, dataset, settings: SMORESettings, progress: bool = True, features: torch.Tensor | None = None):
@@ -122,10 +128,13 @@ class SMORE(Recommender):
         return content, side
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(user [n_users, d], item [n_items, d]) embeddings: the behaviour view plus the side view."""
         content, side = self.views()
         return (content + side).split([self.n_users, self.n_items])
 
     def batch_loss(self, batch):
+        """Mean BPR + ``reg_weight`` x L2 of the batch's final embeddings + ``cl_weight`` x InfoNCE (``cl_tau``)
+        between the side and behaviour views of the batch's positive items and of its users."""
         self._cache = None
         content, side = self.views()
         users, items = (content + side).split([self.n_users, self.n_items])
@@ -146,6 +155,7 @@ class SMORE(Recommender):
 
     @torch.no_grad()
     def prepare_scoring(self):
+        """Cache the final (user, item) embeddings for ``score``."""
         self._cache = self.embeddings()
 
 

@@ -184,6 +184,9 @@ def build_graph_encoder(backbone: str, dataset, settings):
 
 
 class SymCERE(Recommender):
+    """SymCERE (paper section 3): a LightGCN or NGCF graph encoder aligned with a text encoder of the training
+    reviews; ranking scores come from the graph embeddings alone."""
+
     Settings = SymCERESettings
 
     def __init__(self, dataset, settings: SymCERESettings, progress: bool = True):
@@ -199,6 +202,7 @@ class SymCERE(Recommender):
         self.view_adj: torch.Tensor | None = None
 
     def param_groups(self) -> list[dict]:
+        """Every trainable parameter but the text encoder's LoRA ones in one group; those (if any) at ``text_lr``."""
         text = self.text.lora_parameters()
         ids = {id(p) for p in text}
         rest = [p for p in self.parameters() if p.requires_grad and id(p) not in ids]
@@ -223,6 +227,8 @@ class SymCERE(Recommender):
         return self._norm(x) if self.settings.bpr_space == "cosine" else x
 
     def batch_loss(self, batch):
+        """Eq. 8: ``cross_weight`` x L_cross (eqs. 3-5) + ``alpha`` x InfoNCE of both views (eq. 6) + ``beta`` x BPR
+        (eq. 7) + ``reg_weight`` x L2; the cross and intra terms are skipped at weight 0."""
         cfg, self._cache = self.settings, None
         users, items = self.graph(self.adj)
         u, pos, neg = batch["user"], batch["pos"], batch["neg"]
@@ -258,6 +264,8 @@ class SymCERE(Recommender):
 
     @torch.no_grad()
     def prepare_scoring(self):
+        """Cache the full graph's (user, item) embeddings in the ranking space: normalised unless
+        ``bpr_space="dot"`` or ``normalize=False``."""
         users, items = self.graph(self.adj)
         self._cache = (self._rank_space(users), self._rank_space(items))
 

@@ -29,6 +29,15 @@ class Recommender(nn.Module):
         self.settings = settings
 
     def batch_loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The training loss of one batch of BPR triples; every trainable model implements it.
+
+        Args:
+            batch: ``user``, ``pos``, ``neg`` [B] id tensors and ``index`` [B], the batch's rows of
+                ``dataset.train`` (``sampling.bpr_batches``), on the model's device.
+
+        Returns:
+            Scalar tensors: the total under ``"loss"``, plus named terms for logging.
+        """
         raise NotImplementedError
 
     _cache: tuple[torch.Tensor, torch.Tensor] | None = None  # (user, item) embeddings for scoring

@@ -69,12 +69,21 @@ class GraphBPRRecommender(Recommender):
 
     @staticmethod
     def build_encoder(dataset, settings) -> nn.Module:
+        """The graph encoder for ``dataset``'s users and items, sized by ``settings``.
+
+        Returns:
+            A module with an ``embedding`` table of (n_users + n_items) rows whose ``forward(adj)`` returns
+            (user_emb [n_users, d], item_emb [n_items, d]).
+        """
         raise NotImplementedError
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(user [n_users, d], item [n_items, d]) embeddings propagated over the training graph."""
         return self.encoder(self.adj)
 
     def batch_loss(self, batch):
+        """BPR on dot products of the propagated embeddings (``bpr_reduction``) + ``reg_weight`` x L2 of the batch's
+        ego embeddings."""
         self._cache = None
         users, items = self.embeddings()
         # index_select, not tensor[idx]: on multi-threaded CPU the backward of advanced indexing
@@ -88,4 +97,5 @@ class GraphBPRRecommender(Recommender):
 
     @torch.no_grad()
     def prepare_scoring(self):
+        """Propagate once and cache the (user, item) embeddings for ``score``."""
         self._cache = self.embeddings()

@@ -61,6 +61,8 @@ class ItemSimilarityRecommender(Recommender):
 
     @staticmethod
     def fit_weights(x: sp.csr_matrix, settings) -> np.ndarray:
+        """The dense ``W`` [n_items, n_items] from the binary training CSR ``x`` [n_users, n_items]; subclasses
+        implement it."""
         raise NotImplementedError
 
     def user_rows(self, users: torch.Tensor) -> torch.Tensor:
@@ -76,4 +78,5 @@ class ItemSimilarityRecommender(Recommender):
 
     @torch.no_grad()
     def score(self, users: torch.Tensor) -> torch.Tensor:
+        """``X_u W``: [B, n_items] scores of ``users`` from their binary training rows."""
         return self.user_rows(users) @ self.item_weights

@@ -22,6 +22,9 @@ from ..text import text_encoder_from_config
 
 
 class TextSide(nn.Module):
+    """SymCERE's text half: the text mode's encoder of the training reviews and a linear projection to
+    ``out_dim``, the graph's width."""
+
     def __init__(self, dataset, settings, out_dim: int, progress: bool = True):
         super().__init__()
         self.settings = settings
@@ -33,9 +36,11 @@ class TextSide(nn.Module):
         self.encoder = trained  # frozen: the cached matrices only; lora modes: the encoder, run each step
 
     def on_epoch_start(self, generator: torch.Generator) -> None:
+        """Keep the epoch's ``generator``: the LoRA modes draw each batch's word mask from it."""
         self.generator = generator
 
     def lora_parameters(self) -> list[nn.Parameter]:
+        """The text encoder's trainable LoRA parameters; empty in frozen mode."""
         return self.encoder.lora_parameters()
 
     def _autocast(self):

@@ -19,6 +19,7 @@ class InlineExecutor(cf.Executor):
     """Runs each task when it is submitted, in this process: the ``concurrent.futures`` face of a loop."""
 
     def submit(self, fn, /, *args, **kwargs) -> cf.Future:
+        """Run ``fn(*args, **kwargs)`` now; a done future holds its result or exception (interrupts propagate)."""
         future: cf.Future = cf.Future()
         try:
             future.set_result(fn(*args, **kwargs))
@@ -57,6 +58,17 @@ def threads_per_worker(workers: int | None) -> int | None:
 
 @contextlib.contextmanager
 def make_executor(kind: str | cf.Executor = "local", workers: int | None = None) -> Iterator[cf.Executor]:
+    """The executor of ``kind`` for a ``with`` block; a pool or cluster it starts closes when the block ends.
+
+    Args:
+        kind: ``"local"`` ([`InlineExecutor`][symcere_kit.runs.executors.InlineExecutor]), ``"process"`` (a
+            spawn-based process pool), ``"dask"`` (a Dask ``LocalCluster``, or the scheduler at
+            ``$SYMCERE_DASK_SCHEDULER``), or an ``Executor`` instance, yielded as given and left open.
+        workers: processes of the pool or of the local Dask cluster (default 1).
+
+    Raises:
+        SymcereError: an unknown ``kind``, or ``"dask"`` without Dask distributed installed.
+    """
     if isinstance(kind, cf.Executor):
         yield kind
         return

@@ -34,6 +34,8 @@ from .variants import VARIANTS, check_grid_settings, expand_variants, tables_for
 
 @dataclass(frozen=True)
 class RunSpec:
+    """One run of a grid: a dataset x variant x seed with the grid-wide and tuned settings it runs with."""
+
     dataset: str
     variant: str
     seed: int
@@ -105,6 +107,7 @@ class Grid:
             spec.config()
 
     def is_done(self, spec: RunSpec) -> bool:
+        """Whether ``spec``'s run has finished (its ``result.json`` exists)."""
         return self.store.is_done(spec.directory(self.root))
 
     def run_dir(self, dataset: str, variant: str, seed: int = 0) -> Path:
@@ -123,6 +126,7 @@ class Grid:
                 if (dataset is None or s.dataset == dataset) and self.is_done(s)]
 
     def pending(self) -> list[RunSpec]:
+        """The runs of this grid that have not finished, in grid order."""
         return [s for s in self.specs if not self.is_done(s)]
 
     def run(self, executor: str | cf.Executor | None = None, workers: int | None = None, progress: bool = True,
@@ -170,6 +174,7 @@ class Grid:
         return tidy
 
     def records(self) -> list[dict]:
+        """The ``result.json`` record of every finished run of this grid."""
         return [json.loads((d / RESULT_FILE).read_text()) for _, d in self.finished()]
 
     def results(self) -> pd.DataFrame:
@@ -179,6 +184,7 @@ class Grid:
         return pd.DataFrame(rows, columns=["dataset", "variant", "label", "seed", "metric", "value"])
 
     def write_results(self) -> pd.DataFrame:
+        """Rewrite ``<root>/results.csv`` (atomically) from the finished runs; return the tidy frame."""
         tidy = self.results()
         write_text_atomic(self.root / "results.csv", tidy.to_csv(index=False))
         return tidy

@@ -65,6 +65,7 @@ class RunStore:
 
     @staticmethod
     def is_done(directory: str | Path) -> bool:
+        """Whether ``directory`` holds a finished run (its ``result.json``, written last, exists)."""
         return (Path(directory) / RESULT_FILE).is_file()
 
     @staticmethod
@@ -117,6 +118,11 @@ def topk_frame(evaluation) -> pd.DataFrame:
 
 
 def read_record(directory: str | Path) -> dict:
+    """The ``result.json`` record of the finished run in ``directory``.
+
+    Raises:
+        SymcereError: ``directory`` has no ``result.json``, or it is not valid JSON.
+    """
     path = Path(directory) / RESULT_FILE
     if not path.is_file():
         raise SymcereError(f"{directory} is not a finished run: it has no {RESULT_FILE}. Run it with "
@@ -139,6 +145,7 @@ class TrainedRun:
 
     @property
     def label(self) -> str:
+        """The run's variant label, or its model's name when the record has none."""
         return self.record.get("label") or self.config.model
 
     @cached_property
@@ -147,6 +154,7 @@ class TrainedRun:
         return self.config.loop.fit_data(self.dataset)
 
     def topk(self) -> pd.DataFrame:
+        """The stored top-K lists: a long frame user, rank (0-based), item."""
         return pd.read_parquet(self.directory / TOPK_FILE)
 
 

@@ -56,6 +56,7 @@ class TestCurve:
 
 
 def curve_path(spec: RunSpec, root: str | Path) -> Path:
+    """Where ``spec``'s curve is kept: ``<root>/test_epoch/<dataset slug>/<variant>[@hash]/seed<k>.json``."""
     run = spec.directory(Path(root))  # <root>/runs/<dataset>/<variant>/seed<k>
     return Path(root) / "test_epoch" / run.parent.parent.name / run.parent.name / f"{run.name}.json"
 

@@ -39,6 +39,15 @@ class Tuned:
     fingerprint: str
 
     def check(self, fingerprint: str, dataset: str) -> None:
+        """Refuse these settings for data other than the data they were tuned on.
+
+        Args:
+            fingerprint: the loaded dataset's ``tuning_fingerprint``.
+            dataset: the dataset as the caller named it, for the message.
+
+        Raises:
+            SymcereError: ``fingerprint`` is not the file's, naming the file and the fix.
+        """
         check_fingerprint(self.fingerprint, fingerprint, dataset, self.path.stem, self.path)
 
 

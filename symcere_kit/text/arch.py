@@ -52,12 +52,14 @@ class LayerStack:
 
     @property
     def layers(self) -> nn.ModuleList:
+        """The transformer layers: ``encoder.layer`` (BERT) or the first ``num_hidden_layers`` of ``layers``."""
         if self.family == "bert":
             return self.model.encoder.layer
         return self.model.layers[: self.config.num_hidden_layers]
 
     @property
     def n_layers(self) -> int:
+        """The number of transformer layers."""
         return len(self.layers)
 
     @property
@@ -66,6 +68,7 @@ class LayerStack:
         return "layer" if self.family == "bert" else "layers"
 
     def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Input embeddings [B, L, H] of ``input_ids`` [B, L]: what layer 0 takes."""
         if self.family == "bert":
             return self.model.embeddings(input_ids=input_ids)
         return self.model.embed_tokens(input_ids)

@@ -176,14 +176,17 @@ class TextEncoder(nn.Module):
 
     @property
     def config(self) -> Any:
+        """The transformers config of the bare model."""
         return self.transformer.config
 
     @property
     def out_dim(self) -> int:
+        """The width of the embeddings: the model's ``hidden_size``."""
         return int(self.config.hidden_size)
 
     @property
     def device(self) -> torch.device:
+        """The device of the transformer's parameters."""
         return next(self.transformer.parameters()).device
 
     @property

@@ -32,6 +32,7 @@ CACHE_VERSION = 1
 
 
 def default_cache_dir() -> Path:
+    """``<cache_dir>/text`` (``paths.cache_dir``): where a ``TensorCache`` without a root keeps its files."""
     return cache_dir() / "text"
 
 
@@ -54,12 +55,15 @@ class TensorCache:
 
     @staticmethod
     def key(parts: dict) -> str:
+        """A 24-character stable hash of the key's ingredients ``parts`` and ``CACHE_VERSION``."""
         return stable_hash({**parts, "cache_version": CACHE_VERSION}, length=24)
 
     def path(self, kind: str, key: str) -> Path:
+        """The file ``<root>/<kind>-<key>.safetensors``."""
         return self.root / f"{kind}-{key}.safetensors"
 
     def load(self, kind: str, key: str) -> dict[str, torch.Tensor] | None:
+        """The tensors stored under ``kind`` and ``key``; None when the file is missing or unreadable (warned)."""
         from safetensors.torch import load_file
 
         p = self.path(kind, key)
@@ -72,6 +76,8 @@ class TensorCache:
             return None
 
     def save(self, kind: str, key: str, tensors: dict[str, torch.Tensor], meta: dict) -> Path:
+        """Write ``tensors`` (on the CPU) atomically under ``kind`` and ``key``, ``meta`` as JSON metadata; return
+        the file's path."""
         from safetensors.torch import save_file
 
         p = self.path(kind, key)
@@ -104,13 +110,16 @@ class BottomStates:
 
     @property
     def hidden_size(self) -> int:
+        """The width H of the states."""
         return self.states.shape[1]
 
     @property
     def nbytes(self) -> int:
+        """The memory ``states`` holds, in bytes."""
         return self.states.numel() * self.states.element_size()
 
     def to(self, device: str | torch.device) -> "BottomStates":
+        """The same states with ``states`` and ``lengths`` on ``device``."""
         return BottomStates(self.states.to(device), self.lengths.to(device))
 
     def batch(

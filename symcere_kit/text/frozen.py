@@ -38,6 +38,7 @@ class FrozenText(TextEncoder):
         return model
 
     def train(self, mode: bool = True) -> "FrozenText":
+        """Set training mode as ``nn.Module`` does, but keep the backbone in eval mode (no dropout)."""
         super().train(mode)
         self.backbone.eval()  # frozen features: no dropout noise
         return self
@@ -81,4 +82,5 @@ class FrozenCorpus(nn.Module):
         return (self.view if mask_prob else self.base)[indices.to(self.base.device)]
 
     def lora_parameters(self) -> list[nn.Parameter]:
+        """An empty list: nothing trains in frozen mode."""
         return []

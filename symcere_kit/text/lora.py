@@ -53,6 +53,7 @@ class LoraSettings:
             raise SymcereError(f"LoraSettings.layers must be 'all' or an int >= 1 (got {self.layers!r}).")
 
     def to_dict(self) -> dict:
+        """The settings as a plain dict (``target_modules`` a list), for run records and adapter files."""
         d = asdict(self)
         d["target_modules"] = list(self.target_modules) if self.target_modules is not None else None
         return d

@@ -150,6 +150,9 @@ def _weight_files(path: Path) -> list[list]:
 
 @dataclass
 class LoadedBackbone:
+    """What [`load_backbone`][symcere_kit.text.resolve.load_backbone] returns: the model, its tokenizer, the
+    resolved name and the identity the caches are keyed by."""
+
     model: Any  # transformers PreTrainedModel (AutoModel: the bare encoder / decoder, no LM head)
     tokenizer: Any
     resolved: str  # local directory or hub id

@@ -99,6 +99,7 @@ def open_storage(url: str):
 
 
 def study_name(dataset_arg: str, variant: str) -> str:
+    """The Optuna study name of ``variant`` on ``dataset_arg``: ``<dataset slug>/<variant>``."""
     return f"{dataset_slug(dataset_arg)}/{variant}"
 
 
@@ -141,9 +142,9 @@ class TuneTask:
     stop_at: int | None = None
 
     def config(self, params: dict[str, Any]) -> RunConfig:
-        b = self.budget
         """A trial's settings: the variant's with the fixed ``base`` as tuned settings, the trial's
         ``params`` and the budget's loop (epoch cap, patience, checks) as the caller's overrides."""
+        b = self.budget
         return variant_config(
             self.variant,
             b.seed,
