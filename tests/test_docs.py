@@ -3,6 +3,7 @@ griffe cannot parse, a page left out of the navigation, or a command-line page o
 longer generates fails `make test` here. The notebook pages render the executed QUICK copies when
 build/notebooks/quick/ holds them, else the committed notebooks (SYMCERE_DOCS_NOTEBOOKS=skip)."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,6 +42,31 @@ def test_docs_build_strict(tmp_path):
     for name in NOTEBOOKS:
         assert (site / "notebooks" / name.removesuffix(".ipynb") / "index.html").is_file()
     assert (site / "figures").is_dir() and any((site / "figures").glob("*.png"))
+    _check_math_offline(site)
+
+
+def _check_math_offline(site: Path) -> None:
+    """The equations are MathML in the page (made at build time), no page loads a script, style or font from
+    the network, and Chromium with its network off draws the formulas (where Chromium is installed)."""
+    losses = (site / "api" / "losses" / "index.html").read_text(encoding="utf-8")
+    assert losses.count('<math class="symcere-math"') >= 10
+    assert "\\frac" not in losses and 'arithmatex">\\(' not in losses  # no TeX left for a script to typeset
+    remote = re.compile(r'<(?:script|link|img)[^>]+(?:src|href)="(?:https?:)?//')
+    loading = sorted({str(p.relative_to(site)) for p in site.rglob("*.html") if remote.search(p.read_text("utf-8"))})
+    assert not loading, f"pages loading something from the network: {loading}"
+    from jupyterlab_session import HAVE_BROWSER, chromium
+
+    if not HAVE_BROWSER:
+        return
+    with chromium() as browser:
+        browser.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+        browser.get((site / "api" / "losses" / "index.html").as_uri())
+        boxes = browser.execute_script(
+            "return [...document.querySelectorAll('math.symcere-math')].map(m => m.getBoundingClientRect())"
+            ".map(r => [r.width, r.height]);")
+        assert len(boxes) >= 10 and all(w > 0 and h > 0 for w, h in boxes), boxes
+        text = browser.execute_script("return document.body.innerText")
+        assert "\\frac" not in text and "\\sum" not in text  # no formula left as TeX
 
 
 TOY_MODEL = '''"""Toy: a model file added with no docs edit (tests/test_docs.py)."""

@@ -10,6 +10,7 @@
   (a path that works on GitHub too).
 * the API pages' module lists, the command list and the package layout: from the package's files and the
   parser (``generated.py``); a module no API page names fails the build.
+* the equations: MathML made at build time (``mathml.py``), so pages draw them with no script or network.
 """
 from __future__ import annotations
 
@@ -153,3 +154,12 @@ def _generated(markdown: str) -> str:
     if generated.LAYERS_MARKER in markdown:
         markdown = markdown.replace(generated.LAYERS_MARKER, generated.layers(ROOT))
     return markdown
+
+
+def on_page_content(html: str, page, config, files) -> str:
+    import mathml
+
+    try:
+        return mathml.render(html)
+    except mathml.MathError as exc:
+        raise PluginError(f"{page.file.src_uri}: {exc}") from None
