@@ -593,6 +593,35 @@ def test_amazon_us_tsv_reads_quotes_as_text(tmp_path):
     assert read_reviews(path, skip_bad_records=True, progress=False).n_skipped == 0  # no valid row dropped
 
 
+def test_quoting_is_a_property_of_the_format_not_of_its_name(tmp_path, monkeypatch):
+    """A registry row with ``quoted=False`` goes through the unquoted reader whatever it is called; the same
+    row quoted goes through the CSV reader, which takes a field's opening quote as quoting and refuses the row."""
+    import dataclasses
+
+    from symcere_kit.data import readers
+
+    lines = ["\t".join(US_TSV_HEADER), us_tsv_line("111", "B001", '"Excellent!!!" is all', "2015-08-31"),
+             us_tsv_line("112", "B002", "plain", "2015-08-30")]
+    path = write_bytes(tmp_path / "reviews.tsv", ("\n".join(lines) + "\n").encode())
+    base = readers.SCHEMAS["amazon_us_tsv"]
+    for name, quoted in (("mirror", False), ("mirror_tsv", True)):
+        monkeypatch.setitem(readers.SCHEMAS, name, dataclasses.replace(base, fmt=name, quoted=quoted))
+        monkeypatch.setattr(readers, "FORMATS", (*readers.FORMATS, name))
+    def texts(fmt):
+        return read_reviews(path, fmt=fmt, progress=False).frame["text"].tolist()
+
+    assert texts("mirror") == ['"Excellent!!!" is all', "plain"]
+    with pytest.raises(DataFormatError, match="line 2: unreadable CSV"):
+        texts("mirror_tsv")
+
+
+def test_the_format_registry_covers_every_format_name():
+    from symcere_kit.data import readers
+
+    assert set(FORMATS) == set(readers.SCHEMAS) | {"generic_csv"}
+    assert all(name == schema.fmt for name, schema in readers.SCHEMAS.items())
+
+
 def test_amazon_us_tsv_row_with_wrong_field_count_names_its_line(tmp_path):
     lines = ["\t".join(US_TSV_HEADER), us_tsv_line("111", "B001", "ok", "2015-08-31"),
              us_tsv_line("112", "B002", "a tab\tinside", "2015-08-31"), us_tsv_line("113", "B003", "ok", "2015-08-31")]

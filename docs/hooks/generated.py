@@ -7,6 +7,8 @@ from the site (``site.py`` calls these; nothing here imports the package but its
 * The command list: ``<!-- commands -->`` becomes a table of ``symcere``'s commands and their summaries.
 * The layout: ``<!-- layout -->`` becomes the package tree with the first paragraph of each module's docstring,
   and ``<!-- layers -->`` the layer contract of ``pyproject.toml``, top to bottom.
+* The formats table: ``<!-- formats -->`` becomes one row per format of the readers' registry
+  (``data.readers.SCHEMAS``), plus ``generic_csv``.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ API_MARKER = re.compile(r"<!-- api: ([^>]*?) -->")
 COMMANDS_MARKER = "<!-- commands -->"
 LAYOUT_MARKER = "<!-- layout -->"
 LAYERS_MARKER = "<!-- layers -->"
+FORMATS_MARKER = "<!-- formats -->"
 
 
 def package_modules(root: Path, package: str = "symcere_kit") -> list[str]:
@@ -120,3 +123,25 @@ def layers(root: Path) -> str:
         names = [f"`{m.strip().removeprefix('symcere_kit.')}`" for m in re.split(r"[|:]", layer)]
         items.append(f"{i}. " + ", ".join(names))
     return "\n".join(items)
+
+
+def formats_table() -> str:
+    """The review formats the readers know, one row each, from their registry (``data.readers.SCHEMAS``)."""
+    from symcere_kit.data.formats import FORMATS
+    from symcere_kit.data.readers import GENERIC_RECOGNISED_BY, SCHEMAS
+
+    def code(name):
+        return f"`{name}`" if name else "none"
+
+    rows = ["| `--format` | user | item | text | time | rating | title | recognised by |", "|---" * 8 + "|"]
+    for fmt in FORMATS:
+        if fmt not in SCHEMAS:
+            rows.append(f"| `{fmt}` | `--columns` | | | | | | {GENERIC_RECOGNISED_BY} |")
+            continue
+        s = SCHEMAS[fmt]
+        how = s.recognised_by or "a header with " + ", ".join(f"`{c}`" for c in sorted(s.header))
+        if not s.quoted:
+            how += "; tab-separated, read with no quote processing"
+        rows.append(f"| `{fmt}` | {code(s.user)} | {code(s.item)} | {code(s.text)} | `{s.timestamp}` ({s.time_unit}) "
+                    f"| {code(s.rating)} | {code(s.title)} | {how} |")
+    return "\n".join(rows)

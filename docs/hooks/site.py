@@ -153,6 +153,8 @@ def _generated(markdown: str) -> str:
         markdown = markdown.replace(generated.LAYOUT_MARKER, generated.layout(ROOT))
     if generated.LAYERS_MARKER in markdown:
         markdown = markdown.replace(generated.LAYERS_MARKER, generated.layers(ROOT))
+    if generated.FORMATS_MARKER in markdown:
+        markdown = markdown.replace(generated.FORMATS_MARKER, generated.formats_table())
     return markdown
 
 

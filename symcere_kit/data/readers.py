@@ -177,7 +177,16 @@ def _epoch_milliseconds(value: str) -> int | None:
 
 
 @dataclass(frozen=True)
-class _Schema:
+class FormatSchema:
+    """One review format of the registry ``SCHEMAS``: which source field feeds which output column, how its
+    times read, how its lines split and how it is recognised. ``docs/data/index.md``'s formats table is made
+    from these rows when the site is built.
+
+    ``header``: for a CSV/TSV format, the header columns that identify it (``detect_format`` tries the rows in
+    registry order); ``quoted``: False for a tab-separated format read with no quote processing (a ``"``
+    inside a review is text); ``time_unit`` and ``recognised_by`` say in words what ``to_ms`` and the JSON
+    formats' key rules do."""
+
     fmt: str
     user: str
     item: str
@@ -186,6 +195,10 @@ class _Schema:
     to_ms: Callable[[Any], int]  # the source's time value -> UTC milliseconds
     rating: str | None = None
     title: str | None = None
+    time_unit: str = ""
+    header: frozenset[str] = frozenset()
+    quoted: bool = True
+    recognised_by: str = ""
 
     def row(self, record: Mapping[str, Any]) -> tuple:
         """The output row of one parsed record, in ``COLUMNS`` order; raises _BadRecord on a bad field."""
@@ -228,27 +241,38 @@ def _text(value: Any) -> str:
 
 
 _AMAZON_FIELDS = dict(user="reviewerID", item="asin", text="reviewText", timestamp="unixReviewTime",
-                      to_ms=_unix_seconds, rating="overall", title="summary")  # times in seconds
-_SCHEMAS = {
-    **{fmt: _Schema(fmt, **_AMAZON_FIELDS) for fmt in ("amazon2014_json", "amazon2014_csv", "amazon2018_json")},
-    # 2023 reviews name variants by asin; parent_asin is the product, as in the 2023 benchmarks.
-    "amazon2023_json": _Schema("amazon2023_json", "user_id", "parent_asin", "text", "timestamp",
-                               _as_int, rating="rating", title="title"),  # times in milliseconds
-    "amazon2023_csv": _Schema("amazon2023_csv", "user_id", "parent_asin", "text", "timestamp",
-                              _as_int, rating="rating", title="title"),
-    "amazon2023_ratings_csv": _Schema("amazon2023_ratings_csv", "user_id", "parent_asin", None, "timestamp",
-                                      _as_int, rating="rating"),
+                      to_ms=_unix_seconds, rating="overall", title="summary", time_unit="s")  # times in seconds
+_2023_FIELDS = dict(user="user_id", item="parent_asin", timestamp="timestamp", to_ms=_as_int, rating="rating",
+                    time_unit="ms")  # 2023 reviews name variants by asin; parent_asin is the product, as its benchmarks
+SCHEMAS: dict[str, FormatSchema] = {
+    "amazon2014_json": FormatSchema("amazon2014_json", **_AMAZON_FIELDS,
+                                    recognised_by="JSON records with `reviewerID` and `asin`, none of 2018's keys"),
+    "amazon2014_csv": FormatSchema("amazon2014_csv", **_AMAZON_FIELDS, header=frozenset(_AMAZON2014_CSV_HEADER)),
+    "amazon2018_json": FormatSchema("amazon2018_json", **_AMAZON_FIELDS,
+                                    recognised_by="the same, plus any of " + ", ".join(
+                                        f"`{k}`" for k in sorted(_AMAZON2018_ONLY))),
+    "amazon2023_json": FormatSchema("amazon2023_json", text="text", title="title", **_2023_FIELDS,
+                                    recognised_by="JSON records with `parent_asin`"),
+    "amazon2023_csv": FormatSchema("amazon2023_csv", text="text", title="title", **_2023_FIELDS,
+                                   header=frozenset(_AMAZON2023_CSV_HEADER)),
+    "amazon2023_ratings_csv": FormatSchema("amazon2023_ratings_csv", text=None, **_2023_FIELDS,
+                                           header=frozenset(_AMAZON2023_RATINGS_HEADER)),
     # review_date is YYYY-MM-DD: midnight UTC of that day.
-    "amazon_us_tsv": _Schema("amazon_us_tsv", "customer_id", "product_id", "review_body", "review_date",
-                             _date_milliseconds, rating="star_rating", title="review_headline"),
-    "yelp_json": _Schema("yelp_json", "user_id", "business_id", "text", "date", _date_milliseconds, rating="stars"),
+    "amazon_us_tsv": FormatSchema("amazon_us_tsv", "customer_id", "product_id", "review_body", "review_date",
+                                  _date_milliseconds, rating="star_rating", title="review_headline",
+                                  time_unit="midnight UTC", header=frozenset(_AMAZON_US_TSV_HEADER), quoted=False),
+    "yelp_json": FormatSchema("yelp_json", "user_id", "business_id", "text", "date", _date_milliseconds,
+                              rating="stars", time_unit="UTC", recognised_by="JSON records with `business_id`"),
 }
+# generic_csv has no row: its columns come from --columns or a header named as ours (_generic_schema).
+GENERIC_RECOGNISED_BY = ("`--columns`, or a header with `user`, `item`, `timestamp` (and `text`, `rating`, `title` "
+                         "when present)")
 
 
-def _generic_schema(column_map: Mapping[str, str] | None, header: list[str]) -> _Schema:
+def _generic_schema(column_map: Mapping[str, str] | None, header: list[str]) -> FormatSchema:
     """Without a map, columns named as ours; the optional ones (text included) only when the header has them."""
     names = column_map or {column: column for column in COLUMNS if column in _MAP_REQUIRED or column in header}
-    return _Schema("generic_csv", names["user"], names["item"], names.get("text"), names["timestamp"], _raw,
+    return FormatSchema("generic_csv", names["user"], names["item"], names.get("text"), names["timestamp"], _raw,
                    rating=names.get("rating"), title=names.get("title"))
 
 
@@ -441,11 +465,9 @@ def _detect(path: Path, lines: list[str], column_map: Mapping[str, str] | None) 
     header, delimiter = _csv_header(path, lines[0])
     if column_map is not None:
         return "generic_csv"
-    for fmt, needed in (("amazon_us_tsv", _AMAZON_US_TSV_HEADER), ("amazon2014_csv", _AMAZON2014_CSV_HEADER),
-                        ("amazon2023_csv", _AMAZON2023_CSV_HEADER),
-                        ("amazon2023_ratings_csv", _AMAZON2023_RATINGS_HEADER)):
-        if needed <= set(header):
-            return fmt
+    for schema in SCHEMAS.values():  # registry order: a 2023 CSV with text before the ratings-only one
+        if schema.header and schema.header <= set(header):
+            return schema.fmt
     if set(_MAP_REQUIRED) <= set(header):
         return "generic_csv"
     fix = _UNKNOWN_FIX
@@ -651,17 +673,17 @@ def _read(path: Path, fmt: str | None, column_map: dict[str, str] | None, skip_b
 
 def _fill(path: Path, fmt: str, lines: list[str], column_map: dict[str, str] | None, date_format: str | None,
           sink: _Sink, progress: bool) -> ReadResult:
-    schema = _SCHEMAS.get(fmt)
+    schema = SCHEMAS.get(fmt)
     if fmt.endswith("_json") and lines[0].startswith("["):
         _read_json_array(path, schema, sink, progress)
     elif fmt.endswith("_json"):
         _read_json_lines(path, schema, sink, progress)
-    elif fmt == "amazon_us_tsv":
+    elif schema is not None and not schema.quoted:
         _check_header(path, _csv_header(path, lines[0])[0], schema, None)
         _read_unquoted_tsv(path, schema, sink, progress)
     else:
         header, delimiter = _csv_header(path, lines[0])
-        schema = _generic_schema(column_map, header) if fmt == "generic_csv" else _SCHEMAS[fmt]
+        schema = _generic_schema(column_map, header) if fmt == "generic_csv" else SCHEMAS[fmt]
         positional = _positions(column_map)
         if positional:  # no header row: the first line is data, its fields are numbered from 1
             header = [str(n) for n in range(1, len(header) + 1)]
@@ -734,7 +756,7 @@ def _utf8_problem(raw: bytes, exc: UnicodeDecodeError) -> str:
     return f"byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line is not valid UTF-8."
 
 
-def _read_json_lines(path: Path, schema: _Schema, sink: _Sink, progress: bool) -> None:
+def _read_json_lines(path: Path, schema: FormatSchema, sink: _Sink, progress: bool) -> None:
     """Stream lines as bytes and decode each strictly, so a bad byte is pinned to its line."""
     line = 0
     with _open_binary(path) as stream:
@@ -863,7 +885,7 @@ def _array_sample(path: Path) -> list:
     return records
 
 
-def _read_json_array(path: Path, schema: _Schema, sink: _Sink, progress: bool) -> None:
+def _read_json_array(path: Path, schema: FormatSchema, sink: _Sink, progress: bool) -> None:
     """A JSON array of records, streamed; a bad field skips its record, bad JSON stops the read."""
     line = 0
     with _open_binary(path) as stream:
@@ -886,7 +908,7 @@ def _read_json_array(path: Path, schema: _Schema, sink: _Sink, progress: bool) -
             sink.bad(None, _stream_problem(exc, stream, line), _TRUNCATED_FIX)
 
 
-def _read_unquoted_tsv(path: Path, schema: _Schema, sink: _Sink, progress: bool) -> None:
+def _read_unquoted_tsv(path: Path, schema: FormatSchema, sink: _Sink, progress: bool) -> None:
     """One record per line, fields split on tabs and nothing else: the file has no quoting, so a body
     starting with a quote is text, not a quoted field. A line with the wrong number of fields is a bad record."""
     header: list[str] | None = None
@@ -919,7 +941,7 @@ def _read_unquoted_tsv(path: Path, schema: _Schema, sink: _Sink, progress: bool)
             sink.bad(None, _stream_problem(exc, stream, line), _TRUNCATED_FIX)
 
 
-def _check_header(path: Path, header: list[str], schema: _Schema, column_map: Mapping[str, str] | None) -> None:
+def _check_header(path: Path, header: list[str], schema: FormatSchema, column_map: Mapping[str, str] | None) -> None:
     """Columns the schema needs must be in the header; rating and title only when --columns names them."""
     needed = (list(column_map.values()) if column_map
               else [name for name in (schema.user, schema.item, schema.text, schema.timestamp) if name])
@@ -932,7 +954,7 @@ def _check_header(path: Path, header: list[str], schema: _Schema, column_map: Ma
                               f"(it has: {', '.join(header[:20])}).", _UNKNOWN_FIX, line=1)
 
 
-def _read_csv(path: Path, delimiter: str, schema: _Schema, sink: _Sink, progress: bool,
+def _read_csv(path: Path, delimiter: str, schema: FormatSchema, sink: _Sink, progress: bool,
               header: list[str] | None = None) -> None:
     """Parse with the csv module, which knows the physical line where each record starts.
 
@@ -976,7 +998,7 @@ def _csv_error(path: Path, exc: csv.Error, line: int, last_line: int, sink: _Sin
     sink.bad(line, f"unreadable CSV ({exc}).", "Fix the quoting of that row, or delete it, " + _SKIP_HINT)
 
 
-def _add_csv_row(header: list[str], row: list[str], line: int, schema: _Schema, sink: _Sink) -> None:
+def _add_csv_row(header: list[str], row: list[str], line: int, schema: FormatSchema, sink: _Sink) -> None:
     if len(row) != len(header):
         sink.bad(line, f"the row has {len(row)} fields but the header has {len(header)} (a stray delimiter "
                  "or quote?).", "Fix or delete that row, " + _SKIP_HINT)
@@ -987,7 +1009,7 @@ def _add_csv_row(header: list[str], row: list[str], line: int, schema: _Schema, 
         sink.bad(line, bad.problem, bad.fix)
 
 
-def _column_times(path: Path, sink: _Sink, schema: _Schema, date_format: str | None) -> None:
+def _column_times(path: Path, sink: _Sink, schema: FormatSchema, date_format: str | None) -> None:
     """Turn the raw time cells of a generic CSV into UTC milliseconds with one rule for the whole column."""
     raw = pd.Series([row[5] for row in sink.rows], dtype=object).astype(str).str.strip()
     ms = pd.Series(np.nan, index=raw.index, dtype=float)
