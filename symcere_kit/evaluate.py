@@ -151,13 +151,13 @@ def evaluate(
     docstring). Raises ``LeakageError`` when a test item is excluded (it could never be a hit).
     """
     ks = _check_ks(ks)
-    train, test = _as_csr(train, "train"), _as_csr(test, "test")
+    train, test = canonical_csr(train, "train"), canonical_csr(test, "test")
     if exclude is not None and candidates is not None:
         raise SymcereError("Give evaluate() an exclude mask or a candidate set, not both.")
-    exclude = train if exclude is None else _as_csr(exclude, "exclude")
+    exclude = train if exclude is None else canonical_csr(exclude, "exclude")
     _check_split(exclude, test, overlap=candidates is None)  # a candidate set is the mask then (checked below)
     if candidates is not None:
-        candidates = _as_csr(candidates, "candidates")
+        candidates = canonical_csr(candidates, "candidates")
         _check_candidates(candidates, test)
     users = np.flatnonzero(np.diff(test.indptr) > 0)
     if users.size == 0:
@@ -186,13 +186,25 @@ def _check_ks(ks: Sequence[int] | int) -> list[int]:
     return sorted({int(k) for k in ks})
 
 
-def _as_csr(m: sp.spmatrix, name: str) -> sp.csr_matrix:
-    """Copy to canonical CSR with explicit zeros dropped, so that nonzero really means interaction."""
+def canonical_csr(m: sp.spmatrix, name: str = "interaction", binary: bool = False) -> sp.csr_matrix:
+    """A copy of ``m`` as canonical CSR (duplicates summed, explicit zeros dropped), so that nonzero really
+    means interaction.
+
+    Args:
+        m: a 2-D scipy.sparse matrix [n_users, n_items].
+        name: what it holds, for the error message.
+        binary: every stored value set to 1.0 (float32): a set of (user, item) pairs.
+
+    Raises:
+        SymcereError: ``m`` is not a 2-D scipy.sparse matrix.
+    """
     if not sp.issparse(m) or m.ndim != 2:
         raise SymcereError(f"The {name} interactions must be a 2-D scipy.sparse matrix, got {type(m)}.")
     m = sp.csr_matrix(m, copy=True)
     m.sum_duplicates()
     m.eliminate_zeros()
+    if binary:
+        m.data = np.ones_like(m.data, dtype=np.float32)
     return m
 
 

@@ -51,7 +51,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .errors import SymcereError
-from .evaluate import evaluate
+from .evaluate import canonical_csr, evaluate
 
 SAMPLED = re.compile(r"^(uni|pop)(\d+)$")
 LEAKY = ("repeats", "test-epoch")
@@ -129,18 +129,10 @@ def warn_leaky(protocol: Protocol | str, where: str = "") -> None:
         )
 
 
-def _binary(m: sp.spmatrix) -> sp.csr_matrix:
-    m = sp.csr_matrix(m, copy=True)
-    m.sum_duplicates()
-    m.eliminate_zeros()
-    m.data = np.ones_like(m.data, dtype=np.float32)
-    return m
-
-
 def repeats_exclude(train: sp.spmatrix, test: sp.spmatrix) -> sp.csr_matrix:
     """RecBole's full-sort mask ``used - positive``: each user's training items less its test items."""
-    train, test = _binary(train), _binary(test)
-    return _binary(train - train.multiply(test))
+    train, test = canonical_csr(train, binary=True), canonical_csr(test, binary=True)
+    return canonical_csr(train - train.multiply(test), binary=True)
 
 
 def sample_candidates(train: sp.spmatrix, test: sp.spmatrix, protocol: Protocol | str, seed: int = 0,
@@ -161,7 +153,7 @@ def sample_candidates(train: sp.spmatrix, test: sp.spmatrix, protocol: Protocol 
     if popularity is None:
         popularity = np.asarray(train.sum(axis=0)).ravel()
     weights = _weights(protocol, np.asarray(popularity, dtype=np.float64), n_items)
-    used = _binary(train + test)
+    used = canonical_csr(train + test, binary=True)
     draws_per_user = np.asarray(test.sum(axis=1)).ravel().astype(np.int64) * protocol.n_negatives
     _check_room(used, weights, draws_per_user > 0, protocol)
     users = np.repeat(np.arange(n_users, dtype=np.int64), draws_per_user)
@@ -181,7 +173,7 @@ def sample_candidates(train: sp.spmatrix, test: sp.spmatrix, protocol: Protocol 
         allowed[used.indices[used.indptr[u]:used.indptr[u + 1]]] = 0.0
         items[at] = _draw(rng, np.cumsum(allowed), at.size, n_items)
     negatives = sp.csr_matrix((np.ones(len(users), dtype=np.float32), (users, items)), shape=test.shape)
-    return _binary(negatives + _binary(test))
+    return canonical_csr(negatives + canonical_csr(test, binary=True), binary=True)
 
 
 def _weights(protocol: Protocol, popularity: np.ndarray, n_items: int) -> np.ndarray:
@@ -231,13 +223,13 @@ def candidate_counts(train: sp.spmatrix, test: sp.spmatrix, protocol: Protocol |
     """(C, m) per test user: how many items the protocol ranks and how many of them are test items. ``candidates``: a
     sampled protocol's candidate set ([`sample_candidates`][symcere_kit.protocols.sample_candidates])."""
     protocol = parse_protocol(protocol)
-    train, test = _binary(train), _binary(test)
+    train, test = canonical_csr(train, binary=True), canonical_csr(test, binary=True)
     users = np.flatnonzero(np.diff(test.indptr) > 0)
     m = np.diff(test.indptr)[users]
     if protocol.kind == "sampled":
         if candidates is None:
             raise SymcereError(f"{protocol.name} needs its candidate set (sample_candidates).")
-        c = np.diff(_binary(candidates).indptr)[users]
+        c = np.diff(canonical_csr(candidates, binary=True).indptr)[users]
     else:
         exclude = repeats_exclude(train, test) if protocol.kind == "repeats" else train
         c = test.shape[1] - np.diff(exclude.indptr)[users]
