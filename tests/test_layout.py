@@ -19,6 +19,7 @@ TOPICS = {
     "docs": "the documentation site's strict build and its generated pages",
     "environment": "environment.yml against pyproject.toml",
     "gpu_check": "benchmarks/gpu_check.py, the prepared GPU check",
+    "how_to": "the how-to guides' worked examples, run as written",
     "imports": "where the package's modules import each other",
     "layout": "this file",
     "notebooks": "the notebooks run top to bottom (QUICK) and their saved copies",

@@ -30,7 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..config import Choice, ModelSettings, Range
-from ..recommender.item_similarity import ItemSimilarityRecommender
+from ..recommender.item_similarity import ItemSimilarityRecommender, keep_top_k, row_l1
 
 FD = "Ferrari Dacrema et al. (RecSys 2019 / TOIS 2021) code, MaurizioFD/RecSys2019_DeepLearning_Evaluation"
 FD_FIT = FD + ", GraphBased/RP3betaRecommender.py fit()"
@@ -39,9 +39,10 @@ FD_SEARCH = FD + ", ParameterTuning/run_parameter_search.py, RP3betaRecommender:
 
 @dataclass(frozen=True)
 class RP3betaSettings(ModelSettings):
-    """Their names: topK, alpha, beta, normalize_similarity. Ours are longer because a grid hands every
-    model the grid-wide settings it has (``runs.variants.variant_config``): SymCERE's ``alpha`` and
-    ``beta`` (its loss weights) must not also change RP3beta."""
+    """Their names: topK, alpha, beta, normalize_similarity. Ours are longer so that SymCERE's ``alpha`` and
+    ``beta`` (its loss weights) stay one meaning each: a bare grid-wide ``--set alpha=...`` reaches SymCERE
+    only, where two models declaring ``alpha`` apart would have it refused as ambiguous
+    (``run_settings.check_grid_settings``); run records and tuned files carry these names."""
 
     top_k: int = 100  # neighbours kept per row (then per column): their fit default topK=100
     walk_alpha: float = 1.0  # exponent of the transition probabilities: their fit default alpha=1.
@@ -56,23 +57,6 @@ class RP3betaSettings(ModelSettings):
         ),
     }
     POSITIVE: ClassVar[frozenset[str]] = frozenset({"top_k"})
-
-
-def row_l1(m: sp.csr_matrix) -> sp.csr_matrix:
-    """Rows divided by their sum (nonnegative entries); an empty row stays empty."""
-    sums = np.asarray(m.sum(axis=1)).ravel()
-    inv = np.divide(1.0, sums, out=np.zeros_like(sums), where=sums > 0)
-    return sp.csr_matrix(sp.diags(inv) @ m)
-
-
-def keep_top_k(w: np.ndarray, k: int, axis: int) -> None:
-    """In place: zero all but the ``k`` largest entries of each row (``axis=1``) or column (``axis=0``);
-    ties at the cut keep the lower index."""
-    n = w.shape[axis]
-    if k >= n:
-        return
-    order = np.argsort(-w, axis=axis, kind="stable")
-    np.put_along_axis(w, np.take(order, np.arange(k, n), axis=axis), 0.0, axis=axis)
 
 
 class RP3beta(ItemSimilarityRecommender):

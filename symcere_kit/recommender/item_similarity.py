@@ -7,7 +7,11 @@ the buffers are therefore not saved with the run (``persistent=False``).
 
 ``W`` is kept dense (float32), so memory grows with the square of the item count: ``n_items**2`` cells,
 several copies of them while fitting. ``check_dense_fit`` stops a fit that would need more than
-``MAX_FIT_BYTES`` before anything that large is allocated.
+``MAX_FIT_BYTES`` before anything that large is allocated, from the subclass's ``FIT_BYTES_PER_PAIR``.
+
+Helpers the fits share: ``binary_train`` (the training CSR as ones), ``row_l1`` (rows L1-normalised, sparse) and
+``keep_top_k`` (a dense ``W`` pruned in place to the ``k`` largest entries of each row or column, ties to the lower
+index). A model file imports them from here, never from a sibling model.
 """
 from __future__ import annotations
 
@@ -30,6 +34,44 @@ def binary_train(dataset) -> sp.csr_matrix:
     return x
 
 
+def row_l1(m: sp.csr_matrix) -> sp.csr_matrix:
+    """Each row of a nonnegative sparse matrix divided by its sum (L1-normalised), as a new CSR.
+
+    Args:
+        m: a sparse matrix with nonnegative entries (e.g. the binary training matrix or its transpose).
+
+    Returns:
+        A CSR of ``m``'s shape whose nonempty rows sum to 1; an empty row stays empty.
+    """
+    sums = np.asarray(m.sum(axis=1)).ravel()
+    inv = np.divide(1.0, sums, out=np.zeros_like(sums), where=sums > 0)
+    return sp.csr_matrix(sp.diags(inv) @ m)
+
+
+def keep_top_k(w: np.ndarray, k: int, axis: int) -> None:
+    """Prune a dense weight matrix in place to the ``k`` largest entries of each row or column.
+
+    Every other entry is set to 0. Ties at the cut keep the lower index (a stable sort of ``-w``), so the
+    result does not depend on the sort's implementation. Memory: while it runs, ``-w`` (float64 when ``w``
+    is) and the int64 sort order (8 bytes per entry each), then the order and the int64 indices of the
+    entries to zero, beside ``w`` itself: count 16 bytes per item pair on top of ``w`` in a subclass's
+    ``FIT_BYTES_PER_PAIR``.
+
+    Args:
+        w: the dense matrix, changed in place.
+        k: how many entries each row (or column) keeps; ``k`` at or above that length keeps them all.
+        axis: 1 keeps the top ``k`` of each row, 0 of each column.
+
+    Returns:
+        None: ``w`` itself is pruned.
+    """
+    n = w.shape[axis]
+    if k >= n:
+        return
+    order = np.argsort(-w, axis=axis, kind="stable")
+    np.put_along_axis(w, np.take(order, np.arange(k, n), axis=axis), 0.0, axis=axis)
+
+
 def check_dense_fit(model: str, n_items: int, bytes_per_pair: int) -> None:
     """Fail with the item count and the fix when fitting would need more than ``MAX_FIT_BYTES``."""
     need = bytes_per_pair * n_items**2
@@ -45,10 +87,17 @@ def check_dense_fit(model: str, n_items: int, bytes_per_pair: int) -> None:
 class ItemSimilarityRecommender(Recommender):
     """Subclasses set ``FIT_BYTES_PER_PAIR`` (peak fitting memory per item pair, for the check) and
     implement ``fit_weights(x, settings)``: the dense ``[n_items, n_items]`` ``W`` from the binary
-    training CSR ``x``."""
+    training CSR ``x``.
+
+    ``FIT_BYTES_PER_PAIR`` must count every n_items x n_items array alive at the fit's peak, in bytes per cell:
+    8 for a dense float64 array, 8 for an int64 one (an argsort's order), 12 for a sparse float64 product that
+    may fill up (value + int32 column index), and the float32 copy of ``W`` this constructor makes (4) while
+    the fit's ``W`` is still alive. The default, 8, counts one dense float64 ``W`` only: it understates every
+    fit that copies, sorts or prunes (``keep_top_k``), and ``check_dense_fit`` would then let a fit through that
+    needs several times ``MAX_FIT_BYTES``."""
 
     trainable = False
-    FIT_BYTES_PER_PAIR = 8
+    FIT_BYTES_PER_PAIR = 8  # one dense float64 W: a lower bound, not an estimate; subclasses set their own
 
     def __init__(self, dataset, settings, progress: bool = True):
         super().__init__(dataset, settings)
