@@ -8,12 +8,11 @@ import math
 import re
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 import torch
+from test_item_similarity import random_train  # one generator of binary training matrices
 
 import symcere_kit.models as models
 from symcere_kit.errors import SymcereError
@@ -60,17 +59,6 @@ def registered(itemknn, monkeypatch):
     return itemknn
 
 
-def random_train(n_users=40, n_items=25, density=0.25, seed=0):
-    """A random binary training matrix with an item and a user without interactions and one interaction stored
-    twice (value 2), as tests/test_item_similarity.py builds it: the model must read it as binary."""
-    rng = np.random.default_rng(seed)
-    x = (rng.random((n_users, n_items)) < density).astype(np.float32)
-    x[:, 7] = 0.0
-    x[3] = 0.0
-    x[0, 1] = 2.0
-    return SimpleNamespace(n_users=n_users, n_items=n_items, train_csr=sp.csr_matrix(x)), (x > 0).astype(np.float64)
-
-
 def cosine_top_k_reference(x: np.ndarray, k: int, shrink: float) -> np.ndarray:
     """Written from the formula, item pair by item pair: s_ij = <x_i, x_j> / (||x_i|| ||x_j|| + shrink) over the
     items' binary columns, s_ii = 0 and 0 where the denominator is 0; then each column keeps its k largest,
@@ -98,7 +86,7 @@ def test_the_page_holds_the_worked_example_and_no_model_file_is_left(itemknn):
 
 @pytest.mark.parametrize("k, shrink", [(5, 0), (3, 10), (100, 100)])  # cuts; cuts with shrink; k above the items
 def test_itemknn_weights_are_top_k_cosine_similarities(registered, k, shrink):
-    data, x = random_train()
+    data, x = random_train(density=0.25)
     model = models.build_model(models.run_config("itemknn", top_k=k, shrink=shrink), data, progress=False)
     w = model.item_weights.double().numpy()
     np.testing.assert_allclose(w, cosine_top_k_reference(x, k, shrink), rtol=1e-6, atol=1e-7)
@@ -120,7 +108,7 @@ def test_itemknn_settings_are_checked_and_the_memory_guard_uses_its_bytes_per_pa
     with pytest.raises(SymcereError, match="shrink must be >= 0"):
         models.run_config("itemknn", shrink=-1)
     assert models.run_config("itemknn", shrink=0).settings.shrink == 0
-    data, _ = random_train()
+    data, _ = random_train(density=0.25)
     monkeypatch.setattr(item_similarity, "MAX_FIT_BYTES", 24 * 25**2 - 1)  # one byte short of 24 per pair
     with pytest.raises(SymcereError, match=r"25 items"):
         models.build_model(models.run_config("itemknn"), data, progress=False)
