@@ -10,7 +10,7 @@ import sys
 import typing
 from pathlib import Path
 
-from .config import DataConfig, SplitKind, TextMode
+from .config import DataConfig, SampleWhen, SplitKind, TextMode
 from .data.formats import FORMATS
 from .environ import scoped_environ
 from .errors import SymcereError
@@ -37,8 +37,12 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--empty-text", choices=["keep", "drop", "title"], default=defaults.empty_text)
     p.add_argument("--skip-bad-records", action="store_true", help="skip malformed records and count them")
     p.add_argument("--sample-users", type=int, default=None, metavar="N",
-                   help="keep N users drawn at random (seeded, before k-core), e.g. to reach the paper's Table 1 size")
+                   help="keep N users drawn at random (seeded; before anything else unless --sample-when after_core)")
     p.add_argument("--sample-seed", type=int, default=defaults.sample_seed, help="seed of --sample-users")
+    p.add_argument("--sample-when", choices=typing.get_args(SampleWhen), default=defaults.sample_when,
+                   help="draw the --sample-users users before anything else (default) or after the k-core of the "
+                        "whole file, keeping all their reviews and filtering nothing again (Table 1's shape; "
+                        "NAME@paper does this with the paper's user count)")
     p.add_argument("--split", choices=typing.get_args(SplitKind), default=defaults.split,
                    help="test split: the paper's per-user 80:20 (ratio, default) or the Amazon Reviews 2023 "
                         "benchmark's last_out / timestamp")
@@ -55,7 +59,8 @@ def _load(args, progress: bool):
 
     config = DataConfig(user_k=args.user_k, item_k=args.item_k, empty_text=args.empty_text,
                         skip_bad_records=args.skip_bad_records, sample_users=args.sample_users,
-                        sample_seed=args.sample_seed, split=args.split, split_cutoffs_ms=tuple(args.split_cutoffs))
+                        sample_seed=args.sample_seed, sample_when=args.sample_when, split=args.split,
+                        split_cutoffs_ms=tuple(args.split_cutoffs))
     column_map = parse_column_map(args.columns) if args.columns else None
     return load_dataset(args.dataset, config, fmt=args.fmt, column_map=column_map,
                         progress=progress, use_cache=not args.no_cache, date_format=args.date_format)

@@ -176,3 +176,43 @@ def test_the_cross_variant_rule_applies_only_to_sources_that_copy_reviews_onto_v
     ds18 = load_dataset(new, config, progress=False, use_cache=False)
     assert ds18.meta["format"] == "amazon2018_json" and ds18.stats["reviews"] == 4
     assert ds18.stats["losses"]["cross_variant_copies"] == 2 and ds18.meta["kept_copies"] == 0
+
+
+def realistic_frame(n: int = 60_000, seed: int = 0) -> pd.DataFrame:
+    """A generated category shaped like a real 2023 one, with a heavier user tail so a 5-core keeps users."""
+    from symcere_kit.data.synthetic import CategoryShape, realistic_interactions
+
+    users, items = realistic_interactions(n, CategoryShape(user_exponent=2.2, reviews_per_item=10), seed=seed)
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"user": [f"U{u}" for u in users], "item": [f"I{i}" for i in items],
+                         "rating": np.ones(n, np.float32), "text": "t", "title": "",
+                         "timestamp": 1_500_000_000_000 + rng.integers(0, 10**10, n)})
+
+
+def test_sampling_after_the_core_keeps_n_users_each_with_k_reviews_and_filters_nothing_again():
+    raw = realistic_frame()
+    core = preprocess(raw, DataConfig())
+    n = 300
+    after = preprocess(raw, DataConfig(sample_users=n, sample_seed=1, sample_when="after_core"))
+    f, users = after.frame, after.user_ids[after.frame["user"]]
+    assert f["user"].nunique() == n and f.groupby("user").size().min() >= 5  # Table 1's shape: users >= k ...
+    assert f.groupby("item").size().min() < 5  # ... and items below it, kept
+    # every review the core kept for a drawn user, and nothing else
+    core_reviews = core.frame.assign(user=core.user_ids[core.frame["user"]], item=core.item_ids[core.frame["item"]])
+    kept = core_reviews[core_reviews["user"].isin(set(users))]
+    assert sorted(zip(kept["user"], kept["item"], kept["timestamp"])) == sorted(
+        zip(users, after.item_ids[f["item"]], f["timestamp"]))
+    assert after.losses["reviews_of_unsampled_users"] == len(core.frame) - len(f)
+    # drawing first, as --sample-users does by default, leaves far fewer users after the core
+    first = preprocess(raw, DataConfig(sample_users=n, sample_seed=1))
+    assert first.frame["user"].nunique() < n / 2
+
+
+def test_sampling_after_the_core_is_seeded_and_asks_no_more_users_than_there_are():
+    raw = realistic_frame(20_000, seed=2)
+    a, b, c = (preprocess(raw, DataConfig(sample_users=50, sample_seed=s, sample_when="after_core"))
+               for s in (0, 0, 1))
+    assert a.frame.equals(b.frame) and set(a.user_ids) != set(c.user_ids)
+    everyone = preprocess(raw, DataConfig())
+    many = preprocess(raw, DataConfig(sample_users=10**6, sample_when="after_core"))
+    assert len(many.frame) == len(everyone.frame)

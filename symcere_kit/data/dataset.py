@@ -29,7 +29,7 @@ from ..paths import cache_dir
 from ..protocols import repeats_exclude, warn_leaky
 from .preprocess import CROSS_VARIANT_FORMATS, preprocess
 from .readers import detect_format, spool_reviews
-from .readings import READINGS, split_reading
+from .readings import reading_changes, split_reading
 from .registry import resolve
 from .split import check_no_leakage, split_mask
 from .stats import compute_stats, utc_day
@@ -243,7 +243,7 @@ def load_dataset(
     base, reading = split_reading(name_or_path)
     if reading:
         args = dict(fmt=fmt, column_map=column_map, progress=progress, use_cache=use_cache, date_format=date_format)
-        ds = load_dataset(base, config.replace(**READINGS[reading]), **args)
+        ds = load_dataset(base, config.replace(**reading_changes(base, reading)), **args)
         try:  # the honest data's fingerprint: what the base dataset's tuned files carry
             honest = load_dataset(base, config, **args).fingerprint
         except EmptyDatasetError:  # nothing is left of the honest reading, so nothing was tuned on it

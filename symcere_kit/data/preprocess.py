@@ -107,13 +107,9 @@ def preprocess(raw: pd.DataFrame | str | Path, config: DataConfig, source: str =
         # Keys only: the text enters as a hash for the cross-variant rule (null where blank: never a copy).
         con.execute('''CREATE TEMP TABLE cur AS SELECT "order" AS ord, "user", item, "timestamp", blank,
                        CASE WHEN blank THEN NULL ELSE md5_number(text) END AS tkey FROM src''')
-        if config.sample_users is not None:  # before every other step, as the paper's subsample (config.py)
-            losses["reviews_of_unsampled_users"] = _shrink(
-                con,
-                f"""WHERE "user" IN (SELECT "user" FROM (SELECT DISTINCT "user"
-                FROM cur) ORDER BY md5_number(concat('{int(config.sample_seed)}:', "user")), "user"
-                LIMIT {int(config.sample_users)})""",
-            )
+        sample_first = config.sample_users is not None and config.sample_when == "before_core"
+        if sample_first:  # before every other step (config.py)
+            losses["reviews_of_unsampled_users"] = _sample_users(con, config)
         if config.dedupe_pairs:  # the earliest review of each (user, item); file order breaks ties in time
             losses["duplicate_pairs"] = _shrink(con, 'QUALIFY row_number() OVER (PARTITION BY "user", item '
                                                      'ORDER BY "timestamp", ord) = 1')
@@ -133,6 +129,8 @@ def preprocess(raw: pd.DataFrame | str | Path, config: DataConfig, source: str =
         losses["k_core"] = n - _count(con)
         if n == losses["k_core"]:
             raise EmptyDatasetError(_nothing_left(source, losses, config, n_skipped))
+        if config.sample_users is not None and not sample_first:  # Table 1's shape: no filtering after it
+            losses["reviews_of_unsampled_users"] = _sample_users(con, config)
         text = "CASE WHEN s.blank THEN s.title ELSE s.text END" if config.empty_text == "title" else "s.text"
         df = con.execute(f'''SELECT s."user", s.item, s.rating, {text} AS text, s."timestamp", s."order"
                              FROM src s SEMI JOIN cur ON s."order" = cur.ord ORDER BY s."order"''').fetchdf()
@@ -150,6 +148,17 @@ def preprocess(raw: pd.DataFrame | str | Path, config: DataConfig, source: str =
     )
     return Preprocessed(frame, np.asarray(user_ids, dtype=object), np.asarray(item_ids, dtype=object), losses,
                         kept_copies)
+
+
+def _sample_users(con, config: DataConfig) -> int:
+    """Keep the reviews of ``config.sample_users`` users of TEMP TABLE ``cur``, drawn order-free and seeded: the
+    lowest md5 of ``"<sample_seed>:<user id>"`` (all users when there are fewer); returns the reviews dropped."""
+    return _shrink(
+        con,
+        f"""WHERE "user" IN (SELECT "user" FROM (SELECT DISTINCT "user"
+        FROM cur) ORDER BY md5_number(concat('{int(config.sample_seed)}:', "user")), "user"
+        LIMIT {int(config.sample_users)})""",
+    )
 
 
 def _count(con) -> int:
