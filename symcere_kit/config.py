@@ -1,4 +1,4 @@
-"""Dataclass configs: the one place for defaults. Each saves to and loads from YAML/dicts.
+"""Dataclass configs: the one place for defaults. Each converts to and from flat dicts (YAML and JSON records).
 
 * [`DataConfig`][symcere_kit.config.DataConfig]: how a review file becomes train/test interactions.
 * [`LoopConfig`][symcere_kit.config.LoopConfig]: what every model's training loop shares (epochs, batch, lr, seed,
@@ -21,13 +21,9 @@ import math
 import types
 import typing
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-import yaml
-
 from .errors import SymcereError
-from .files import write_text_atomic
 
 EmptyTextPolicy = Literal["keep", "drop", "title"]
 SplitKind = Literal["ratio", "last_out", "timestamp"]
@@ -64,7 +60,7 @@ def _type_ok(value: Any, hint: Any) -> bool:
 
 class ConfigBase:
     """Base of the config dataclasses: every value checked for type and sign when built; to and from
-    flat dicts and YAML."""
+    flat dicts."""
 
     # Names whose values must be finite and > 0 / >= 0, checked with every value's type whenever a config is
     # built (YAML, records, --set, direct construction). Subclasses add theirs; the sets of the whole MRO apply;
@@ -122,16 +118,6 @@ class ConfigBase:
     def replace(self, **changes):
         """A copy with ``changes`` (field name -> value) applied, checked like a new config."""
         return dataclasses.replace(self, **changes)
-
-    def to_yaml(self, path: str | Path) -> None:
-        """Write the fields to ``path`` as YAML (keys sorted, tuples as lists), atomically."""
-        plain = {k: list(v) if isinstance(v, tuple) else v for k, v in self.to_dict().items()}
-        write_text_atomic(path, yaml.safe_dump(plain, sort_keys=True))
-
-    @classmethod
-    def from_yaml(cls, path: str | Path):
-        """Build from the YAML file at ``path``, as [`from_dict`][symcere_kit.config.ConfigBase.from_dict] does."""
-        return cls.from_dict(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
 
 
 @dataclass(frozen=True)
