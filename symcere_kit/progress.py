@@ -4,7 +4,8 @@
 and a notebook tqdm bar is an ipywidget whose saved copy shows the value it started with ("UMAP panels 0% 0/2") and
 whose comm messages are one more thing the executor waits on. Under that switch
 [`progress_bar`][symcere_kit.progress.progress_bar] is disabled and the widgets (``analysis.widgets``) show only their
-static view. """
+static view.
+"""
 from __future__ import annotations
 
 import os

@@ -12,7 +12,8 @@ Table 2 columns (``runs.variants.GROUPS["table2"]``) with MostPop first.
   and the best SymCERE's gap to the best baseline (the pair chosen under ``full``) per seed, under ``full`` and under
   the protocol, with a paired t-test over seeds (scipy ``ttest_rel``) of whether the protocol changes that gap.
 * [`paper_range`][symcere_kit.protocol_tables.paper_range]: the range of the paper's Table 2 values (``paper_table2``),
-  shown as the paper's. """
+  shown as the paper's.
+  """
 from __future__ import annotations
 
 import numpy as np

@@ -39,7 +39,8 @@ How ``uni<N>`` / ``pop<N>`` match RecBole 1.2.1 (``recbole/data/dataloader/gener
 
 What a protocol gives by chance ([`random_ranker`][symcere_kit.protocols.random_ranker]): the expected metrics of a
 ranker that orders each user's candidates uniformly at random, exact (hypergeometric closed form over each user's
-candidate count, given the protocol's candidate sets), averaged over users like the metrics. """
+candidate count, given the protocol's candidate sets), averaged over users like the metrics.
+"""
 from __future__ import annotations
 
 import re

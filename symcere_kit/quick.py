@@ -5,7 +5,8 @@ only, the first seed, 2 epochs, smaller analyses. [`quick_parameters`][symcere_k
 [`RULES`][symcere_kit.quick.RULES] to the parameters a notebook names; [`folders`][symcere_kit.quick.folders] gives
 where it writes (``figures/quick/`` and ``results/quick/``, never over a full run);
 [`footing`][symcere_kit.quick.footing] is the line every closing cell starts with: what data, seeds and epochs its
-findings rest on, and a banner when they come from QUICK. """
+findings rest on, and a banner when they come from QUICK.
+"""
 from __future__ import annotations
 
 from pathlib import Path

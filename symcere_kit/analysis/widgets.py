@@ -10,7 +10,8 @@ Displayed in a notebook (``explorer`` as a cell's last line) it is one output ho
 view: the first review's explanation as HTML with its colour key and word chart, which a frontend that cannot draw the
 widget shows instead (JupyterLab does for an untrusted, saved notebook). In an executed copy
 ([`symcere_kit.progress.headless`][symcere_kit.progress.headless]: ``symcere reproduce``) no widget is built, so the
-executor waits on no widget messages, and the static view is all there is. """
+executor waits on no widget messages, and the static view is all there is.
+"""
 from __future__ import annotations
 
 from pathlib import Path

@@ -18,7 +18,8 @@ an item without a training review gets a zero feature. Following the official co
 What needs two modalities has no text-only counterpart and is dropped: the cross-modal fusion spectrum (text x image)
 and the max-pooled fusion graph. The attention query, which SMORE computes from the fusion view, is computed from the
 text view itself. Hyper-parameters: [`SMORESettings`][symcere_kit.models.smore.SMORESettings]. Its lr schedule (x0.96
-every 50 epochs) changes nothing within our epoch budgets and is left out. """
+every 50 epochs) changes nothing within our epoch budgets and is left out.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -9,7 +9,8 @@ also one word-masked copy of every review once (the view t' of eq. 6, drawn with
 cache), so an epoch never runs the transformer; ``lora`` and ``lora-top`` keep the encoder and run it every step,
 masking each batch afresh. With SymCERE's ``word_mask_draw="epoch"`` (frozen only)
 [`TextSide.redraw_view`][symcere_kit.recommender.text_side.TextSide.redraw_view] replaces the frozen view by a fresh
-draw each epoch, re-encoded by the transformer (loaded again: the frozen corpus keeps none). """
+draw each epoch, re-encoded by the transformer (loaded again: the frozen corpus keeps none).
+"""
 from __future__ import annotations
 
 import contextlib

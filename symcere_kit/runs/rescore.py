@@ -9,7 +9,8 @@ bit for bit ([`check_full`][symcere_kit.runs.rescore.check_full]).
 
 Rows are tidy: dataset, variant, label, seed, run (folder under the root), protocol, sample_seed, metric, value;
 ``<root>/protocols.csv`` keeps them ([`write_rescored`][symcere_kit.runs.rescore.write_rescored]), next to
-``results.csv``. """
+``results.csv``.
+"""
 from __future__ import annotations
 
 from pathlib import Path

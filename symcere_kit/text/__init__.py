@@ -2,7 +2,8 @@
 
 [`symcere_kit.text.backbone`][symcere_kit.text.backbone] holds what every mode shares; one class per mode (frozen | lora
 | lora-top) in [`frozen`][symcere_kit.text.frozen], [`lora`][symcere_kit.text.lora] and
-[`lora_top`][symcere_kit.text.lora_top], picked by name in [`modes`][symcere_kit.text.modes]. """
+[`lora_top`][symcere_kit.text.lora_top], picked by name in [`modes`][symcere_kit.text.modes].
+"""
 from .backbone import TextEncoder
 from .cache import BottomStates, TensorCache, texts_digest
 from .frozen import FrozenText

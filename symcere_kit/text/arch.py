@@ -10,7 +10,8 @@ Two families are supported, each mirroring its model's own ``forward`` in transf
   Position ids are 0..L-1 (right padding), as in the model's own forward without a cache.
 
 Any other model type raises [`UnsupportedArchitectureError`][symcere_kit.text.resolve.UnsupportedArchitectureError] when
-a mode needs this. """
+a mode needs this.
+"""
 from __future__ import annotations
 
 from typing import Any

@@ -93,7 +93,8 @@ class BottomStates:
     """Hidden states after the frozen bottom layers, stored ragged (no padding).
 
     ``states`` [total_tokens, hidden] holds the real tokens of every text one after another; ``lengths`` [n] their token
-    counts. [`batch`][symcere_kit.text.cache.BottomStates.batch] re-pads a selection for the top layers. """
+    counts. [`batch`][symcere_kit.text.cache.BottomStates.batch] re-pads a selection for the top layers.
+    """
 
     states: torch.Tensor
     lengths: torch.Tensor

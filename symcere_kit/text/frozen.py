@@ -7,7 +7,8 @@ text ([`mask_words`][symcere_kit.text.masking.mask_words]) and re-encodes them.
 
 For training, [`FrozenText.for_training`][symcere_kit.text.frozen.FrozenText.for_training] goes one step further: it
 encodes one word-masked copy of every review too and hands over [`FrozenCorpus`][symcere_kit.text.frozen.FrozenCorpus],
-the two matrices without the transformer, so an epoch never runs it. """
+the two matrices without the transformer, so an epoch never runs it.
+"""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence

@@ -5,7 +5,8 @@ The word-masked view t' of eq. (6) masks whole words of the raw text
 ([`mask_words`][symcere_kit.text.masking.mask_words]) and runs it through the model like any batch. Long batches run as
 activation-checkpointed micro-batches ([`LoraText.embed`][symcere_kit.text.lora.LoraText.embed] with ``chunk_size``).
 Also home of [`LoraSettings`][symcere_kit.text.lora.LoraSettings] and the adapter file (LoRA weights + settings, one
-safetensors file), which ``lora-top`` ([`symcere_kit.text.lora_top`][symcere_kit.text.lora_top]) shares. """
+safetensors file), which ``lora-top`` ([`symcere_kit.text.lora_top`][symcere_kit.text.lora_top]) shares.
+"""
 from __future__ import annotations
 
 import hashlib

@@ -37,7 +37,8 @@ class LoraTopText(LoraText):
     leaves no bottom layer), trained on cached bottom states.
 
     Raises [`UnsupportedArchitectureError`][symcere_kit.text.resolve.UnsupportedArchitectureError] for a model outside
-    the BERT and Llama families ([`symcere_kit.text.arch`][symcere_kit.text.arch]). """
+    the BERT and Llama families ([`symcere_kit.text.arch`][symcere_kit.text.arch]).
+    """
 
     mode = "lora-top"
     default_lora = LoraSettings(layers=TextTrainingSettings.lora_top_layers)

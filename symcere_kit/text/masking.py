@@ -11,7 +11,8 @@ Two forms, both deterministic given a ``torch.Generator``:
   ``keep_prob``; a dropped token leaves the attention mask (no top-layer query attends to it) and the pooling. The first
   token ([CLS]/BOS) and the last real token ([SEP]/EOS, the ``last``-pooling token) are always kept, so no sequence
   loses all its tokens and ``cls``/``last`` pooling read the same position as in the unmasked view. Dropped tokens still
-  influenced the cached bottom-layer states, so this view is milder than masking the raw text with the same rate. """
+  influenced the cached bottom-layer states, so this view is milder than masking the raw text with the same rate.
+  """
 from __future__ import annotations
 
 from typing import Sequence

@@ -1,7 +1,8 @@
 """The one place a text mode's name is read: [`text_encoder_class`][symcere_kit.text.modes.text_encoder_class] maps
 ``frozen``, ``lora`` and ``lora-top`` to their classes (load a model by name with the class's ``from_pretrained``);
 [`text_encoder_from_config`][symcere_kit.text.modes.text_encoder_from_config] builds an encoder from any settings
-object. """
+object.
+"""
 from __future__ import annotations
 
 import os

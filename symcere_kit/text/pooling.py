@@ -7,7 +7,8 @@
 
 ``auto`` (see [`auto_pooling`][symcere_kit.text.pooling.auto_pooling]): ``last`` for decoder-only models; otherwise the
 pooling a sentence-transformers model declares in its own Pooling module (``mean`` for the default MiniLM); otherwise
-``cls``. """
+``cls``.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -57,7 +58,8 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, mode: str) -> torch
     """Pool ``hidden`` [B, L, H] over the tokens where ``attention_mask`` [B, L] is 1.
 
     ``mode`` is ``cls``, ``mean`` or ``last`` (resolve ``auto`` first with
-    [`auto_pooling`][symcere_kit.text.pooling.auto_pooling]). """
+    [`auto_pooling`][symcere_kit.text.pooling.auto_pooling]).
+    """
     if mode == "cls":
         return hidden[:, 0]
     if mode == "mean":

@@ -173,7 +173,8 @@ def load_backbone(
     transformers' and huggingface_hub's progress bars ("Loading weights", downloads) and log messages are hidden unless
     ``verbose`` is True (None: see [`symcere_kit.verbosity.wants_verbose`][symcere_kit.verbosity.wants_verbose], off by
     default). Every failure becomes a [`TextModelError`][symcere_kit.text.resolve.TextModelError] naming the model and
-    the fix. """
+    the fix.
+    """
     with quiet_libraries(verbose):
         return _load_backbone(name, trust_remote_code, dtype, attn_implementation)
 
