@@ -143,8 +143,9 @@ def write_amazon2023_jsonl(path: str | Path, n_reviews: int, seed: int = 0, chun
     (measured at 1 M: 168,168 of 1,000,000). With a [`CategoryShape`][symcere_kit.data.synthetic.CategoryShape]
     (``realistic_interactions``) the file is shaped like a real, whole 2023 category: most users write one
     review, products have a long tail, and about 1.5 % of the reviews repeat a (user, product) pair; the lines
-    come shuffled within each chunk. Texts are drawn from a pool of 1,000 generated texts of 20-70 words
-    (~400 bytes per line, like the real files).
+    come shuffled within each chunk. That mode draws every (user, product) pair first, about 16 bytes per review in
+    memory (320 MB at 20 M); only the lines are streamed. Texts are drawn from a pool of 1,000 generated texts of
+    20-70 words (~400 bytes per line, like the real files).
     """
     rng = np.random.default_rng(seed)
     vocabulary = [w for words in PRODUCT_WORDS for w in words] + SENTIMENT_WORDS + FILLER_WORDS
