@@ -20,18 +20,16 @@ import scipy.sparse as sp
 import torch
 
 from ..errors import SymcereError
+from ..evaluate import canonical_csr
 from .base import Recommender
 
 MAX_FIT_BYTES = 4 * 2**30  # ~4 GiB: fits this project's machines with room for the rest of a run
 
 
 def binary_train(dataset) -> sp.csr_matrix:
-    """The training interactions as a canonical float64 CSR of ones (a repeated pair counts once)."""
-    x = sp.csr_matrix(dataset.train_csr, dtype=np.float64, copy=True)
-    x.sum_duplicates()
-    x.eliminate_zeros()
-    x.data[:] = 1.0
-    return x
+    """The training interactions as a canonical float64 CSR of ones (a repeated pair counts once):
+    [`canonical_csr`][symcere_kit.evaluate.canonical_csr] in the float64 the closed-form fits compute in."""
+    return canonical_csr(dataset.train_csr, "training", binary=True).astype(np.float64)
 
 
 def row_l1(m: sp.csr_matrix) -> sp.csr_matrix:
