@@ -58,6 +58,13 @@ def _type_ok(value: Any, hint: Any) -> bool:
     return True
 
 
+def _wanted(hint: Any) -> str:
+    """A field annotation in words for an error: a ``Literal``'s values, else the type's name."""
+    if typing.get_origin(hint) is Literal:
+        return "one of " + ", ".join(repr(v) for v in typing.get_args(hint))
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
 class ConfigBase:
     """Base of the config dataclasses: every value checked for type and sign when built; to and from
     flat dicts."""
@@ -77,8 +84,8 @@ class ConfigBase:
         for key, value in values.items():
             hint = hints.get(key)
             if hint is not None and not _type_ok(value, hint):
-                want = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
-                raise SymcereError(f"{cls.__name__} option {key} takes {want}; got {value!r} ({type(value).__name__}).")
+                raise SymcereError(f"{cls.__name__} option {key} takes {_wanted(hint)}; got {value!r} "
+                                   f"({type(value).__name__}).")
             if (
                 key in positive | non_negative
                 and value is not None

@@ -78,6 +78,7 @@ def test_settings_validate_their_choices():
     ("symcere", {"normalize": 1}, "normalize takes bool"),
     ("symcere", {"tau": 0}, "tau must be > 0"),
     ("symcere", {"text_model": 3}, r"text_model takes str \| None"),
+    ("symcere", {"text_mode": "nope"}, r"text_mode takes one of 'frozen', 'lora', 'lora-top'; got 'nope'"),
     ("symcere", {"cross_weight": float("inf")}, "cross_weight must be >= 0 and finite; got inf"),
     ("lightgcn", {"lr": float("nan")}, "lr must be > 0 and finite"),
     ("ease", {"reg_lambda": 0.0}, "reg_lambda must be > 0"),

@@ -62,7 +62,6 @@ from ..recommender.base import Recommender
 from ..recommender.graph_bpr import RECBOLE_LR, GraphSettings, NGCFLayerSettings, batch_ego_l2
 from ..recommender.text_side import TextSide
 from ..rng import side_stream
-from ..text import MODES as TEXT_MODES
 from ..text.settings import TextTrainingSettings
 from .lightgcn import LightGCN
 from .ngcf import NGCF
@@ -141,7 +140,6 @@ class SymCERESettings(TextTrainingSettings, GraphSettings, NGCFLayerSettings):
         super().__post_init__()
         for name, value, allowed in (
             ("backbone", self.backbone, tuple(_BACKBONES)),
-            ("text_mode", self.text_mode, TEXT_MODES),
             *((name, getattr(self, name), values) for name, values in READINGS.items() if name != "word_mask_draw"),
             ("word_mask_draw", self.word_mask_draw, ("auto", *READINGS["word_mask_draw"])),
             ("loop_from", self.loop_from, ("symcere", "backbone")),
