@@ -48,11 +48,6 @@ SPOOL_COLUMNS = (*COLUMNS, "order", "blank")
 _MILLISECONDS_ABOVE = 1e11  # an integer time above this is milliseconds: 1e11 seconds is the year 5138
 _DELIMITERS = ",\t;|"
 _AMAZON2018_ONLY = {"verified", "vote", "style", "image"}
-_AMAZON2014_CSV_HEADER = {"reviewerID", "asin", "reviewText", "unixReviewTime"}
-# Amazon Customer Reviews (amazon_reviews_us_*.tsv): tab-separated with no quoting at all.
-_AMAZON_US_TSV_HEADER = {"customer_id", "product_id", "star_rating", "review_headline", "review_body", "review_date"}
-_AMAZON2023_CSV_HEADER = {"user_id", "parent_asin", "text", "timestamp"}  # datasets' to_csv of the 2023 reviews
-_AMAZON2023_RATINGS_HEADER = {"user_id", "parent_asin", "rating", "timestamp"}  # the 2023 benchmark CSVs
 _MAP_REQUIRED = ("user", "item", "timestamp")
 _MAP_OPTIONAL = ("text", "rating", "title")  # no text: a ratings-only file, text "" on every row
 # The two csv.Error messages that mean a quote was never closed, so the rest of the file is one field.
@@ -247,20 +242,26 @@ _2023_FIELDS = dict(user="user_id", item="parent_asin", timestamp="timestamp", t
 SCHEMAS: dict[str, FormatSchema] = {
     "amazon2014_json": FormatSchema("amazon2014_json", **_AMAZON_FIELDS,
                                     recognised_by="JSON records with `reviewerID` and `asin`, none of 2018's keys"),
-    "amazon2014_csv": FormatSchema("amazon2014_csv", **_AMAZON_FIELDS, header=frozenset(_AMAZON2014_CSV_HEADER)),
+    "amazon2014_csv": FormatSchema("amazon2014_csv", **_AMAZON_FIELDS,
+                                   header=frozenset({"reviewerID", "asin", "reviewText", "unixReviewTime"})),
     "amazon2018_json": FormatSchema("amazon2018_json", **_AMAZON_FIELDS,
                                     recognised_by="the same, plus any of " + ", ".join(
                                         f"`{k}`" for k in sorted(_AMAZON2018_ONLY))),
     "amazon2023_json": FormatSchema("amazon2023_json", text="text", title="title", **_2023_FIELDS,
                                     recognised_by="JSON records with `parent_asin`"),
     "amazon2023_csv": FormatSchema("amazon2023_csv", text="text", title="title", **_2023_FIELDS,
-                                   header=frozenset(_AMAZON2023_CSV_HEADER)),
+                                   # datasets' to_csv of the 2023 reviews
+                                   header=frozenset({"user_id", "parent_asin", "text", "timestamp"})),
     "amazon2023_ratings_csv": FormatSchema("amazon2023_ratings_csv", text=None, **_2023_FIELDS,
-                                           header=frozenset(_AMAZON2023_RATINGS_HEADER)),
+                                           # the 2023 benchmark CSVs
+                                           header=frozenset({"user_id", "parent_asin", "rating", "timestamp"})),
     # review_date is YYYY-MM-DD: midnight UTC of that day.
+    # Amazon Customer Reviews (amazon_reviews_us_*.tsv): tab-separated with no quoting at all.
     "amazon_us_tsv": FormatSchema("amazon_us_tsv", "customer_id", "product_id", "review_body", "review_date",
                                   _date_milliseconds, rating="star_rating", title="review_headline",
-                                  time_unit="midnight UTC", header=frozenset(_AMAZON_US_TSV_HEADER), quoted=False),
+                                  time_unit="midnight UTC", quoted=False,
+                                  header=frozenset({"customer_id", "product_id", "star_rating", "review_headline",
+                                                    "review_body", "review_date"})),
     "yelp_json": FormatSchema("yelp_json", "user_id", "business_id", "text", "date", _date_milliseconds,
                               rating="stars", time_unit="UTC", recognised_by="JSON records with `business_id`"),
 }
