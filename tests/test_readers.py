@@ -302,6 +302,14 @@ def test_missing_required_field(tmp_path):
     assert [e.split(":")[0] for e in result.skipped_examples] == ["line 4", "line 6"]
 
 
+def test_a_boolean_time_is_a_bad_record_not_the_epoch(tmp_path):
+    # Python counts True as the integer 1: without the check it read as 1970-01-01 (in memory) or crashed the spool
+    records = [amazon_record(i) for i in range(3)]
+    records[1]["unixReviewTime"] = True
+    path = write_jsonl(tmp_path / "r.json", records)
+    assert_names(failure(path), path, "line 2:", '"unixReviewTime"', "True", "not a valid time")
+
+
 def test_non_utf8_byte_in_json_lines(tmp_path):
     lines = [json.dumps(amazon_record(i)).encode() for i in range(4)]
     lines[2] = lines[2].replace(b"text 2", b"caf\xe9")

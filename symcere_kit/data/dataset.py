@@ -276,8 +276,9 @@ def load_dataset(
     else:
         folder = cache_dir()
         folder.mkdir(parents=True, exist_ok=True)
-        # The raw rows go to disk as they are read and DuckDB preprocesses them there (preprocess.py):
-        # memory follows the kept dataset, not the file.
+        # The raw rows go to disk as they are read (DuckDB's own JSON scan where it reads the file exactly as the
+        # Python reader, native_json.py) and DuckDB preprocesses them there (preprocess.py): memory follows the
+        # kept dataset, not the file.
         with tempfile.TemporaryDirectory(dir=folder, prefix=".spool-") as tmp:
             raw = spool_reviews(path, Path(tmp) / "raw.parquet", fmt=fmt, column_map=column_map,
                                 skip_bad_records=config.skip_bad_records, progress=progress, date_format=date_format)
@@ -292,7 +293,8 @@ def load_dataset(
                                    cross_variant_artefacts=raw.format in CROSS_VARIANT_FORMATS)
         if meta["kept_copies"]:  # rows the cross-variant rule dropped before it kept to its sources: other data
             fingerprint = stable_hash({"key": fingerprint, "kept_copies": meta["kept_copies"]})
-        meta.update(source=str(path), format=raw.format, has_text=raw.has_text, skipped_records=raw.n_skipped,
+        meta.update(source=str(path), format=raw.format, reader=raw.engine, has_text=raw.has_text,
+                    skipped_records=raw.n_skipped,
                     skipped_examples=raw.skipped_examples, file_sha256=file_hash, fingerprint=fingerprint,
                     paper_counts=entry.paper_counts if entry else None)
         if use_cache:

@@ -2,8 +2,8 @@
 
 The steps run in DuckDB, out of core: on keys only (file order, user, item, time, a blank flag and a
 128-bit hash of the text), so the texts of reviews that are filtered out are never held; the texts of
-the kept reviews are read once at the end. DuckDB spills to disk past ``MEMORY_LIMIT``, so memory is
-bounded by the kept dataset, not the raw file. Chosen over Polars by measurement: the same projected
+the kept reviews are read once at the end. DuckDB spills to disk past ``duck.MEMORY_LIMIT``, so memory
+is bounded by the kept dataset, not the raw file. Chosen over Polars by measurement: the same projected
 scan of 1 M generated Amazon 2023 reviews, DuckDB faster and at half the peak memory
 (``benchmarks/bench_data.py``, table in docs/benchmarks.md).
 
@@ -11,24 +11,21 @@ Each step counts what it removed, so `symcere stats` can report the losses.
 """
 from __future__ import annotations
 
-import contextlib
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
 
 from ..config import DataConfig
 from ..errors import EmptyDatasetError
+from .duck import connect, sql_path
 
 # Sources known to list one review once per product variant (same user, time and text on several items):
 # Amazon 2018 (its 5-cores hold such copies: 811 of Gift Cards' 2,972 reviews). Elsewhere the same
 # (user, day, text) on several items can be a user writing the same words about several products
 # ("Great product." on three items one day), so the rule is not applied there.
 CROSS_VARIANT_FORMATS = frozenset({"amazon2018_json"})
-MEMORY_LIMIT = "512MB"  # DuckDB's working memory; past it, it spills to a temporary folder
 
 
 @dataclass
@@ -45,19 +42,6 @@ class Preprocessed:
 def blank_text(text: pd.Series) -> pd.Series:
     """True where a review has no text (Python's whitespace, as ``str.strip`` sees it)."""
     return text.str.strip().eq("")
-
-
-@contextlib.contextmanager
-def connect() -> Iterator:
-    """A DuckDB connection with bounded memory and its own spill folder (removed afterwards)."""
-    import duckdb  # imported here: the command line starts without it
-
-    with tempfile.TemporaryDirectory(prefix="symcere-duckdb-") as spill:
-        con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
-        try:
-            yield con
-        finally:
-            con.close()
 
 
 def k_core(df: pd.DataFrame, user_k: int, item_k: int) -> pd.DataFrame:
@@ -89,7 +73,7 @@ def preprocess(raw: pd.DataFrame | str | Path, config: DataConfig, source: str =
     """Run the cleaning steps in a fixed order and map ids to 0..n-1 (sorted, so file-order free).
 
     ``raw``: a tidy review frame (columns user, item, rating, text, title, timestamp; file order) or a
-    Parquet file of the same columns plus ``order`` (file position) and ``blank`` (``blank_text``), as
+    Parquet file of the same columns plus ``blank`` (``blank_text``), rows in file order, as
     ``readers.spool_reviews`` writes. ``n_skipped``: records the reader skipped, named when nothing is left.
     ``cross_variant_artefacts``: whether the source is known to copy one review onto each product variant
     (``CROSS_VARIANT_FORMATS``; in-memory frames are treated as such); only then does ``drop_cross_variant``
@@ -102,7 +86,9 @@ def preprocess(raw: pd.DataFrame | str | Path, config: DataConfig, source: str =
             table = raw.assign(order=np.arange(len(raw), dtype=np.int64), blank=blank_text(raw["text"]))
             con.register("src", table)
         else:
-            con.execute(f"CREATE VIEW src AS SELECT * FROM read_parquet('{_sql_path(raw)}')")
+            # a spool holds its rows in file order: the Parquet row number is the file position
+            con.execute(f"""CREATE VIEW src AS SELECT * EXCLUDE (file_row_number), file_row_number AS "order"
+                            FROM read_parquet('{sql_path(raw)}', file_row_number=true)""")
         losses = {"raw_reviews": con.execute("SELECT count(*) FROM src").fetchone()[0]}
         # Keys only: the text enters as a hash for the cross-variant rule (null where blank: never a copy).
         con.execute('''CREATE TEMP TABLE cur AS SELECT "order" AS ord, "user", item, "timestamp", blank,
@@ -171,10 +157,6 @@ def _shrink(con, clause: str) -> int:
     n = _count(con)
     con.execute(f"CREATE OR REPLACE TEMP TABLE cur AS SELECT * FROM cur {clause}")
     return n - _count(con)
-
-
-def _sql_path(path: str | Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def _nothing_left(source: str, losses: dict[str, int], config: DataConfig, n_skipped: int) -> str:

@@ -34,6 +34,7 @@ import pandas as pd
 from ..errors import DataFormatError
 from ..progress import progress_bar
 from .formats import FORMATS
+from .native_json import NativeRefused, spool_json_lines
 
 COLUMNS = ("user", "item", "rating", "text", "title", "timestamp")
 
@@ -43,8 +44,8 @@ _CHUNK_BYTES = 1 << 20  # JSON arrays are decoded in chunks of this many bytes
 _PROGRESS_EVERY = 10_000  # lines between progress-bar updates: updating per line would cost more than parsing
 _MAX_EXAMPLES = 5
 _SPOOL_ROWS = 100_000  # rows held before they go to the spool file: ~50 MB of Python objects
-# The spool's columns: ours, the file position and the blank-text flag that preprocess needs.
-SPOOL_COLUMNS = (*COLUMNS, "order", "blank")
+# The spool's columns, rows in file order: ours and the blank-text flag that preprocess needs.
+SPOOL_COLUMNS = (*COLUMNS, "blank")
 _MILLISECONDS_ABOVE = 1e11  # an integer time above this is milliseconds: 1e11 seconds is the year 5138
 _DELIMITERS = ",\t;|"
 _AMAZON2018_ONLY = {"verified", "vote", "style", "image"}
@@ -87,6 +88,7 @@ class ReadResult:
     has_text: bool = True  # False for a ratings-only format or column map: every text is ""
     n_rows: int | None = None
     spool: Path | None = None
+    engine: str = "python"  # "duckdb" when native_json read the file
 
 
 class _BadRecord(Exception):
@@ -103,7 +105,10 @@ class _BadRecord(Exception):
 
 
 def _as_int(value: Any) -> int:
-    """Integers as they are; "1393545600" or 1393545600.0 (CSV cells, float columns) as integers."""
+    """Integers as they are; "1393545600" or 1393545600.0 (CSV cells, float columns) as integers; a JSON
+    true/false is no time (TypeError), though Python counts bool as int."""
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a time")
     return value if isinstance(value, int) else int(float(value))
 
 
@@ -591,7 +596,6 @@ class _Sink:
             "user": pa.array(user, pa.string()), "item": pa.array(item, pa.string()),
             "rating": pa.array(rating, pa.float32()), "text": pa.array(text, pa.string()),
             "title": pa.array(title, pa.string()), "timestamp": pa.array(timestamp, pa.int64()),
-            "order": pa.array(range(self.n_spooled, self.n_spooled + len(self.rows)), pa.int64()),
             "blank": pa.array([not t.strip() for t in text], pa.bool_()),
         })
         if self._writer is None:
@@ -643,15 +647,22 @@ def read_reviews(path: str | Path, fmt: str | None = None, column_map: dict[str,
 
 def spool_reviews(path: str | Path, spool: str | Path, fmt: str | None = None,
                   column_map: dict[str, str] | None = None, skip_bad_records: bool = False, progress: bool = True,
-                  date_format: str | None = None) -> ReadResult:
-    """As ``read_reviews``, but the rows go to the Parquet file ``spool`` (columns ``SPOOL_COLUMNS``) in
-    chunks of 100,000 as they are read, so memory does not grow with the file (a generic CSV is the
-    exception: its rows wait for the whole time column). The result's ``frame`` is None."""
-    return _read(Path(path), fmt, column_map, skip_bad_records, progress, date_format, Path(spool))
+                  date_format: str | None = None, engine: str = "auto") -> ReadResult:
+    """As ``read_reviews``, but the rows go to the Parquet file ``spool`` (columns ``SPOOL_COLUMNS``, rows in
+    file order) as they are read, so memory does not grow with the file (a generic CSV is the exception: its
+    rows wait for the whole time column). The result's ``frame`` is None.
+
+    ``engine``: ``"auto"`` reads a JSON-lines file of a known format with DuckDB's own scan
+    (``native_json``; same rows and values, ~10x faster) and any file that path refuses in Python, which
+    names a bad line; ``"python"`` always reads in Python; ``"duckdb"`` raises ``native_json.NativeRefused``
+    where the DuckDB path cannot read the file (for tests and benchmarks)."""
+    if engine not in ("auto", "python", "duckdb"):
+        raise ValueError(f"engine must be 'auto', 'python' or 'duckdb', not {engine!r}")
+    return _read(Path(path), fmt, column_map, skip_bad_records, progress, date_format, Path(spool), engine)
 
 
 def _read(path: Path, fmt: str | None, column_map: dict[str, str] | None, skip_bad_records: bool, progress: bool,
-          date_format: str | None, spool: Path | None) -> ReadResult:
+          date_format: str | None, spool: Path | None, engine: str = "python") -> ReadResult:
     lines = _sample(path)
     if column_map is not None:
         _check_column_map(column_map, ",".join(f"{k}={v}" for k, v in column_map.items()))
@@ -665,11 +676,29 @@ def _read(path: Path, fmt: str | None, column_map: dict[str, str] | None, skip_b
     if date_format is not None and fmt != "generic_csv":
         raise DataFormatError(path, f"--date-format applies to generic CSV/TSV files, but this file is read as "
                               f"{fmt}, whose times have a fixed form.", "Leave out --date-format.")
+    if engine != "python":
+        native = _read_native(path, fmt, lines, spool, engine)
+        if native is not None:
+            return native
     sink = _Sink(path, fmt, skip_bad_records, defer=fmt == "generic_csv", spool=spool)
     try:
         return _fill(path, fmt, lines, column_map, date_format, sink, progress)
     finally:
         sink.close()
+
+
+def _read_native(path: Path, fmt: str, lines: list[str], spool: Path, engine: str) -> ReadResult | None:
+    """The file read by DuckDB's JSON scan (``native_json``), or None where that path refuses it and ``engine``
+    lets the Python reader take over."""
+    try:
+        if not (fmt.endswith("_json") and lines[0].startswith("{")):
+            raise NativeRefused(f"{fmt} in this layout is read in Python (JSON lines only)")
+        n_rows = spool_json_lines(path, spool, SCHEMAS[fmt])
+    except NativeRefused:
+        if engine == "duckdb":
+            raise
+        return None
+    return ReadResult(None, fmt, n_rows=n_rows, spool=spool, engine="duckdb")
 
 
 def _fill(path: Path, fmt: str, lines: list[str], column_map: dict[str, str] | None, date_format: str | None,

@@ -64,6 +64,10 @@ def format_stats(name: str, stats: dict, paper_counts: tuple[int, int, int] | No
     if paper_counts:
         row += f"   (paper Table 1: users {paper_counts[0]:,}  items {paper_counts[1]:,}  reviews {paper_counts[2]:,})"
     lines.append(row)
+    if paper_counts:  # the shape Table 1 gives, which a sample of users (the @paper reading) is judged by
+        users, items, reviews = paper_counts
+        lines.append(f"  reviews per user {stats['reviews'] / stats['users']:.1f} (paper {reviews / users:.1f}), "
+                     f"per item {stats['reviews'] / stats['items']:.1f} (paper {reviews / items:.1f})")
     pu, pi, w = stats["per_user"], stats["per_item"], stats["review_words"]
     loss = stats["losses"]
     lines += [
