@@ -67,10 +67,10 @@ bench-tuning: venv
 bench: venv
 	$(PY) benchmarks/bench_core.py
 
-# Read + dedupe + k-core + split of generated Amazon 2023 files, in-memory beside out-of-core (~10 min;
-# BENCH_ARGS="--sizes 20000000 --in-memory-up-to 0" for the 20 M run: 10 GB generated, deleted after).
+# The Python reader against the DuckDB-native one on generated large-category Amazon 2023 files, read alone and
+# read + preprocess, with DuckDB's bare scan as the floor (~6 min; BENCH_ARGS="--sizes 20000000" for the 20 M run:
+# 10 GB generated, deleted after).
 bench-data: venv
-	$(PY) -m pip install --quiet "polars>=1,<3"  # the engine DuckDB is compared with; never a dependency
 	$(PY) benchmarks/bench_data.py $(BENCH_ARGS)
 
 # One LightGCN step at 10 k, 100 k and 600 k training interactions against a plain-torch LightGCN (issue 17).

@@ -234,15 +234,18 @@ def load_dataset(
     progress: bool = True,
     use_cache: bool = True,
     date_format: str | None = None,
+    reader: str = "auto",
 ) -> ReviewDataset:
     """Read, clean, split and cache a dataset given by registry name or file path.
 
-    ``fmt``, ``column_map`` and ``date_format`` go to ``readers.read_reviews``. Raises DataFormatError
-    for unreadable input and EmptyDatasetError when preprocessing leaves nothing."""
+    ``fmt``, ``column_map`` and ``date_format`` go to ``readers.read_reviews``; ``reader`` is
+    ``readers.spool_reviews``'s ``engine`` (the same data either way: benchmarks compare them). Raises
+    DataFormatError for unreadable input and EmptyDatasetError when preprocessing leaves nothing."""
     config = config or DataConfig()
     base, reading = split_reading(name_or_path)
     if reading:
-        args = dict(fmt=fmt, column_map=column_map, progress=progress, use_cache=use_cache, date_format=date_format)
+        args = dict(fmt=fmt, column_map=column_map, progress=progress, use_cache=use_cache, date_format=date_format,
+                    reader=reader)
         ds = load_dataset(base, config.replace(**reading_changes(base, reading)), **args)
         try:  # the honest data's fingerprint: what the base dataset's tuned files carry
             honest = load_dataset(base, config, **args).fingerprint
@@ -281,7 +284,8 @@ def load_dataset(
         # kept dataset, not the file.
         with tempfile.TemporaryDirectory(dir=folder, prefix=".spool-") as tmp:
             raw = spool_reviews(path, Path(tmp) / "raw.parquet", fmt=fmt, column_map=column_map,
-                                skip_bad_records=config.skip_bad_records, progress=progress, date_format=date_format)
+                                skip_bad_records=config.skip_bad_records, progress=progress, date_format=date_format,
+                                engine=reader)
             if not raw.has_text and config.empty_text != "keep":
                 raise EmptyDatasetError(
                     f"{path} is read as ratings only ({raw.format}: no review text), so --empty-text "

@@ -1,23 +1,23 @@
 """Dataset names -> publisher files, URLs and the paper's Table 1 counts; where to find the files.
 
 Look-up order: ``$SYMCERE_DATA_DIR``, ``data/raw/``, the mirror ``../shared/data/``,
-then the publisher's URL when online (not when ``SYMCERE_OFFLINE=1``). In each directory a file
-may sit at the top or in a sub-folder named after the dataset. Any existing path works in place
+then a download into ``data/raw/`` when online (not when ``SYMCERE_OFFLINE=1``; ``download.py``: the
+Hugging Face copy checked against its published sha256, then the publisher's URL). In each directory a
+file may sit at the top or in a sub-folder named after the dataset. Any existing path works in place
 of a name.
 """
 from __future__ import annotations
 
 import os
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DatasetNotFoundError
-from ..files import atomic_path
 from ..paths import project_root, raw_data_dir
-from ..progress import progress_bar
+from .download import DownloadError, download
 
-AMAZON_2023_URL = "https://mcauleylab.ucsd.edu/public_datasets/data/amazon_2023/raw/review_categories/{}.jsonl.gz"
+# The publisher's links, as the dataset's README gives them (amazon-reviews-2023.github.io)
+AMAZON_2023_URL = "https://datarepo.eng.ucsd.edu/mcauley_group/data/amazon_2023/raw/review_categories/{}.jsonl.gz"
 AMAZON_2018_URL = "https://datarepo.eng.ucsd.edu/mcauley_group/data/amazon_v2/categoryFilesSmall/{}"
 AMAZON_2014_URL = "https://snap.stanford.edu/data/amazon/productGraph/categoryFiles/{}"
 
@@ -36,6 +36,9 @@ class DatasetEntry:
     paper_counts: tuple[int, int, int] | None = None  # Table 1: users, items, reviews
     note: str = ""
     aliases: tuple[str, ...] = ()
+    hub_file: str | None = None  # the same data in download.HUB_REPO on the Hugging Face hub, tried first
+    sha256: str | None = None  # of hub_file, from the hub's Git LFS pointer
+    size: int | None = None  # of hub_file, bytes
 
 
 _SHARED_NOTE = "Mirror in ../shared/data; see PROVENANCE.md there."
@@ -63,6 +66,25 @@ Office_Products                256  1287   3828
 _PAPER_AMAZON = {
     name: (int(u), int(i), int(r)) for name, u, i, r in map(str.split, _PAPER_AMAZON_TABLE.strip().splitlines())
 }
+# raw/review_categories/<Category>.jsonl in McAuley-Lab/Amazon-Reviews-2023 on the Hugging Face hub: sha256 and
+# size in bytes, as the dataset repository's Git LFS pointers publish them (read from a public GitHub mirror of
+# those pointers, aimiwamy03/Amazon-Reviews-2023 at bfb602ae; the uncompressed JSON lines, 2.7 to 27.8 GB).
+_HUB_FILES_TABLE = """
+Clothing_Shoes_and_Jewelry   150eb2a9e88f61cd5a89c5337cde437dc71308c47f22899a72d9e1dad60b7356  27810080533
+CDs_and_Vinyl                4692a40ee4b9bcc5f7ee58edeffb211138e02641c3fdfd55f77843430cb34cbc   3287195043
+Tools_and_Home_Improvement   7cfcd11fef2d6346d88eec96ca48e28225e4795b4e93e6a265114c22755a348b  12779111772
+Sports_and_Outdoors          47eaab08457fd7d270613f193506c479492b696a808ae5639a949b27026a4559   9256856041
+Beauty_and_Personal_Care     24f139d51014f50c052b69bdf5ca95e2e2656e80aabda2da3fdad29bb1931a53  11021458876
+Automotive                   5ca28ebd15a7e26f8bb3289d65e26784b39c9661d1f5dc030ecc9fef0211eced   8727689027
+Toys_and_Games               2e6157468ea97963098fe6b14749eda8d16a4443e718dcf6cbd0726c781fd938   7316094780
+Pet_Supplies                 ad9e71383eb02674a7514181bb3eb57eec36695ea2cd28143b70df5d1da72ee3   8350775233
+Health_and_Household         e8256271e6d566745656cd946e200a43ad08ff5e046daacfc54535bfd95be4b4  11395356745
+Video_Games                  7bde9e0a039bdb321e993bfe78a6c7d438fb1504b1ad152c0cb6a33a8b7cb26a   2682948518
+Cell_Phones_and_Accessories  bda42ca8d28a1e57db970c78703b7aaac9c9beb6595e1be00364a0a55a682cd5   9342568048
+Patio_Lawn_and_Garden        2923136d4013b1f728081ab42a488b8328164deb9b6a8e2efae8cf48ff7fe345   7748207348
+Office_Products              82cc49670098220a314d398ceff6434599b54c27af5fa00ab9c0b4af9d9d9011   5776792834
+"""
+_HUB_FILES = {name: (sha, int(size)) for name, sha, size in map(str.split, _HUB_FILES_TABLE.strip().splitlines())}
 
 
 def _amazon2018(name: str, file: str, title: str) -> DatasetEntry:
@@ -92,6 +114,7 @@ REGISTRY: dict[str, DatasetEntry] = {
                 "Hou et al. (2024), Amazon Reviews 2023", (f"{cat}.jsonl.gz", f"{cat}.jsonl"),
                 AMAZON_2023_URL.format(cat), "https://amazon-reviews-2023.github.io/",
                 paper_counts=counts, note=_PAPER_NOTE, aliases=(cat.lower(),),
+                hub_file=f"raw/review_categories/{cat}.jsonl", sha256=_HUB_FILES[cat][0], size=_HUB_FILES[cat][1],
             )
             for cat, counts in _PAPER_AMAZON.items()
         ],
@@ -154,18 +177,6 @@ def offline() -> bool:
     return os.environ.get("SYMCERE_OFFLINE", "") not in ("", "0")
 
 
-def download(entry: DatasetEntry, timeout: float = 30.0) -> Path:
-    """Fetch the publisher's file into data/raw/ atomically, with a progress bar."""
-    target = raw_data_dir() / entry.files[0]
-    with urllib.request.urlopen(entry.url, timeout=timeout) as resp, atomic_path(target) as tmp:
-        total = int(resp.headers.get("Content-Length") or 0) or None
-        with open(tmp, "wb") as out, progress_bar(total=total, unit="B", unit_scale=True, desc=entry.files[0]) as bar:
-            while block := resp.read(1 << 20):
-                out.write(block)
-                bar.update(len(block))
-    return target
-
-
 def resolve(name_or_path: str | os.PathLike) -> tuple[str, Path, DatasetEntry | None]:
     """Return (display name, local file, registry entry or None) for a dataset name or a file path."""
     path = Path(name_or_path).expanduser()
@@ -181,13 +192,14 @@ def resolve(name_or_path: str | os.PathLike) -> tuple[str, Path, DatasetEntry | 
         return entry.name, found, entry
     looked = ", ".join(str(d) for d in search_dirs())
     wanted = " or ".join(entry.files) or "(no public file)"
-    if entry.url and not offline():
+    downloadable = entry.url or entry.hub_file
+    if downloadable and not offline():
         try:
-            return entry.name, download(entry), entry
-        except OSError as exc:
-            reason = f"downloading {entry.url} failed ({exc})"
+            return entry.name, download(entry, raw_data_dir()), entry
+        except DownloadError as exc:
+            reason = str(exc)
     else:
-        reason = "offline (SYMCERE_OFFLINE is set)" if entry.url else f"it must be obtained from {entry.page}"
+        reason = "offline (SYMCERE_OFFLINE is set)" if downloadable else f"it must be obtained from {entry.page}"
     raise DatasetNotFoundError(
         f"Dataset {entry.name!r} needs the file {wanted}, which is in none of: {looked}; {reason}. "
         f"Put the file in one of those folders (or set SYMCERE_DATA_DIR), or pass its path instead of the name."
@@ -204,7 +216,7 @@ def availability() -> list[dict]:
             "title": e.title,
             "here": found is not None,
             "path": str(found) if found else None,
-            "get": None if found else (f"{e.files[0]}: downloads on first use" if e.url
+            "get": None if found else (f"{e.files[0]}: downloads on first use" if e.url or e.hub_file
                                        else f"{e.page}: {e.note.split(';')[0].lower()}"),
             "source": e.url or e.page,
             "paper_users_items_reviews": e.paper_counts,
