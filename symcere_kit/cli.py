@@ -441,7 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="*", metavar="PREFIX", help="notebook name prefixes, e.g. --only 01 03")
     p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
                    help="override a notebook parameter, VALUE in YAML: DATASETS=[amazon2023_health_and_household] "
-                        "SEEDS=[0,1,2] TEXT_MODEL=hyp1231/blair-roberta-base (repeatable)")
+                        "SEEDS=[0,1,2] TEXT_MODEL=hyp1231/blair-roberta-base (repeatable); DATASETS=paper runs "
+                        "every paper dataset here or downloadable, each at its @paper reading")
     from .reproduce import CELL_TIMEOUT
 
     p.add_argument(

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from .data.registry import GROUPS, expand_group
 from .environ import scoped_environ
 from .errors import SymcereError
 from .files import sha256_file, stable_hash, write_json_atomic
@@ -53,6 +54,29 @@ def parse_params(pairs: list[str], books: list[Path]) -> dict:
                              f"{books[0].parent if books else 'notebooks/'}; known: {', '.join(sorted(known))}")
         params[name] = yaml.safe_load(value) if value else None
     return params
+
+
+def expand_dataset_groups(values: dict) -> dict:
+    """``values`` with a ``DATASETS`` naming a group (``registry.GROUPS``, e.g. ``DATASETS=paper``) replaced by
+    the group's datasets usable here (``registry.expand_group``); each one left out is reported on stderr with
+    how to get it.
+
+    Raises:
+        ParameterError: ``DATASETS`` is a string but no group, or the group has nothing usable here.
+    """
+    group = values.get("DATASETS")
+    if not isinstance(group, str):
+        return values
+    if group not in GROUPS:
+        raise ParameterError(f"DATASETS={group!r}: give a list of dataset names or paths (DATASETS=[a,b]) or a "
+                             f"group: {', '.join(f'{k} ({v})' for k, v in GROUPS.items())}.")
+    usable, missing = expand_group(group)
+    for line in missing:
+        print(f"symcere reproduce: DATASETS={group} leaves out {line}", file=sys.stderr)
+    if not usable:
+        raise ParameterError(f"DATASETS={group}: none of its datasets is here or downloadable (above).")
+    print(f"symcere reproduce: DATASETS={group} runs {', '.join(usable)}", file=sys.stderr)
+    return {**values, "DATASETS": usable}
 
 
 # Per-cell limits (seconds). QUICK cells take under a minute here; a full run's longest cells train a grid
@@ -143,7 +167,7 @@ def run_all(quick: bool = False, force: bool = False, only: list[str] | None = N
     timeout = int(cell_timeout_s or cell_timeout(quick))
     books = notebooks(root)
     todo = [nb for nb in books if not only or any(nb.name.startswith(o) for o in only)]
-    values = {"QUICK": False, **parse_params(params or [], books)}
+    values = expand_dataset_groups({"QUICK": False, **parse_params(params or [], books)})
     if quick:
         values["QUICK"] = True
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
-import urllib.request
-
+import huggingface_hub.file_download
 import pytest
 
+from symcere_kit import reproduce
 from symcere_kit.data import registry
 from symcere_kit.errors import DatasetNotFoundError
 
@@ -11,7 +11,7 @@ def no_network(monkeypatch):
     def refuse(*a, **k):
         raise AssertionError("tests must never touch the network")
 
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    monkeypatch.setattr(huggingface_hub.file_download, "http_get", refuse)  # data/download.py's transfer
 
 
 def test_paper_datasets_use_amazon_2023_category_names_and_table1_counts():
@@ -75,3 +75,24 @@ def test_shared_mirror_is_found(needs_shared):
         path
     )
     assert not rows["yelp"]["here"] and "accepting yelp's terms" in rows["yelp"]["get"]
+
+
+def test_the_paper_group_runs_what_is_here_or_downloadable_and_names_the_rest(tmp_path, monkeypatch, capsys):
+    (tmp_path / "Pet_Supplies.jsonl").write_bytes(b"")
+    monkeypatch.setenv("SYMCERE_DATA_DIR", str(tmp_path))
+    usable, missing = registry.expand_group("paper")  # offline (conftest): only what is here
+    assert usable == ["amazon2023_pet_supplies@paper"]
+    assert len(missing) == 14 and any(line.startswith("yelp: from https://www.yelp.com/dataset") for line in missing)
+    assert all("offline" in line for line in missing if line.startswith("amazon2023_"))
+    assert reproduce.expand_dataset_groups({"DATASETS": "paper", "SEEDS": [0]}) == {
+        "DATASETS": ["amazon2023_pet_supplies@paper"], "SEEDS": [0]}
+    assert "leaves out rakuten_travel" in capsys.readouterr().err
+    monkeypatch.setenv("SYMCERE_OFFLINE", "0")  # online: every Amazon category can be downloaded when used
+    usable, missing = registry.expand_group("paper")
+    assert len(usable) == 13 and [line.split(":")[0] for line in missing] == ["yelp", "rakuten_travel"]
+    with pytest.raises(reproduce.ParameterError, match="DATASETS='papers'.*group: paper"):
+        reproduce.expand_dataset_groups({"DATASETS": "papers"})
+    monkeypatch.setenv("SYMCERE_OFFLINE", "1")
+    monkeypatch.setenv("SYMCERE_DATA_DIR", str(tmp_path / "empty"))
+    with pytest.raises(reproduce.ParameterError, match="none of its datasets"):
+        reproduce.expand_dataset_groups({"DATASETS": "paper"})

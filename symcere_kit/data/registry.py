@@ -206,6 +206,37 @@ def resolve(name_or_path: str | os.PathLike) -> tuple[str, Path, DatasetEntry | 
     )
 
 
+# Dataset groups a notebook's DATASETS may name (`make reproduce PARAMS="DATASETS=paper"`).
+GROUPS = {"paper": "every registry dataset the paper used (its Table 1), each at its @paper reading"}
+
+
+def expand_group(group: str) -> tuple[list[str], list[str]]:
+    """The datasets of ``group`` (``GROUPS``) usable here and the ones left out.
+
+    Returns:
+        (names to run, e.g. ``amazon2023_pet_supplies@paper``: each one's file is here or downloadable now;
+        one line per dataset left out, saying how to get it).
+
+    Raises:
+        DatasetNotFoundError: an unknown group.
+    """
+    if group not in GROUPS:
+        raise DatasetNotFoundError(f"Unknown dataset group {group!r}; groups are {', '.join(GROUPS)}.")
+    usable, missing = [], []
+    for e in REGISTRY.values():
+        if e.paper_counts is None:
+            continue
+        if find_local(e) is not None or ((e.url or e.hub_file) and not offline()):
+            usable.append(f"{e.name}@paper")
+        elif e.url or e.hub_file:
+            missing.append(f"{e.name}: offline (SYMCERE_OFFLINE is set), and {' or '.join(e.files)} is in none of "
+                           f"{', '.join(str(d) for d in search_dirs())}")
+        else:
+            missing.append(f"{e.name}: from {e.page} ({e.note.split(';')[0]}); put "
+                           f"{' or '.join(e.files) or 'the file'} in {search_dirs()[0]}")
+    return usable, missing
+
+
 def availability() -> list[dict]:
     """One row per registry entry for `symcere datasets`: is the file here, else how to get it."""
     rows = []
