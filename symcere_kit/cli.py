@@ -29,8 +29,9 @@ def _data_args(p: argparse.ArgumentParser) -> None:
                         "without text= a ratings-only file (text models refuse it); positions from 1 for a file "
                         "without a header row, e.g. user=1,item=2,rating=3,timestamp=4 (SNAP ratings_*.csv)")
     p.add_argument("--date-format", default=None, metavar="STRPTIME",
-                   help="one date format for a generic CSV's time column, e.g. %%d/%%m/%%Y (default: inferred "
-                        "from the column; a column two formats read differently, like 01/02/2014, needs it)")
+                   help="one date format for the file's time column, e.g. %%d/%%m/%%Y (default: the publisher's "
+                        "form, else inferred from the column; a column two formats read differently, like "
+                        "01/02/2014, needs it)")
     defaults = DataConfig()
     p.add_argument("--user-k", type=int, default=defaults.user_k, help="k-core threshold for users")
     p.add_argument("--item-k", type=int, default=defaults.item_k, help="k-core threshold for items")

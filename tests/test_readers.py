@@ -843,3 +843,62 @@ def test_split_cutoffs_without_the_timestamp_split_are_refused():
     with pytest.raises(SymcereError, match="timestamp split only.*--split timestamp"):
         DataConfig(split_cutoffs_ms=(1, 2))
     assert DataConfig(split="timestamp", split_cutoffs_ms=(1, 2)).split_cutoffs_ms == (1, 2)
+
+
+# ------------------------------------------------------------------------------- time columns as users re-save them
+
+def test_a_yelp_file_resaved_with_epoch_numbers_reads_the_same_times(tmp_path):
+    dates = ["2018-07-07 22:09:11", "2019-01-02 03:04:05", "2020-02-29 12:00:00"]
+    records = [{"user_id": f"u{i}", "business_id": "b1", "stars": 5.0, "text": "ok", "date": d}
+               for i, d in enumerate(dates)]
+    publisher = read_reviews(write_jsonl(tmp_path / "y.json", records), progress=False).frame["timestamp"]
+    for unit in (1000, 1):  # epoch milliseconds (a pandas to_json re-save), then seconds
+        resaved = [{**r, "date": int(ms) // unit} for r, ms in zip(records, publisher)]
+        result = read_reviews(write_jsonl(tmp_path / f"y{unit}.json", resaved), progress=False)
+        assert result.format == "yelp_json" and result.frame["timestamp"].tolist() == publisher.tolist()
+
+
+def test_a_2023_csv_resaved_with_iso_date_times_reads_the_same_times(tmp_path):
+    ms = [1_588_687_728_923, 1_588_687_729_000, 1_600_000_000_123]
+    stamps = pd.to_datetime(ms, unit="ms")
+    for name, text in [("with ms", stamps.strftime("%Y-%m-%d %H:%M:%S.%f").str[:-3]),  # pandas' to_csv of datetimes
+                       ("with T and zone", stamps.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "+00:00")]:
+        rows = ["user_id,parent_asin,text,timestamp"] + [f"U{i},P{i},fine,{t}" for i, t in enumerate(text)]
+        path = write_bytes(tmp_path / f"{name}.csv", ("\n".join(rows) + "\n").encode())
+        result = read_reviews(path, progress=False)
+        assert result.format == "amazon2023_csv" and result.frame["timestamp"].tolist() == ms, name
+    rows = ["user_id,parent_asin,text,timestamp"] + [f"U{i},P{i},fine,{s}" for i, s in enumerate(["2020-05-05"] * 3)]
+    whole_days = read_reviews(write_bytes(tmp_path / "d.csv", ("\n".join(rows) + "\n").encode()), progress=False)
+    assert whole_days.frame["timestamp"].tolist() == [1_588_636_800_000] * 3  # midnight UTC
+
+
+def test_a_numeric_time_in_the_other_unit_is_read_by_its_size(tmp_path):
+    # 2014's seconds re-saved as milliseconds, 2023's milliseconds re-saved as seconds: the same instants
+    r2014 = [amazon_record(i) for i in range(3)]
+    seconds = read_reviews(write_jsonl(tmp_path / "s.json", r2014), progress=False).frame["timestamp"].tolist()
+    as_ms = [{**r, "unixReviewTime": r["unixReviewTime"] * 1000} for r in r2014]
+    assert read_reviews(write_jsonl(tmp_path / "ms.json", as_ms), progress=False).frame["timestamp"].tolist() == seconds
+    r2023 = [{**record_2023(i), "timestamp": 1_588_687_728_000 + 1000 * i} for i in range(3)]
+    as_s = [{**r, "timestamp": r["timestamp"] // 1000} for r in r2023]
+    got = read_reviews(write_jsonl(tmp_path / "s.jsonl", as_s), progress=False).frame["timestamp"].tolist()
+    assert got == [r["timestamp"] for r in r2023]
+
+
+def test_an_ambiguous_resaved_date_column_names_date_format_and_reads_with_it(tmp_path):
+    lines = ["\t".join(US_TSV_HEADER)] + [us_tsv_line(f"11{i}", "B001", "ok", d)
+                                          for i, d in enumerate(["01/02/2015", "03/04/2015", "05/06/2015"])]
+    path = write_bytes(tmp_path / "us.tsv", ("\n".join(lines) + "\n").encode())
+    message = failure(path)
+    assert "--date-format" in message and "01/02/2015" in message and "line 2" in message
+    frame = read_reviews(path, date_format="%m/%d/%Y", progress=False).frame
+    assert frame["timestamp"].tolist()[0] == 1_420_156_800_000  # 2 January 2015, midnight UTC
+    lines.append(us_tsv_line("119", "B002", "ok", "13/06/2015"))  # a day above 12: day first, unambiguous
+    path.write_bytes(("\n".join(lines) + "\n").encode())
+    assert read_reviews(path, progress=False).frame["timestamp"].tolist()[0] == 1_422_748_800_000  # 1 February
+
+
+def test_a_time_column_mixing_forms_keeps_the_publishers_and_names_each_other_value(tmp_path):
+    records = [{"user_id": f"u{i}", "business_id": "b1", "stars": 5.0, "text": "ok", "date": d}
+               for i, d in enumerate(["2018-07-07 22:09:11", 1_531_001_351_000, "2018-07-08 00:00:00"])]
+    path = write_jsonl(tmp_path / "y.json", records)
+    assert_names(failure(path), path, "line 2:", '"date"', "1531001351000")

@@ -11,7 +11,9 @@ counts it). Refused:
   literals), a non-object line, a duplicate key, a byte that is not UTF-8, a cut gzip stream;
 * a zip or tar archive, a JSON array file, a format without a native time rule below;
 * a missing or blank user, item or time (a bad record for the Python reader), a time that is not a whole
-  number below 2**53 (2014, 2018: seconds; 2023: milliseconds) or not ``YYYY-MM-DD HH:MM:SS`` (Yelp);
+  number of epoch seconds or milliseconds (unit by size, as ``readers._epoch_ms``: up to 1e11 seconds, up to
+  1e14 milliseconds) or not ``YYYY-MM-DD HH:MM:SS`` (Yelp), and a time column the Python reader reads in
+  another form than the publisher's (``readers._time_rule``);
 * a text-like field (user, item, text, title) holding a value that DuckDB writes otherwise than Python's
   ``str``: ``true``/``false`` (Python: ``True``), an object or array (Python: its ``repr``), ``NaN`` or
   ``Infinity``, a number in exponent notation (``1e400``: Python ``inf``). Measured: every other JSON
@@ -33,7 +35,6 @@ if TYPE_CHECKING:
 # Every character Python's str.strip() removes (str.isspace), as one RE2 class: the blank-text rule of
 # preprocess.blank_text, so a text of only such characters is blank on both paths.
 _PY_WHITESPACE = "[" + "".join(f"\\x{{{c:x}}}" for c in range(0x110000) if chr(c).isspace()) + "]*"
-_MAX_EXACT = 2 ** 53  # whole numbers a DOUBLE holds exactly: Python reads a time through int(float(...)) too
 # Values a VARCHAR column of DuckDB's JSON scan writes otherwise than Python's str() of the parsed value: one
 # regular expression per value (the check runs on every text), json_valid only on the few that start like JSON.
 _UNLIKE_PYTHON = """(regexp_full_match({col}, '(?s)true|false|NaN|-?Infinity|-?[0-9.]+[eE][+-]?[0-9]+|[{{\\[].*')
@@ -48,10 +49,9 @@ def _time_sql(unit: str, field: str) -> str:
     """The SQL giving UTC milliseconds (BIGINT) from the raw time ``field``, NULL where the Python reader's rule
     would read another value or refuse."""
     number = f'"{field}"::DOUBLE'
-    if unit in ("ms", "s"):
-        scale = 1000 if unit == "s" else 1
-        return (f"CASE WHEN {number} = floor({number}) AND abs({number}) < {_MAX_EXACT // scale} "
-                f"THEN {number}::BIGINT * {scale} END")
+    if unit in ("ms", "s"):  # readers._epoch_ms: the unit by size, seconds up to 1e11, milliseconds up to 1e14
+        return (f"CASE WHEN {number} = floor({number}) AND abs({number}) <= 1e11 THEN {number}::BIGINT * 1000 "
+                f"WHEN {number} = floor({number}) AND abs({number}) <= 1e14 THEN {number}::BIGINT END")
     if unit == "UTC":  # Yelp: "YYYY-MM-DD HH:MM:SS", read by datetime.fromisoformat as UTC
         return (f"""CASE WHEN regexp_full_match("{field}", '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}} [0-9]{{2}}:[0-9]{{2}}"""
                 f""":[0-9]{{2}}') THEN epoch_ms(try_strptime("{field}", '%Y-%m-%d %H:%M:%S')) END""")

@@ -15,6 +15,7 @@ import ast
 import codecs
 import contextlib
 import csv
+import dataclasses
 import gzip
 import io
 import json
@@ -115,8 +116,16 @@ def _as_int(value: Any) -> int:
 _EPOCH_DT = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def _unix_seconds(value: Any) -> int:
-    return _as_int(value) * 1000
+def _epoch_ms(value: Any) -> int:
+    """An epoch time as a number, its unit judged by size (``_epoch_milliseconds``): the Amazon formats' rule, so
+    a file re-saved in the other unit (2014's seconds as milliseconds, 2023's milliseconds as seconds) reads
+    right; the publishers' own values are seconds below 1e11 and milliseconds above. ValueError otherwise."""
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a time")
+    ms = _epoch_milliseconds(value)
+    if ms is None:
+        raise ValueError(f"{value!r} is not a number")
+    return ms
 
 
 def _utc_milliseconds(moment: datetime) -> int:
@@ -129,6 +138,16 @@ def _utc_milliseconds(moment: datetime) -> int:
 def _date_milliseconds(value: Any) -> int:
     """Yelp's "YYYY-MM-DD HH:MM:SS" (UTC); fromisoformat is much faster than pandas per record."""
     return _utc_milliseconds(datetime.fromisoformat(value))
+
+
+def _dated_ms(fmt: str) -> Callable[[Any], int]:
+    """The per-record rule reading a time string with ``fmt`` (a strptime format or "ISO8601"), UTC unless it
+    carries a zone: what ``_parse_dates`` does for a column, one value at a time."""
+    def to_ms(value: Any) -> int:
+        text = value.strip()  # a number or None is no date: AttributeError, reported as a bad time
+        moment = datetime.fromisoformat(text) if fmt == "ISO8601" else datetime.strptime(text, fmt)
+        return _utc_milliseconds(moment)
+    return to_ms
 
 
 def _raw(value: Any) -> Any:
@@ -241,8 +260,8 @@ def _text(value: Any) -> str:
 
 
 _AMAZON_FIELDS = dict(user="reviewerID", item="asin", text="reviewText", timestamp="unixReviewTime",
-                      to_ms=_unix_seconds, rating="overall", title="summary", time_unit="s")  # times in seconds
-_2023_FIELDS = dict(user="user_id", item="parent_asin", timestamp="timestamp", to_ms=_as_int, rating="rating",
+                      to_ms=_epoch_ms, rating="overall", title="summary", time_unit="s")  # times in seconds
+_2023_FIELDS = dict(user="user_id", item="parent_asin", timestamp="timestamp", to_ms=_epoch_ms, rating="rating",
                     time_unit="ms")  # 2023 reviews name variants by asin; parent_asin is the product, as its benchmarks
 SCHEMAS: dict[str, FormatSchema] = {
     "amazon2014_json": FormatSchema("amazon2014_json", **_AMAZON_FIELDS,
@@ -467,7 +486,7 @@ def _detect(path: Path, lines: list[str], column_map: Mapping[str, str] | None) 
     if lines[0].startswith("{"):
         return _json_format(path, lines)
     if lines[0].startswith("["):  # a JSON array, never a CSV header
-        return _json_format(path, _array_sample(path), array=True)
+        return _json_format(path, [value for _, value in _array_records(path)], array=True)
     header, delimiter = _csv_header(path, lines[0])
     if column_map is not None:
         return "generic_csv"
@@ -640,7 +659,8 @@ def read_reviews(path: str | Path, fmt: str | None = None, column_map: dict[str,
     (a strptime format, e.g. ``%d/%m/%Y``; then every value, numbers too, is read with it) or else the
     candidate of ``_DATE_FORMATS`` that reads every value. A column that two candidates read with
     different dates (``01/02/2014``) raises DataFormatError naming --date-format; a value the chosen
-    format cannot read is a bad record naming its line.
+    format cannot read is a bad record naming its line. A recognised format's time column is read in the
+    publisher's form, or in the one other form its first records hold (``_time_rule``), or with ``date_format``.
     """
     return _read(Path(path), fmt, column_map, skip_bad_records, progress, date_format, None)
 
@@ -673,27 +693,97 @@ def _read(path: Path, fmt: str | None, column_map: dict[str, str] | None, skip_b
     if column_map is not None and fmt != "generic_csv":
         raise DataFormatError(path, f"--columns applies to generic CSV/TSV files, but this file is read as {fmt}.",
                               f"Leave out --columns: {fmt} has its own field names.")
-    if date_format is not None and fmt != "generic_csv":
-        raise DataFormatError(path, f"--date-format applies to generic CSV/TSV files, but this file is read as "
-                              f"{fmt}, whose times have a fixed form.", "Leave out --date-format.")
+    schema = SCHEMAS.get(fmt)
+    if schema is not None:  # a recognised format: its time column as this file holds it
+        schema = dataclasses.replace(schema, to_ms=_time_rule(path, fmt, schema, lines, date_format))
     if engine != "python":
-        native = _read_native(path, fmt, lines, spool, engine)
+        native = _read_native(path, fmt, lines, spool, engine, schema)
         if native is not None:
             return native
     sink = _Sink(path, fmt, skip_bad_records, defer=fmt == "generic_csv", spool=spool)
     try:
-        return _fill(path, fmt, lines, column_map, date_format, sink, progress)
+        return _fill(path, fmt, schema, lines, column_map, date_format, sink, progress)
     finally:
         sink.close()
 
 
-def _read_native(path: Path, fmt: str, lines: list[str], spool: Path, engine: str) -> ReadResult | None:
+def _time_rule(path: Path, fmt: str, schema: FormatSchema, lines: list[str], date_format: str | None
+               ) -> Callable[[Any], int]:
+    """How the time column of a recognised format reads: ``date_format`` when given; else the publisher's form
+    (``schema.to_ms``) when it reads every sampled record's time; else the one other representation the sample
+    holds throughout, as the generic CSV path judges a column: all numbers, epoch times by size; no numbers,
+    date strings in the one format that reads them all (a Yelp file re-saved with epoch milliseconds, a 2023 CSV
+    re-saved by pandas with ISO date-times). A sample that fits none keeps the publisher's form, so each value
+    it cannot read is a bad record naming its line.
+
+    Raises:
+        DataFormatError: two date formats read the sample differently (01/02/2014), naming --date-format.
+    """
+    if date_format is not None:
+        return _dated_ms(date_format)
+    times, where = _sample_times(path, fmt, schema, lines)
+    if all(_reads(schema.to_ms, value) for value in times):
+        return schema.to_ms
+    if all(_reads(_epoch_ms, value) for value in times):
+        return _epoch_ms
+    if all(isinstance(value, str) and _epoch_milliseconds(value) is None for value in times):
+        dates = pd.Series(times, dtype=object).str.strip()
+        found = _infer_date_format(path, dates, where, schema.timestamp)
+        if found is not None and dates.map(lambda v: _reads(_dated_ms(found), v)).all():
+            return _dated_ms(found)
+    return schema.to_ms
+
+
+def _reads(rule: Callable[[Any], int], value: Any) -> bool:
+    try:
+        rule(value)
+    except (TypeError, ValueError, OverflowError, AttributeError):
+        return False
+    return True
+
+
+def _sample_times(path: Path, fmt: str, schema: FormatSchema, lines: list[str]) -> tuple[list, list[int]]:
+    """The time values of the first records (up to ``_SAMPLE_LINES``, unparseable ones left out) and their lines."""
+    found: list[tuple[int, Any]] = []
+    if fmt.endswith("_json") and lines[0].startswith("["):
+        found = [(line, record.get(schema.timestamp)) for line, record in _array_records(path)
+                 if isinstance(record, dict)]
+    elif fmt.endswith("_json"):
+        with _open_binary(path) as stream, contextlib.suppress(*_STREAM_ERRORS):  # a cut file: the lines before
+            for line, raw in enumerate(stream, 1):
+                text = raw.decode("utf-8", "replace").lstrip("\ufeff").strip()
+                with contextlib.suppress(_BadRecord):
+                    if text:
+                        found.append((line, _parse_json(text).get(schema.timestamp)))
+                if len(found) == _SAMPLE_LINES:
+                    break
+    else:
+        header, delimiter = _csv_header(path, lines[0])
+        split = ((lambda text: text.split("\t")) if not schema.quoted
+                 else (lambda text: next(csv.reader([text], delimiter=delimiter), [])))
+        with _open_binary(path) as stream, contextlib.suppress(*_STREAM_ERRORS):
+            body = enumerate(stream, 1)
+            next(line for line, raw in body if raw.strip())  # the header
+            for line, raw in body:
+                fields = split(raw.decode("utf-8", "replace").rstrip("\r\n"))
+                if len(fields) == len(header):
+                    found.append((line, dict(zip(header, fields)).get(schema.timestamp)))
+                if len(found) == _SAMPLE_LINES:
+                    break
+    found = [(line, value) for line, value in found if value is not None]
+    return [value for _, value in found], [line for line, _ in found]
+
+
+def _read_native(path: Path, fmt: str, lines: list[str], spool: Path, engine: str,
+                 schema: FormatSchema | None) -> ReadResult | None:
     """The file read by DuckDB's JSON scan (``native_json``), or None where that path refuses it and ``engine``
     lets the Python reader take over."""
     try:
         if not (fmt.endswith("_json") and lines[0].startswith("{")):
             raise NativeRefused(f"{fmt} in this layout is read in Python (JSON lines only)")
-        n_rows = spool_json_lines(path, spool, SCHEMAS[fmt])
+        if schema.to_ms is not SCHEMAS[fmt].to_ms:
+            raise NativeRefused("the time column holds another form than the publisher's (_time_rule)")
+        n_rows = spool_json_lines(path, spool, schema)
     except NativeRefused:
         if engine == "duckdb":
             raise
@@ -701,9 +791,8 @@ def _read_native(path: Path, fmt: str, lines: list[str], spool: Path, engine: st
     return ReadResult(None, fmt, n_rows=n_rows, spool=spool, engine="duckdb")
 
 
-def _fill(path: Path, fmt: str, lines: list[str], column_map: dict[str, str] | None, date_format: str | None,
-          sink: _Sink, progress: bool) -> ReadResult:
-    schema = SCHEMAS.get(fmt)
+def _fill(path: Path, fmt: str, schema: FormatSchema | None, lines: list[str], column_map: dict[str, str] | None,
+          date_format: str | None, sink: _Sink, progress: bool) -> ReadResult:
     if fmt.endswith("_json") and lines[0].startswith("["):
         _read_json_array(path, schema, sink, progress)
     elif fmt.endswith("_json"):
@@ -713,7 +802,7 @@ def _fill(path: Path, fmt: str, lines: list[str], column_map: dict[str, str] | N
         _read_unquoted_tsv(path, schema, sink, progress)
     else:
         header, delimiter = _csv_header(path, lines[0])
-        schema = _generic_schema(column_map, header) if fmt == "generic_csv" else SCHEMAS[fmt]
+        schema = _generic_schema(column_map, header) if fmt == "generic_csv" else schema
         positional = _positions(column_map)
         if positional:  # no header row: the first line is data, its fields are numbered from 1
             header = [str(n) for n in range(1, len(header) + 1)]
@@ -895,13 +984,14 @@ def _json_array(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
         raise _ArrayError(line, "the JSON array is never closed with ]: the file is truncated.", truncated=True)
 
 
-def _array_sample(path: Path) -> list:
-    """The first elements of a JSON-array file, for detection; an error in them says what is wrong."""
+def _array_records(path: Path) -> list[tuple[int, Any]]:
+    """(line, element) of the first elements of a JSON-array file, for detection and the time column; an error
+    in them says what is wrong."""
     records: list = []
     with _open_binary(path) as stream:
         try:
-            for _, value in _json_array(stream):
-                records.append(value)
+            for line, value in _json_array(stream):
+                records.append((line, value))
                 if len(records) == _SAMPLE_LINES:
                     break
         except _ArrayError as exc:
