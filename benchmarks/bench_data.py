@@ -1,4 +1,4 @@
-"""Reading a review file at scale: the Python reader against the DuckDB-native one (``data/native_json.py``), on
+"""Reading a review file at scale: the Python reader against the DuckDB-native one (``data/readers/native.py``), on
 generated Amazon 2023 files shaped like a whole large category (``synthetic.LARGE_CATEGORY``: most users with
 one review, a long item tail, ~1.5 % repeated pairs), with DuckDB's bare scan of the same fields as the floor.
 Each measurement runs in a fresh process; peak RSS is that process's VmHWM.

@@ -442,9 +442,9 @@ def test_one_line_json_array_loads_as_one_review(tmp_path, capsys):
 
 @pytest.mark.parametrize("name,indent", [("a.json", None), ("a.json.gz", 2)])
 def test_json_array_streamed_in_chunks_keeps_values_and_order(tmp_path, monkeypatch, name, indent):
-    import symcere_kit.data.readers as readers
+    from symcere_kit.data.readers import json_records
 
-    monkeypatch.setattr(readers, "_CHUNK_BYTES", 16)  # every record spans chunks
+    monkeypatch.setattr(json_records, "_CHUNK_BYTES", 16)  # every record spans chunks
     records = [record_2023(i) for i in range(7)]
     records[3]["text"] = "caf\u00e9 ] }, {"  # brackets inside strings, a multi-byte character
     path = write_bytes(tmp_path / name, json.dumps(records, indent=indent).encode())
@@ -607,6 +607,7 @@ def test_quoting_is_a_property_of_the_format_not_of_its_name(tmp_path, monkeypat
     import dataclasses
 
     from symcere_kit.data import readers
+    from symcere_kit.data.readers import read as read_module
 
     lines = ["\t".join(US_TSV_HEADER), us_tsv_line("111", "B001", '"Excellent!!!" is all', "2015-08-31"),
              us_tsv_line("112", "B002", "plain", "2015-08-30")]
@@ -614,7 +615,7 @@ def test_quoting_is_a_property_of_the_format_not_of_its_name(tmp_path, monkeypat
     base = readers.SCHEMAS["amazon_us_tsv"]
     for name, quoted in (("mirror", False), ("mirror_tsv", True)):
         monkeypatch.setitem(readers.SCHEMAS, name, dataclasses.replace(base, fmt=name, quoted=quoted))
-        monkeypatch.setattr(readers, "FORMATS", (*readers.FORMATS, name))
+        monkeypatch.setattr(read_module, "FORMATS", (*read_module.FORMATS, name))
     def texts(fmt):
         return read_reviews(path, fmt=fmt, progress=False).frame["text"].tolist()
 
@@ -623,11 +624,24 @@ def test_quoting_is_a_property_of_the_format_not_of_its_name(tmp_path, monkeypat
         texts("mirror_tsv")
 
 
-def test_the_format_registry_covers_every_format_name():
-    from symcere_kit.data import readers
+def test_a_format_is_one_row_of_a_family_module_listed_in_the_catalogue():
+    """The contract of the format registry (readers/catalogue.py): every module of the package that defines
+    format rows is a listed family; the registry is their rows; every name --format accepts has a row (or is
+    generic_csv); each row can be recognised (a JSON format by a key rule, a table by its header)."""
+    import importlib
+    import pkgutil
 
+    from symcere_kit.data import readers
+    from symcere_kit.data.readers import catalogue
+
+    modules = [importlib.import_module(f"{readers.__name__}.{m.name}") for m in pkgutil.iter_modules(readers.__path__)]
+    families = [m for m in modules if hasattr(m, "ROWS")]
+    assert set(families) == set(catalogue.FAMILIES) and families
+    assert list(readers.SCHEMAS.values()) == [row for family in catalogue.FAMILIES for row in family.ROWS]
     assert set(FORMATS) == set(readers.SCHEMAS) | {"generic_csv"}
-    assert all(name == schema.fmt for name, schema in readers.SCHEMAS.items())
+    for name, row in readers.SCHEMAS.items():
+        assert name == row.fmt
+        assert (row.recognise is not None and row.recognised_by) if name.endswith("_json") else row.header, name
 
 
 def test_amazon_us_tsv_row_with_wrong_field_count_names_its_line(tmp_path):

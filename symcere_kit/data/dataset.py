@@ -280,7 +280,7 @@ def load_dataset(
         folder = cache_dir()
         folder.mkdir(parents=True, exist_ok=True)
         # The raw rows go to disk as they are read (DuckDB's own JSON scan where it reads the file exactly as the
-        # Python reader, native_json.py) and DuckDB preprocesses them there (preprocess.py): memory follows the
+        # Python reader, readers/native.py) and DuckDB preprocesses them there (preprocess.py): memory follows the
         # kept dataset, not the file.
         with tempfile.TemporaryDirectory(dir=folder, prefix=".spool-") as tmp:
             raw = spool_reviews(path, Path(tmp) / "raw.parquet", fmt=fmt, column_map=column_map,

@@ -27,10 +27,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .duck import connect, sql_path
+from ..duck import connect, sql_path
 
 if TYPE_CHECKING:
-    from .readers import FormatSchema
+    from .schema import FormatSchema
 
 # Every character Python's str.strip() removes (str.isspace), as one RE2 class: the blank-text rule of
 # preprocess.blank_text, so a text of only such characters is blank on both paths.

@@ -16,8 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import SHARED_DATA
 
-from symcere_kit.data.native_json import NativeRefused
-from symcere_kit.data.readers import SCHEMAS, spool_reviews
+from symcere_kit.data.readers import SCHEMAS, NativeRefused, spool_reviews
 from symcere_kit.errors import DataFormatError
 
 
