@@ -197,7 +197,7 @@ def resolve(name_or_path: str | os.PathLike) -> tuple[str, Path, DatasetEntry | 
         try:
             return entry.name, download(entry, raw_data_dir()), entry
         except DownloadError as exc:
-            reason = str(exc)
+            reason = str(exc).rstrip(".")
     else:
         reason = "offline (SYMCERE_OFFLINE is set)" if downloadable else f"it must be obtained from {entry.page}"
     raise DatasetNotFoundError(
@@ -247,7 +247,8 @@ def availability() -> list[dict]:
             "title": e.title,
             "here": found is not None,
             "path": str(found) if found else None,
-            "get": None if found else (f"{e.files[0]}: downloads on first use" if e.url or e.hub_file
+            "get": None if found else (f"{Path(e.hub_file).name if e.hub_file else e.files[0]}: downloads on first use"
+                                       if e.url or e.hub_file
                                        else f"{e.page}: {e.note.split(';')[0].lower()}"),
             "source": e.url or e.page,
             "paper_users_items_reviews": e.paper_counts,
