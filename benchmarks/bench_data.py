@@ -134,8 +134,8 @@ def main() -> None:
 
 
 def write_table(rows: list, out: Path) -> str:
-    head = (f"| {'reviews':>11} | {'step':<9} | {'engine':<6} | {'seconds':>8} | {'reviews/s':>10} | "
-            f"{'peak RSS MB':>11} | {'kept':>9} | {'time / python':>13} | {'RSS / python':>12} | {'same':<4} |")
+    head = (f"| {'reviews':>11} | {'step':<5} | {'engine':<6} | {'seconds':>8} | {'reviews/s':>10} | "
+            f"{'peak RSS MB':>11} | {'kept':>10} | {'time / python':>13} | {'RSS / python':>12} | {'same':<4} |")
     table = [head, "|" + "|".join("-" * len(cell) for cell in head.split("|")[1:-1]) + "|"]
     python = {(n, kind): r for n, kind, engine, r in rows if engine == "python"}
     for n, kind, engine, r in rows:
@@ -144,8 +144,8 @@ def write_table(rows: list, out: Path) -> str:
                   if base else f"{'-':>13} | {'-':>12}")
         same = ("" if kind == "scan" or engine == "python" or base is None
                 else "yes" if r["digest"] == base["digest"] else "NO")
-        table.append(f"| {n:>11,} | {kind:<9} | {engine:<6} | {r['seconds']:>8.1f} | {n / r['seconds']:>10,.0f} | "
-                     f"{r['peak_rss_mb']:>11,.0f} | {r['kept']:>9,} | {ratios} | {same:<4} |")
+        table.append(f"| {n:>11,} | {kind:<5} | {engine:<6} | {r['seconds']:>8.1f} | {n / r['seconds']:>10,.0f} | "
+                     f"{r['peak_rss_mb']:>11,.0f} | {r['kept']:>10,} | {ratios} | {same:<4} |")
     text = "\n".join(table) + "\n"
     out.write_text(text)
     return text + f"\n(written to {out})"
