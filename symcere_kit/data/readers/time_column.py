@@ -77,7 +77,10 @@ def _sample_times(path: Path, fmt: str, schema: FormatSchema, lines: list[str]) 
             body = enumerate(stream, 1)
             next(line for line, raw in body if raw.strip())  # the header
             for line, raw in body:
-                fields = split(raw.decode("utf-8", "replace").rstrip("\r\n"))
+                try:
+                    fields = split(raw.decode("utf-8", "replace").rstrip("\r\n"))
+                except csv.Error:  # a NUL byte: the full read names that line
+                    continue
                 if len(fields) == len(header):
                     found.append((line, dict(zip(header, fields)).get(schema.timestamp)))
                 if len(found) == _SAMPLE_LINES:
