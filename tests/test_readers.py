@@ -916,3 +916,9 @@ def test_a_time_column_mixing_forms_keeps_the_publishers_and_names_each_other_va
                for i, d in enumerate(["2018-07-07 22:09:11", 1_531_001_351_000, "2018-07-08 00:00:00"])]
     path = write_jsonl(tmp_path / "y.json", records)
     assert_names(failure(path), path, "line 2:", '"date"', "1531001351000")
+
+
+def test_a_date_format_that_reads_none_of_the_times_is_refused_naming_the_first(tmp_path):
+    path = write_jsonl(tmp_path / "r.json", [amazon_record(i) for i in range(3)])
+    message = failure(path, date_format="%d/%m/%Y")
+    assert_names(message, path, "line 1", "--date-format %d/%m/%Y reads none", '"unixReviewTime"', "Leave out")

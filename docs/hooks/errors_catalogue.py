@@ -207,7 +207,7 @@ READ_CASES: list[tuple[str, str, Callable[[Path], None]]] = [
         _read("reviews.jsonl", _FULL, columns="user=reviewerID,item=asin,timestamp=unixReviewTime"),
     ),
     (
-        "--date-format on a file with a known format",
+        "--date-format that reads none of a file's times",
         "symcere stats reviews.jsonl --date-format %d/%m/%Y",
         _read("reviews.jsonl", _FULL, date_format="%d/%m/%Y"),
     ),

@@ -21,7 +21,8 @@ from .times import _DATE_FORMATS, _dated_ms, _epoch_milliseconds, _epoch_ms, _pa
 
 def _time_rule(path: Path, fmt: str, schema: FormatSchema, lines: list[str], date_format: str | None
                ) -> Callable[[Any], int]:
-    """How the time column of a recognised format reads: ``date_format`` when given; else the publisher's form
+    """How the time column of a recognised format reads: ``date_format`` when given (refused when it reads none of
+    the first records' times); else the publisher's form
     (``schema.to_ms``) when it reads every sampled record's time; else the one other representation the sample
     holds throughout, as the generic CSV path judges a column: all numbers, epoch times by size; no numbers,
     date strings in the one format that reads them all (a Yelp file re-saved with epoch milliseconds, a 2023 CSV
@@ -31,9 +32,15 @@ def _time_rule(path: Path, fmt: str, schema: FormatSchema, lines: list[str], dat
     Raises:
         DataFormatError: two date formats read the sample differently (01/02/2014), naming --date-format.
     """
-    if date_format is not None:
-        return _dated_ms(date_format)
     times, where = _sample_times(path, fmt, schema, lines)
+    if date_format is not None:
+        if times and not any(_reads(_dated_ms(date_format), value) for value in times):
+            raise DataFormatError(
+                path, f'--date-format {date_format} reads none of the first {len(times)} values of its '
+                f'"{schema.timestamp}" column (the first: {times[0]!r}).',
+                "Leave out --date-format (the column's form is judged from its values), or give the format those "
+                "values are written in.", line=where[0])
+        return _dated_ms(date_format)
     if all(_reads(schema.to_ms, value) for value in times):
         return schema.to_ms
     if all(_reads(_epoch_ms, value) for value in times):
@@ -49,7 +56,7 @@ def _time_rule(path: Path, fmt: str, schema: FormatSchema, lines: list[str], dat
 def _reads(rule: Callable[[Any], int], value: Any) -> bool:
     try:
         rule(value)
-    except (TypeError, ValueError, OverflowError, AttributeError):
+    except (TypeError, ValueError, OverflowError):
         return False
     return True
 

@@ -50,7 +50,9 @@ def _dated_ms(fmt: str) -> Callable[[Any], int]:
     """The per-record rule reading a time string with ``fmt`` (a strptime format or "ISO8601"), UTC unless it
     carries a zone: what ``_parse_dates`` does for a column, one value at a time."""
     def to_ms(value: Any) -> int:
-        text = value.strip()  # a number or None is no date: AttributeError, reported as a bad time
+        if not isinstance(value, str):
+            raise TypeError(f"{value!r} is not a date string")
+        text = value.strip()
         moment = datetime.fromisoformat(text) if fmt == "ISO8601" else datetime.strptime(text, fmt)
         return _utc_milliseconds(moment)
     return to_ms
