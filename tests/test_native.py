@@ -178,3 +178,31 @@ def test_random_files(tmp_path, seed):
     if weird == 0.0:
         assert native
     check_same(path, tmp_path, skip_bad_records=True)
+
+
+def test_a_damaged_gzip_that_duckdb_would_read_is_refused_for_the_python_readers_error(tmp_path):
+    # A stored (level 0) gzip with one byte of a user id changed: DuckDB, which checks no CRC, would read "UX50"
+    data = ("\n".join(record(user_id=f"U{i}") for i in range(300)) + "\n").encode()
+    damaged = bytearray(gzip.compress(data, compresslevel=0))
+    at = damaged.index(b'"U150"') + 2
+    damaged[at] = ord("X")
+    path = tmp_path / "r.jsonl.gz"
+    path.write_bytes(bytes(damaged))
+    assert not check_same(path, tmp_path)
+    assert "CRC check failed" in spool(path, tmp_path, "auto")[1] or "corrupt" in spool(path, tmp_path, "auto")[1]
+
+
+def test_a_path_with_glob_characters_is_read_as_the_file_it_names(tmp_path):
+    named = lines_file(tmp_path, "r[1].jsonl", [record(user_id="only")])
+    lines_file(tmp_path, "r1.jsonl", [record(user_id=f"other{i}") for i in range(7)])  # what r[1] would match
+    assert not check_same(named, tmp_path)  # refused by DuckDB, read by Python
+    result, table = spool(named, tmp_path, "auto")
+    assert table.column("user").to_pylist() == ["only"]
+
+
+def test_an_unpaired_surrogate_is_a_bad_record_on_both_paths_not_a_crash(tmp_path):
+    line = '{"user_id": "U\\ud800", "parent_asin": "B", "timestamp": 1600000000000}'
+    path = lines_file(tmp_path, "r.jsonl", [record(), line])
+    assert not check_same(path, tmp_path)
+    assert "line 2:" in spool(path, tmp_path, "auto")[1]
+    check_same(path, tmp_path, skip_bad_records=True)

@@ -922,3 +922,40 @@ def test_a_date_format_that_reads_none_of_the_times_is_refused_naming_the_first(
     path = write_jsonl(tmp_path / "r.json", [amazon_record(i) for i in range(3)])
     message = failure(path, date_format="%d/%m/%Y")
     assert_names(message, path, "line 1", "--date-format %d/%m/%Y reads none", '"unixReviewTime"', "Leave out")
+
+
+def test_deep_nesting_is_a_bad_record_and_json_messages_read_once(tmp_path):
+    records = [json.dumps(amazon_record(0)), '{"reviewerID": "A", "x": ' + "[" * 3000 + "]" * 3000 + "}",
+               '{"reviewerID": "A\tB", "asin": "B", "unixReviewTime": 1}']
+    path = write_bytes(tmp_path / "r.json", ("\n".join(records) + "\n").encode())
+    result = read_reviews(path, skip_bad_records=True, progress=False)
+    assert result.n_skipped == 2 and "nested too deeply" in result.skipped_examples[0]
+    assert "(Invalid control character at column" in result.skipped_examples[1]  # not "at at column"
+
+
+def test_fractional_epoch_seconds_keep_their_milliseconds_and_order(tmp_path):
+    r2023 = [{**record_2023(i), "timestamp": 1588687728.923 + i / 10} for i in range(3)]  # seconds, 100 ms apart
+    got = read_reviews(write_jsonl(tmp_path / "s.jsonl", r2023), progress=False).frame["timestamp"].tolist()
+    assert got == [1588687728923, 1588687729023, 1588687729123]
+    times = ["1588687728.923", "1588687729.023"]
+    rows = ["user,item,timestamp,text"] + [f"u{i},i{i},{t},x" for i, t in enumerate(times)]
+    frame = read_reviews(write_bytes(tmp_path / "g.csv", ("\n".join(rows) + "\n").encode()), progress=False).frame
+    assert frame["timestamp"].tolist() == [1588687728923, 1588687729023]
+
+
+def test_yyyymmdd_numbers_are_refused_as_epoch_times_and_read_with_their_date_format(tmp_path):
+    records = [{"user_id": f"u{i}", "business_id": "b1", "stars": 5.0, "text": "ok", "date": 20180701 + i}
+               for i in range(3)]
+    path = write_jsonl(tmp_path / "y.json", records)
+    assert_names(failure(path), path, "line 1", "YYYYMMDD", "20180701", "--date-format %Y%m%d")
+    frame = read_reviews(path, date_format="%Y%m%d", progress=False).frame
+    assert frame["timestamp"].tolist()[0] == 1_530_403_200_000  # 2018-07-01, midnight UTC
+    rows = ["user,item,timestamp,text"] + [f"u{i},i{i},2014010{i + 1},x" for i in range(3)]
+    generic = write_bytes(tmp_path / "g.csv", ("\n".join(rows) + "\n").encode())
+    assert_names(failure(generic), generic, "line 2", "YYYYMMDD", "--date-format %Y%m%d")
+
+
+def test_dates_outside_pandas_range_read_as_written_instead_of_crashing(tmp_path):
+    rows = ["user,item,timestamp,text", "u1,i1,2014-05-06,x", "u2,i1,0001-01-01,x", "u3,i1,2300-05-05 14:08:48.923,x"]
+    frame = read_reviews(write_bytes(tmp_path / "g.csv", ("\n".join(rows) + "\n").encode()), progress=False).frame
+    assert frame["timestamp"].tolist() == [1_399_334_400_000, -62_135_596_800_000, 10_424_556_528_923]

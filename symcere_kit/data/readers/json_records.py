@@ -29,11 +29,14 @@ def _parse_json(text: str) -> dict:
     """One JSON object; McAuley's older "loose JSON" (Python dict literals) goes through literal_eval."""
     try:
         record = json.loads(text)
+    except RecursionError:
+        raise _BadRecord("its JSON is nested too deeply to read (a thousand or more levels).",
+                         "Fix or delete that line, " + _SKIP_HINT) from None
     except json.JSONDecodeError as exc:
         record = _loose_json(text) if text.startswith("{'") else None
-        if record is None:
-            raise _BadRecord(f"not valid JSON ({exc.msg} at column {exc.colno}): the record is cut short "
-                             "or corrupt.", "Fix or delete that line, " + _SKIP_HINT) from None
+        if record is None:  # json's messages may end in "at" ("Invalid control character at")
+            raise _BadRecord(f"not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno}): the record "
+                             "is cut short or corrupt.", "Fix or delete that line, " + _SKIP_HINT) from None
     if not isinstance(record, dict):
         raise _BadRecord("the line is JSON but not an object {...}.", "Fix or delete that line, " + _SKIP_HINT)
     return record
@@ -131,6 +134,9 @@ def _json_array(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
                 continue
             try:
                 value, end = decoder.raw_decode(buf, pos)
+            except RecursionError:
+                raise _ArrayError(line, "the JSON record starting here is nested too deeply to read (a thousand or "
+                                  "more levels), and the array cannot be read on past it.") from None
             except json.JSONDecodeError as exc:
                 more = "" if eof else next(chunks, "")
                 if more:  # maybe cut by the chunk boundary: retry with more text
@@ -140,8 +146,9 @@ def _json_array(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
                 if exc.pos >= len(buf.rstrip()) or exc.msg.startswith("Unterminated string"):
                     raise _ArrayError(line, "the JSON array ends inside this record: the file is truncated.",
                                       truncated=True) from None
-                raise _ArrayError(line, f"the JSON record starting here is not valid JSON ({exc.msg} at line "
-                                  f"{line + buf.count(chr(10), pos, exc.pos)}), and the array cannot be read on "
+                where = line + buf.count(chr(10), pos, exc.pos)
+                raise _ArrayError(line, f"the JSON record starting here is not valid JSON "
+                                  f"({exc.msg.removesuffix(' at')} at line {where}), and the array cannot be read on "
                                   "past it.") from None
             yield line, value
             line, pos, state = line + buf.count("\n", pos, end), end, "sep"

@@ -9,7 +9,9 @@ counts it). Refused:
 
 * anything DuckDB cannot parse strictly as one JSON object per line: broken JSON, loose JSON (Python dict
   literals), a non-object line, a duplicate key, a byte that is not UTF-8, a cut gzip stream;
-* a zip or tar archive, a JSON array file, a format without a native time rule below;
+* a zip or tar archive, a JSON array file, a format without a native time rule below, a path with glob
+  characters (``*?[]{}``: read_json would expand it); a gzip stream whose CRC or length check fails (DuckDB does
+  not check them: a flipped bit would load as a changed value; Python's gzip checks them beside DuckDB's read);
 * a missing or blank user, item or time (a bad record for the Python reader), a time that is not a whole
   number of epoch seconds or milliseconds (unit by size, as ``readers._epoch_ms``: up to 1e11 seconds, up to
   1e14 milliseconds) or not ``YYYY-MM-DD HH:MM:SS`` (Yelp), and a time column the Python reader reads in
@@ -20,10 +22,12 @@ counts it). Refused:
   number, escape and non-ASCII character gives the same string in both.
 
 One leniency is DuckDB's and stays: a trailing comma inside an object (``{"a": 1, }``) is read, where
-Python's ``json`` refuses the line.
+Python's ``json`` refuses the line. And a record nested a thousand levels deep after the first 50 lines: DuckDB
+reads it, Python refuses it as too deep.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,6 +62,17 @@ def _time_sql(unit: str, field: str) -> str:
     raise NativeRefused(f"no native rule for times in {unit!r}")
 
 
+def _check_gzip(path: Path) -> None:
+    """Read the gzip stream to its end with Python's gzip, which checks every member's CRC-32 and length as the
+    Python reader does; DuckDB checks neither, so a damaged file would load with changed values. Raises the
+    gzip module's errors (BadGzipFile, EOFError, zlib.error)."""
+    import gzip
+
+    with gzip.open(path, "rb") as stream:
+        while stream.read(1 << 24):
+            pass
+
+
 def _compression(path: Path) -> str:
     """DuckDB's compression name for the file, judged by its bytes as the Python reader judges them."""
     with open(path, "rb") as f:
@@ -88,6 +103,9 @@ def spool_json_lines(path: str | Path, spool: str | Path, schema: FormatSchema) 
     import duckdb
 
     path, spool = Path(path), Path(spool)
+    if any(char in str(path) for char in "*?[]{}"):  # read_json would take the name as a glob pattern
+        raise NativeRefused("a path DuckDB would read as a glob pattern")
+    compression = _compression(path)
     time_sql = _time_sql(schema.time_unit, schema.timestamp)
     fields = {schema.user: "VARCHAR", schema.item: "VARCHAR", schema.timestamp: "VARCHAR"}
     text = f'coalesce("{schema.text}", \'\')' if schema.text else "''"
@@ -98,7 +116,7 @@ def spool_json_lines(path: str | Path, spool: str | Path, schema: FormatSchema) 
         fields[schema.rating] = "DOUBLE"
     columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in fields.items()) + "}"
     scan = (f"read_json('{sql_path(path)}', format='newline_delimited', records='true', columns={columns}, "
-            f"compression='{_compression(path)}')")
+            f"compression='{compression}')")
     # A value is written NULL where the Python reader would read it otherwise or refuse it (module docstring),
     # so the file is read once and the check counts NULLs in the spool.
     text_like = {"user": f'"{schema.user}"', "item": f'"{schema.item}"', "text": text, "title": title}
@@ -108,6 +126,9 @@ def spool_json_lines(path: str | Path, spool: str | Path, schema: FormatSchema) 
         blank = f"regexp_full_match({text_like[name]}, '{_PY_WHITESPACE}')"
         kept[name] = f"CASE WHEN {blank} THEN NULL ELSE {kept[name]} END"
     checked = ("user", "item", "text", "title", "timestamp")
+    # the gzip check runs beside DuckDB's single-threaded decompression of the same stream (zlib frees the GIL)
+    checking = ThreadPoolExecutor(1) if compression == "gzip" else None
+    crc = checking.submit(_check_gzip, path) if checking else None
     try:
         with connect() as con:
             # preserve_insertion_order (DuckDB's default) writes the rows in file order
@@ -120,6 +141,12 @@ def spool_json_lines(path: str | Path, spool: str | Path, schema: FormatSchema) 
     except duckdb.Error as exc:
         spool.unlink(missing_ok=True)
         raise NativeRefused(f"DuckDB cannot read it strictly ({str(exc).splitlines()[0]})") from None
+    finally:
+        if checking:
+            checking.shutdown(wait=True)
+    if crc is not None and crc.exception() is not None:
+        spool.unlink(missing_ok=True)
+        raise NativeRefused(f"the gzip stream is damaged ({crc.exception()})")
     problems = [f"{n:,} {column} values the Python reader reads otherwise or refuses"
                 for column, n in zip(checked, nulls) if n]
     if problems:

@@ -55,9 +55,17 @@ class FormatSchema:
         except (TypeError, ValueError, OverflowError):
             raise _BadRecord(f'its "{self.timestamp}" value {stamp!r} is not a valid time for {self.fmt}.',
                              self._fix()) from None
-        title = _text(record.get(self.title)) if self.title else ""
-        text = _text(record.get(self.text)) if self.text else ""
-        return str(user), str(item), self._rating(record), text, title, ms
+        row = (str(user), str(item), self._rating(record),
+               _text(record.get(self.text)) if self.text else "", _text(record.get(self.title)) if self.title else "",
+               ms)
+        for value in row[:2] + row[3:5]:  # a JSON escape of half a surrogate pair ("\ud800") is no character
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise _BadRecord("it holds an unpaired surrogate escape (\\ud800-\\udfff), which is no "
+                                     "character.", self._fix()) from None
+        return row
 
     def _required(self, record: Mapping[str, Any], key: str, column: str) -> Any:
         value = record.get(key)

@@ -16,7 +16,7 @@ from .json_records import _array_records, _parse_json
 from .opening import _SAMPLE_LINES, _STREAM_ERRORS, _open_binary
 from .schema import FormatSchema, _BadRecord
 from .sink import _Sink
-from .times import _DATE_FORMATS, _dated_ms, _epoch_milliseconds, _epoch_ms, _parse_dates
+from .times import _DATE_FORMATS, _dated_ms, _epoch_milliseconds, _epoch_ms, _parse_dates, _yyyymmdd_lookalike
 
 
 def _time_rule(path: Path, fmt: str, schema: FormatSchema, lines: list[str], date_format: str | None
@@ -41,9 +41,12 @@ def _time_rule(path: Path, fmt: str, schema: FormatSchema, lines: list[str], dat
                 "Leave out --date-format (the column's form is judged from its values), or give the format those "
                 "values are written in.", line=where[0])
         return _dated_ms(date_format)
+    numeric = all(_reads(_epoch_ms, value) for value in times)
+    if numeric and _yyyymmdd_lookalike(times) is not None:
+        raise _yyyymmdd_error(path, schema.timestamp, times[0], where[0])
     if all(_reads(schema.to_ms, value) for value in times):
         return schema.to_ms
-    if all(_reads(_epoch_ms, value) for value in times):
+    if numeric:
         return _epoch_ms
     if all(isinstance(value, str) and _epoch_milliseconds(value) is None for value in times):
         dates = pd.Series(times, dtype=object).str.strip()
@@ -51,6 +54,12 @@ def _time_rule(path: Path, fmt: str, schema: FormatSchema, lines: list[str], dat
         if found is not None and dates.map(lambda v: _reads(_dated_ms(found), v)).all():
             return _dated_ms(found)
     return schema.to_ms
+
+
+def _yyyymmdd_error(path: Path, column: str, value: Any, line: int) -> DataFormatError:
+    return DataFormatError(
+        path, f'its "{column}" values look like dates written as YYYYMMDD (the first: {value!r}), which read as '
+        f"epoch seconds would all fall in 1970.", "Name their form with --date-format %Y%m%d.", line=line)
 
 
 def _reads(rule: Callable[[Any], int], value: Any) -> bool:
@@ -102,6 +111,9 @@ def _column_times(path: Path, sink: _Sink, schema: FormatSchema, date_format: st
     ms = pd.Series(np.nan, index=raw.index, dtype=float)
     if date_format is None:  # numbers are epoch times (unit by size: _epoch_milliseconds); the rest are dates
         numbers = raw.map(_epoch_milliseconds)
+        first = _yyyymmdd_lookalike(list(raw[numbers.notna()]))
+        if first is not None:
+            raise _yyyymmdd_error(path, schema.timestamp, first, sink.lines[int(numbers.notna().idxmax())])
         ms[numbers.notna()] = numbers[numbers.notna()].astype(float)
     dates = raw[ms.isna()]
     fmt = date_format or _infer_date_format(path, dates, sink.lines, schema.timestamp)
