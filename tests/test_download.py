@@ -3,8 +3,10 @@ whose sha256 differs is removed and named, a second use finds the file without a
 is the fallback. The server speaks the hub's resolve URLs and honours Range requests."""
 from __future__ import annotations
 
+import gzip
 import hashlib
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -28,6 +30,7 @@ class Server:
         self.files: dict[str, bytes] = {}
         self.cut: set[str] = set()
         self.log: list[tuple[str, str, str | None]] = []
+        self.encodings: list[str | None] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -43,6 +46,7 @@ class Server:
             def answer(self, head: bool):
                 path, wanted = self.path.split("?")[0], self.headers.get("Range")
                 server.log.append((self.command, path, wanted))
+                server.encodings.append(self.headers.get("Accept-Encoding"))
                 body = server.files.get(path)
                 if body is None:
                     self.send_response(404)
@@ -50,6 +54,12 @@ class Server:
                     self.end_headers()
                     return
                 start = int(wanted.split("=")[1].split("-")[0]) if wanted else 0
+                if start >= len(body):  # a range past the end: what servers answer for a finished download
+                    self.send_response(416)
+                    self.send_header("Content-Range", f"bytes */{len(body)}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 self.send_response(206 if wanted else 200)
                 self.send_header("Content-Length", str(len(body) - start))
                 if wanted:
@@ -134,7 +144,7 @@ def test_a_file_with_another_sha256_is_removed_and_named_then_the_publisher_is_t
 
 def test_the_publisher_url_is_the_fallback(server, tmp_path):
     del server.files[HUB_PATH]
-    server.files[PUBLISHER_PATH] = b"gzip bytes, unchecked: no published checksum"
+    server.files[PUBLISHER_PATH] = gzip.compress(BODY)  # no published checksum: its kind and CRC are checked
     path = resolve("amazon2023_pet_supplies")[1]
     assert path.name == "Pet_Supplies.jsonl.gz" and path.read_bytes() == server.files[PUBLISHER_PATH]
 
@@ -160,3 +170,37 @@ def test_the_registry_holds_a_checksum_for_every_paper_category():
         assert len(e.sha256) == 64 and int(e.sha256, 16) >= 0 and e.size > 2_000_000_000
         assert download_module.hub_url(e.hub_file, "https://hub.example") == (
             f"https://hub.example/datasets/McAuley-Lab/Amazon-Reviews-2023/resolve/main/{e.hub_file}")
+
+
+def test_an_html_page_served_as_the_file_is_refused_and_a_part_file_of_one_is_dropped(server, tmp_path):
+    html = b"<!DOCTYPE html><html><body>Service unavailable</body></html>"
+    del server.files[HUB_PATH]
+    server.files[PUBLISHER_PATH] = html  # HTTP 200 with an error page, no checksum to catch it
+    with pytest.raises(DatasetNotFoundError, match=r"something else than Pet_Supplies.jsonl.gz \(it starts b'<!DOC"):
+        resolve("amazon2023_pet_supplies")
+    assert not any((tmp_path / "raw").iterdir())
+    server.files[HUB_PATH] = BODY
+    server.log.clear()
+    part = tmp_path / "raw" / "Pet_Supplies.jsonl.part"
+    part.write_bytes(html)  # left by an earlier run: resuming after it would waste the whole download
+    assert resolve("amazon2023_pet_supplies")[1].read_bytes() == BODY
+    assert [wanted for _, _, wanted in server.gets(HUB_PATH)] == [None] and set(server.encodings) == {"identity"}
+
+
+def test_a_finished_part_answered_416_is_checked_and_kept(server, tmp_path):
+    del server.files[HUB_PATH]
+    data = gzip.compress(BODY)
+    server.files[PUBLISHER_PATH] = data
+    part = tmp_path / "raw" / "Pet_Supplies.jsonl.gz.part"
+    part.parent.mkdir()
+    part.write_bytes(data)  # the process died between the last byte and the rename
+    assert resolve("amazon2023_pet_supplies")[1].read_bytes() == data
+    assert [wanted for _, _, wanted in server.gets(PUBLISHER_PATH)] == [f"bytes={len(data)}-"]
+    assert gzip.decompress(data) == BODY
+
+
+def test_two_downloads_of_one_file_at_once_make_one_whole_file(server, tmp_path):
+    target = tmp_path / "raw" / "Pet_Supplies.jsonl"
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(lambda _: fetch(server.url + HUB_PATH, target, size=len(BODY)), range(2)))
+    assert done == [target, target] and target.read_bytes() == BODY and len(server.gets(HUB_PATH)) == 1

@@ -47,3 +47,7 @@ def test_a_million_review_category_read_as_pet_supplies_at_paper_has_table_1s_us
     # the shape beside Table 1's, as `symcere stats` prints it
     text = format_stats(ds.name, ds.stats, ds.meta["paper_counts"])
     assert f"(paper {reviews / users:.1f})" in text and f"(paper {reviews / items:.1f})" in text
+
+
+def test_a_reading_is_named_as_loosely_as_a_dataset():
+    assert split_reading("Pet_Supplies@PAPER ") == ("Pet_Supplies", "paper")

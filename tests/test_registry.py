@@ -96,3 +96,9 @@ def test_the_paper_group_runs_what_is_here_or_downloadable_and_names_the_rest(tm
     monkeypatch.setenv("SYMCERE_DATA_DIR", str(tmp_path / "empty"))
     with pytest.raises(reproduce.ParameterError, match="none of its datasets"):
         reproduce.expand_dataset_groups({"DATASETS": "paper"})
+
+
+def test_yelps_own_tar_is_found_by_the_registry_name(tmp_path, monkeypatch):
+    (tmp_path / "yelp_dataset.tar").write_bytes(b"")
+    monkeypatch.setenv("SYMCERE_DATA_DIR", str(tmp_path))
+    assert registry.resolve("yelp")[1] == tmp_path / "yelp_dataset.tar"

@@ -16,6 +16,7 @@ def connect() -> Iterator:
 
     with tempfile.TemporaryDirectory(prefix="symcere-duckdb-") as spill:
         con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
+        con.execute("SET enable_progress_bar = false")  # a bar drawn into the caller's output; ours say enough
         try:
             yield con
         finally:

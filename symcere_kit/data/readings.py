@@ -56,6 +56,7 @@ def split_reading(name_or_path: str | os.PathLike) -> tuple[str, str | None]:
     base, sep, reading = text.rpartition("@")
     if not sep or Path(text).expanduser().is_file():
         return text, None
+    reading = reading.strip().lower()  # as dataset names: case and surrounding spaces do not matter
     if reading not in READINGS:
         raise SymcereError(f"Unknown data reading {reading!r} in {text!r}; readings are {', '.join(READINGS)} "
                            f"(e.g. {base or 'NAME'}@repeats).")

@@ -120,7 +120,7 @@ REGISTRY: dict[str, DatasetEntry] = {
         ],
         DatasetEntry(
             "yelp", "Yelp Open Dataset (reviews)", "Yelp (2024), Yelp Open Dataset",
-            ("yelp_academic_dataset_review.json", "yelp_academic_dataset_review.json.gz"), None,
+            ("yelp_academic_dataset_review.json", "yelp_academic_dataset_review.json.gz", "yelp_dataset.tar"), None,
             "https://www.yelp.com/dataset", paper_counts=(802, 1274, 11879),
             note="Download needs accepting Yelp's terms on its page; the paper's subsample is not described.",
         ),

@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ...files import check_gzip
 from ..duck import connect, sql_path
 
 if TYPE_CHECKING:
@@ -60,17 +61,6 @@ def _time_sql(unit: str, field: str) -> str:
         return (f"""CASE WHEN regexp_full_match("{field}", '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}} [0-9]{{2}}:[0-9]{{2}}"""
                 f""":[0-9]{{2}}') THEN epoch_ms(try_strptime("{field}", '%Y-%m-%d %H:%M:%S')) END""")
     raise NativeRefused(f"no native rule for times in {unit!r}")
-
-
-def _check_gzip(path: Path) -> None:
-    """Read the gzip stream to its end with Python's gzip, which checks every member's CRC-32 and length as the
-    Python reader does; DuckDB checks neither, so a damaged file would load with changed values. Raises the
-    gzip module's errors (BadGzipFile, EOFError, zlib.error)."""
-    import gzip
-
-    with gzip.open(path, "rb") as stream:
-        while stream.read(1 << 24):
-            pass
 
 
 def _compression(path: Path) -> str:
@@ -128,7 +118,7 @@ def spool_json_lines(path: str | Path, spool: str | Path, schema: FormatSchema) 
     checked = ("user", "item", "text", "title", "timestamp")
     # the gzip check runs beside DuckDB's single-threaded decompression of the same stream (zlib frees the GIL)
     checking = ThreadPoolExecutor(1) if compression == "gzip" else None
-    crc = checking.submit(_check_gzip, path) if checking else None
+    crc = checking.submit(check_gzip, path) if checking else None
     try:
         with connect() as con:
             # preserve_insertion_order (DuckDB's default) writes the rows in file order
