@@ -10,9 +10,8 @@ a progress bar) writing to ``<file>.part`` beside the target: a download stopped
 killed process, resumes from the bytes already written (whole 10 MiB chunks) on the next call; a lock file keeps
 two processes off one target. The finished file is checked (its sha256; without one, that it is the kind of file
 its name says and, for gzip, its CRC) and only then renamed into place; a file that does not pass is removed and
-the error says so. Why not
-``hf_hub_download`` or pooch: huggingface_hub 2.x discards a partial download between calls (its
-``_download_to_tmp_and_move``) and keeps files in its own cache, and pooch never resumes.
+the error says so. Why not ``hf_hub_download`` or pooch: huggingface_hub 2.x discards a partial download
+between calls (its ``_download_to_tmp_and_move``) and keeps files in its own cache, and pooch never resumes.
 """
 from __future__ import annotations
 
@@ -49,11 +48,10 @@ def fetch(url: str, target: Path, *, sha256: str | None = None, size: int | None
     """Download ``url`` to ``target``, resuming ``target``'s ``.part`` file when one is there.
 
     One process at a time per target (a lock file in the temporary folder): a second one waits, then finds the
-    file. The bytes
-    are asked for as they are stored (no transfer encoding, so a resumed range counts the file's own bytes).
-    Without a published sha256, a file must start as its name says (gzip's magic bytes for ``.gz``, a JSON
-    ``{`` or ``[`` otherwise) and a ``.gz`` must pass its CRC check, so an HTML error page or a stale ``.part``
-    from an older file is never renamed into place.
+    file. The bytes are asked for as they are stored (no transfer encoding, so a resumed range counts the file's
+    own bytes). Without a published sha256, a file must start as its name says (gzip's magic bytes for ``.gz``,
+    a JSON ``{`` or ``[`` for ``.json``/``.jsonl``) and a ``.gz`` must pass its CRC check, so an HTML error page
+    or a stale ``.part`` from an older file is never renamed into place.
 
     Args:
         url: An http(s) URL; redirects are followed.
@@ -113,14 +111,17 @@ def _transfer(url: str, part: Path, size: int | None, name: str) -> None:
 
 
 def _wrong_kind(path: Path, target: Path) -> bool:
-    """Whether ``path`` does not start as ``target``'s name says: gzip's magic bytes, or a JSON ``{``/``[``."""
+    """Whether ``path`` does not start as ``target``'s name says: gzip's magic bytes for ``.gz``, a JSON ``{``/``[``
+    for ``.json``/``.jsonl``; other names are not judged."""
     with open(path, "rb") as f:
         head = f.read(64)
     if not head:
         return False
     if target.name.endswith(".gz"):
         return head[:2] != b"\x1f\x8b"
-    return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] not in (b"{", b"[")
+    if target.suffix in (".json", ".jsonl"):
+        return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] not in (b"{", b"[")
+    return False
 
 
 def _not_the_file(part: Path, target: Path, sha256: str | None) -> str | None:
