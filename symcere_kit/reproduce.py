@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .data.registry import GROUPS, expand_group
+from .data.registry import GROUPS, expand_group, find_local, lookup
 from .environ import scoped_environ
 from .errors import SymcereError
 from .files import sha256_file, stable_hash, write_json_atomic
@@ -75,7 +75,11 @@ def expand_dataset_groups(values: dict) -> dict:
         print(f"symcere reproduce: DATASETS={group} leaves out {line}", file=sys.stderr)
     if not usable:
         raise ParameterError(f"DATASETS={group}: none of its datasets is here or downloadable (above).")
-    print(f"symcere reproduce: DATASETS={group} runs {', '.join(usable)}", file=sys.stderr)
+    fetched = [lookup(name.partition("@")[0]) for name in usable]
+    fetched = [entry for entry in fetched if find_local(entry) is None]
+    download = (f"; {len(fetched)} of them download first, {sum(e.size or 0 for e in fetched) / 1e9:,.1f} GB or more "
+                "in all" if fetched else "")
+    print(f"symcere reproduce: DATASETS={group} runs {', '.join(usable)}{download}", file=sys.stderr)
     return {**values, "DATASETS": usable}
 
 

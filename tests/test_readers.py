@@ -959,3 +959,8 @@ def test_dates_outside_pandas_range_read_as_written_instead_of_crashing(tmp_path
     rows = ["user,item,timestamp,text", "u1,i1,2014-05-06,x", "u2,i1,0001-01-01,x", "u3,i1,2300-05-05 14:08:48.923,x"]
     frame = read_reviews(write_bytes(tmp_path / "g.csv", ("\n".join(rows) + "\n").encode()), progress=False).frame
     assert frame["timestamp"].tolist() == [1_399_334_400_000, -62_135_596_800_000, 10_424_556_528_923]
+
+
+def test_a_utf16_file_is_told_to_be_reencoded(tmp_path):
+    path = write_bytes(tmp_path / "export.csv", "user,item,timestamp\r\nu,i,1\r\n".encode("utf-16"))
+    assert_names(failure(path), path, "line 1", "UTF-16", "iconv -f utf-16 -t utf-8")

@@ -90,6 +90,10 @@ def test_the_paper_group_runs_what_is_here_or_downloadable_and_names_the_rest(tm
     monkeypatch.setenv("SYMCERE_OFFLINE", "0")  # online: every Amazon category can be downloaded when used
     usable, missing = registry.expand_group("paper")
     assert len(usable) == 13 and [line.split(":")[0] for line in missing] == ["yelp", "rakuten_travel"]
+    assert "no reader for it yet" in missing[1]
+    reproduce.expand_dataset_groups({"DATASETS": "paper"})
+    to_fetch = sum(e.size for e in registry.REGISTRY.values() if e.hub_file) - registry.lookup("pet_supplies").size
+    assert f"12 of them download first, {to_fetch / 1e9:,.1f} GB or more in all" in capsys.readouterr().err
     with pytest.raises(reproduce.ParameterError, match="DATASETS='papers'.*group: paper"):
         reproduce.expand_dataset_groups({"DATASETS": "papers"})
     monkeypatch.setenv("SYMCERE_OFFLINE", "1")

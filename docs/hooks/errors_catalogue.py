@@ -153,6 +153,8 @@ READ_CASES: list[tuple[str, str, Callable[[Path], None]]] = [
     ),
     ("A byte that is not UTF-8 (a Latin-1 file)", "symcere stats reviews.jsonl", _read("reviews.jsonl", _LATIN1)),
     ("A UTF-8 file with a stray byte", "symcere stats reviews.jsonl", _read("reviews.jsonl", _UTF8_STRAY)),
+    ("A UTF-16 file (a Windows \"Unicode\" export)", "symcere stats export.csv",
+     _read("export.csv", "user,item,timestamp\r\nu1,i1,1393545600\r\n".encode("utf-16"))),
     (
         "A truncated .gz (an interrupted download)",
         "symcere stats reviews.jsonl.gz",

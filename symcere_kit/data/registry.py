@@ -232,7 +232,7 @@ def expand_group(group: str) -> tuple[list[str], list[str]]:
             missing.append(f"{e.name}: offline (SYMCERE_OFFLINE is set), and {' or '.join(e.files)} is in none of "
                            f"{', '.join(str(d) for d in search_dirs())}")
         else:
-            missing.append(f"{e.name}: from {e.page} ({e.note.split(';')[0]}); put "
+            missing.append(f"{e.name}: from {e.page} ({e.note.rstrip('.')}); put "
                            f"{' or '.join(e.files) or 'the file'} in {search_dirs()[0]}")
     return usable, missing
 

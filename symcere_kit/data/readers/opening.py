@@ -143,6 +143,10 @@ def _sample(path: Path) -> list[str]:
     with _open_binary(path) as stream:
         try:
             for raw in iter(lambda: stream.readline(_SAMPLE_LINE_BYTES), b""):
+                if not lines and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16's byte-order mark
+                    raise DataFormatError(path, "it is encoded as UTF-16, and the readers read UTF-8.",
+                                          "Re-encode it as UTF-8, e.g. `iconv -f utf-16 -t utf-8 IN > OUT` (or save "
+                                          "it again choosing UTF-8).", line=1)
                 text = raw.decode("utf-8", "replace").lstrip("\ufeff").strip()
                 if text:
                     lines.append(text)
