@@ -18,9 +18,8 @@ _EPOCH_DT = datetime(1970, 1, 1, tzinfo=timezone.utc)
 def _epoch_ms(value: Any) -> int:
     """An epoch time as a number, its unit judged by size (``_epoch_milliseconds``): the Amazon formats' rule, so
     a file re-saved in the other unit (2014's seconds as milliseconds, 2023's milliseconds as seconds) reads
-    right; the publishers' own values are seconds below 1e11 and milliseconds above. ValueError otherwise."""
-    if isinstance(value, bool):
-        raise TypeError("a boolean is not a time")
+    right; the publishers' own values are seconds below 1e11 and milliseconds above. ValueError otherwise (a
+    boolean too: ``_epoch_milliseconds`` reads none)."""
     ms = _epoch_milliseconds(value)
     if ms is None:
         raise ValueError(f"{value!r} is not a number")
