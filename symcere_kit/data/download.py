@@ -155,13 +155,13 @@ def download(entry: DatasetEntry, folder: Path) -> Path:
     if entry.url:
         sources.append((entry.url, folder / entry.files[0], None, None))
     reasons = []
-    for url, target, sha256, size in sources:
+    for i, (url, target, sha256, size) in enumerate(sources):
         try:
             return fetch(url, target, sha256=sha256, size=size)
         except Exception as exc:  # any failure of one source (HTTP status, network, offline mode, checksum): next
             reason = (str(exc).splitlines()[0] if str(exc) else type(exc).__name__).rstrip(".")
             reasons.append(f"{url}: {reason}")
-            if len(sources) > 1:
+            if i < len(sources) - 1:
                 print(f"symcere: downloading {url} failed ({reason}); trying the next source", file=sys.stderr)
     raise DownloadError(f"Downloading {entry.name} failed from every source: " + "; ".join(reasons)
                         + ". A cut download resumes from its .part file on the next try.")
